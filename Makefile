@@ -1,0 +1,56 @@
+# ybiyri: `make run` serves the demo locally, `make test` runs every check.
+
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# A Python 3.12+ interpreter: $(PYTHON) if given, else the first suitable one on PATH or in pyenv.
+PYTHON ?= $(shell for p in python3.13 python3.12 python3 \
+	$$HOME/.pyenv/versions/3.13*/bin/python3 $$HOME/.pyenv/versions/3.12*/bin/python3; do \
+	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
+	    command -v $$p; break; fi; done)
+
+.PHONY: run test venv lint format migrate seed worker beat bench clean
+
+$(VENV)/.installed: requirements.txt
+	@if [ -z "$(PYTHON)" ]; then echo "ybiyri needs Python 3.12 or newer: install it (or pass PYTHON=/path/to/python3.12)." >&2; exit 1; fi
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+venv: $(VENV)/.installed
+
+migrate: venv
+	$(PY) manage.py migrate --noinput
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+run: seed
+	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
+
+worker: venv
+	$(VENV)/bin/celery -A ybiyri worker --loglevel=INFO
+
+beat: venv
+	$(VENV)/bin/celery -A ybiyri beat --loglevel=INFO
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: venv
+	$(PY) -m bench.run
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,345 @@
+"""Teams, services, incidents, responders and the per-responder analysis sessions."""
+
+import secrets
+import uuid
+from datetime import timedelta
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+
+
+def new_feed_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class User(AbstractUser):
+    """A member of the organisation."""
+
+    is_problem_manager = models.BooleanField(
+        default=False,
+        help_text="Organisation-wide problem manager: sees every incident, including confidential ones.",
+    )
+    broadcast_opt_out = models.BooleanField(
+        default=False, help_text="Do not email this member when a narrative is published."
+    )
+    feed_token = models.CharField(max_length=64, unique=True, default=new_feed_token)
+
+    class Meta:
+        ordering = ["username"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.username
+
+
+class Team(models.Model):
+    """A product team that builds and runs digital services."""
+
+    class Tracker(models.TextChoices):
+        NONE = "none", "No tracker"
+        JIRA = "jira", "Jira"
+        TRELLO = "trello", "Trello"
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    members = models.ManyToManyField(User, related_name="teams", blank=True)
+    product_managers = models.ManyToManyField(User, related_name="managed_teams", blank=True)
+    tracker = models.CharField(max_length=10, choices=Tracker.choices, default=Tracker.NONE)
+    jira_project_key = models.CharField(
+        max_length=20, blank=True, help_text="Overrides JIRA_PROJECT_KEY for this team."
+    )
+    jira_issue_type = models.CharField(
+        max_length=50, blank=True, help_text="Overrides JIRA_ISSUE_TYPE for this team."
+    )
+    jira_priority_map = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Action priority → Jira priority name, e.g. {"high": "High"}.',
+    )
+    jira_extra_fields = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Extra Jira fields, e.g. {"components": [{"name": "API"}], "customfield_10010": "x"}.',
+    )
+    trello_list_id = models.CharField(
+        max_length=64, blank=True, help_text="Overrides TRELLO_LIST_ID for this team."
+    )
+    trello_done_list_id = models.CharField(
+        max_length=64, blank=True, help_text="A card moved to this list marks the action done."
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        if not self.slug:
+            self.slug = slugify(self.name)[:100]
+        super().save(*args, **kwargs)
+
+
+class Service(models.Model):
+    """A digital service owned by a team, with its operating model."""
+
+    class OperatingModel(models.TextChoices):
+        YOU_BUILD_IT = "ybiyri", "You build it, you run it"
+        OPS_RUN_IT = "ops", "Ops run it"
+
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="services")
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    operating_model = models.CharField(
+        max_length=10, choices=OperatingModel.choices, default=OperatingModel.YOU_BUILD_IT
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["team", "name"], name="service_unique_name_per_team")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def on_call(self) -> str:
+        if self.operating_model == self.OperatingModel.YOU_BUILD_IT:
+            return f"{self.team.name} (the owning product team)"
+        return "The central operations team"
+
+
+class Incident(models.Model):
+    class Severity(models.TextChoices):
+        SEV1 = "sev1", "SEV1 — critical"
+        SEV2 = "sev2", "SEV2 — major"
+        SEV3 = "sev3", "SEV3 — moderate"
+        SEV4 = "sev4", "SEV4 — minor"
+
+    class Status(models.TextChoices):
+        DECLARED = "declared", "Declared"
+        ANALYSING = "analysing", "Analysing"
+        REVIEWING = "reviewing", "Reviewing"
+        CLOSED = "closed", "Narrative published"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+    severity = models.CharField(max_length=4, choices=Severity.choices, default=Severity.SEV3)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DECLARED)
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="incidents")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="incidents")
+    started_at = models.DateTimeField()
+    detected_at = models.DateTimeField(null=True, blank=True)
+    mitigated_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    confidential = models.BooleanField(
+        default=False, help_text="Only the team, its responders and problem managers can see it."
+    )
+    declared_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="declared_incidents")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [
+            models.Index(fields=["team", "-started_at"], name="incident_team_started"),
+            models.Index(fields=["-started_at", "-id"], name="incident_started"),
+            models.Index(fields=["status"], name="incident_status"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("incidents:detail", args=[self.pk])
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.service_id and self.team_id and self.service.team_id != self.team_id:
+            errors["service"] = "This service belongs to another team."
+        previous_name, previous = "started_at", self.started_at
+        for name, label in (
+            ("detected_at", "Detected"),
+            ("mitigated_at", "Mitigated"),
+            ("resolved_at", "Resolved"),
+        ):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if previous is not None and value < previous:
+                errors[name] = f"{label} cannot be before {previous_name.removesuffix('_at')}."
+            previous_name, previous = name, value
+        if self.started_at and self.started_at > timezone.now() + timedelta(minutes=5):
+            errors["started_at"] = "An incident cannot start in the future."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def time_to_detect(self) -> timedelta | None:
+        return self.detected_at - self.started_at if self.detected_at else None
+
+    @property
+    def time_to_resolve(self) -> timedelta | None:
+        return self.resolved_at - self.started_at if self.resolved_at else None
+
+
+class Responder(models.Model):
+    """A person who took part in the response, with their role in it."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="responders")
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="responses")
+    role = models.CharField(max_length=100, blank=True, help_text="e.g. incident commander, on-call engineer")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["incident", "user"], name="responder_once_per_incident")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role or 'responder'})"
+
+
+class LearningTheme(models.Model):
+    """The organisation-wide taxonomy of learning themes, shared across incidents."""
+
+    name = models.CharField(max_length=80)
+    slug = models.SlugField(max_length=80, unique=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(Lower("name"), name="theme_unique_name_ci")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AnalysisSession(models.Model):
+    """One responder's time-boxed analysis of an incident."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        IN_PROGRESS = "in_progress", "In progress"
+        SUBMITTED = "submitted", "Submitted"
+
+    responder = models.OneToOneField(Responder, on_delete=models.CASCADE, related_name="analysis")
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="analyses")
+    analyst = models.ForeignKey(User, on_delete=models.PROTECT, related_name="analyses")
+    scheduled_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="scheduled_analyses")
+    allocated_minutes = models.PositiveIntegerField()
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
+    report = models.TextField(blank=True)
+    version = models.PositiveIntegerField(default=1)
+    time_spent_minutes = models.PositiveIntegerField(default=0)
+    themes = models.ManyToManyField(LearningTheme, related_name="analyses", blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [models.Index(fields=["analyst", "status"], name="analysis_analyst_status")]
+
+    def __str__(self) -> str:
+        return f"Analysis of {self.incident} by {self.analyst}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("incidents:analysis", args=[self.pk])
+
+    @property
+    def is_submitted(self) -> bool:
+        return self.status == self.Status.SUBMITTED
+
+    @property
+    def is_overdue(self) -> bool:
+        return not self.is_submitted and self.due_at < timezone.now()
+
+
+class Interview(models.Model):
+    analysis = models.ForeignKey(AnalysisSession, on_delete=models.CASCADE, related_name="interviews")
+    interviewee = models.CharField(max_length=120)
+    held_at = models.DateTimeField()
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["held_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Interview with {self.interviewee}"
+
+
+class KeyEvent(models.Model):
+    """An event of the incident established by one analysis; the incident is kept for the timeline."""
+
+    analysis = models.ForeignKey(AnalysisSession, on_delete=models.CASCADE, related_name="key_events")
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="key_events")
+    occurred_at = models.DateTimeField()
+    description = models.TextField(max_length=2000)
+    evidence_url = models.URLField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        indexes = [models.Index(fields=["incident", "occurred_at", "id"], name="keyevent_timeline")]
+
+    def __str__(self) -> str:
+        return self.description[:60]
+
+
+class Notification(models.Model):
+    """An email waiting to leave the process: the outbox row written with the change that caused it."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    key = models.CharField(max_length=200, unique=True, help_text="Idempotency key: one email per key.")
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications", null=True)
+    to_email = models.EmailField()
+    subject = models.CharField(max_length=250)
+    body = models.TextField()
+    ics = models.TextField(blank=True, help_text="iCalendar attachment, if any.")
+    ics_method = models.CharField(max_length=10, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "created_at"], name="notification_state")]
+
+    def __str__(self) -> str:
+        return f"{self.subject} → {self.to_email}"
+
+
+class AuditEntry(models.Model):
+    """Who changed what, when."""
+
+    actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="audit_entries")
+    verb = models.CharField(max_length=60)
+    target_type = models.CharField(max_length=60)
+    target_id = models.CharField(max_length=64)
+    target_repr = models.CharField(max_length=250)
+    team = models.ForeignKey(Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    changes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.verb} {self.target_type} {self.target_repr}"

@@ -1,0 +1,317 @@
+"""The collective review, what it produces, the narrative and its deliveries."""
+
+import uuid
+from datetime import timedelta
+
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from incidents.models import Incident, User
+
+
+class Review(models.Model):
+    """The collective post-incident review of one incident."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        HELD = "held", "Held"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Step(models.TextChoices):
+        REPORTS = "reports", "Review the analysis reports"
+        CONTEXT = "context", "Build shared understanding in the organisational context"
+        PERSPECTIVES = "perspectives", "Explore the different perspectives"
+        FACTORS = "factors", "Discuss contributing factors"
+        LEARNINGS = "learnings", "Identify the most valuable learnings and improvement actions"
+        NARRATIVE = "narrative", "Blend it into the narrative"
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="review")
+    scheduled_at = models.DateTimeField()
+    time_zone = models.CharField(max_length=64, default="UTC")
+    duration_minutes = models.PositiveIntegerField(default=90)
+    location = models.CharField(max_length=200, blank=True)
+    video_url = models.URLField(max_length=500, blank=True)
+    facilitator = models.ForeignKey(User, on_delete=models.PROTECT, related_name="facilitated_reviews")
+    attendees = models.ManyToManyField(User, related_name="reviews_attending", blank=True)
+    scheduled_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="scheduled_reviews")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
+    sequence = models.PositiveIntegerField(default=0, help_text="iCalendar SEQUENCE of the invite.")
+    completed_steps = models.JSONField(default=list, blank=True)
+    context_notes = models.TextField(blank=True)
+    perspectives_notes = models.TextField(blank=True)
+    held_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["scheduled_at"]
+
+    def __str__(self) -> str:
+        return f"Review of {self.incident}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("reviews:facilitate", args=[self.pk])
+
+    @property
+    def ends_at(self):
+        return self.scheduled_at + timedelta(minutes=self.duration_minutes)
+
+    def step_done(self, step: str) -> bool:
+        return step in self.completed_steps
+
+
+class ContributingFactor(models.Model):
+    class Kind(models.TextChoices):
+        HUMAN = "human", "Human"
+        TECHNICAL = "technical", "Technical"
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="factors")
+    description = models.TextField(max_length=2000)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.description[:60]
+
+
+class Learning(models.Model):
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="learnings")
+    description = models.TextField(max_length=2000)
+    rank = models.PositiveIntegerField(help_text="1 is the most valuable.")
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["rank", "id"]
+
+    def __str__(self) -> str:
+        return self.description[:60]
+
+
+class ImprovementAction(models.Model):
+    """An improvement action, pushed to the team's backlog and kept in sync with it."""
+
+    class Kind(models.TextChoices):
+        HUMAN = "human", "Human (e.g. accountability change)"
+        TECHNICAL = "technical", "Technical (e.g. code fix, configuration change)"
+
+    class Priority(models.TextChoices):
+        HIGHEST = "highest", "Highest"
+        HIGH = "high", "High"
+        MEDIUM = "medium", "Medium"
+        LOW = "low", "Low"
+        LOWEST = "lowest", "Lowest"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        IN_PROGRESS = "in_progress", "In progress"
+        DONE = "done", "Done"
+
+    class SyncState(models.TextChoices):
+        NOT_SYNCED = "not_synced", "Not synced (no tracker)"
+        PENDING = "pending", "Pending"
+        SYNCING = "syncing", "Syncing"
+        SYNCED = "synced", "Synced"
+        FAILED = "failed", "Failed"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="actions")
+    review = models.ForeignKey(Review, on_delete=models.SET_NULL, null=True, blank=True, related_name="actions")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, max_length=10000)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    owner = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="owned_actions")
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.MEDIUM)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    due_date = models.DateField(null=True, blank=True)
+    raised_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="raised_actions")
+    raised_at = models.DateTimeField(default=timezone.now)
+    done_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    tracker = models.CharField(max_length=10, blank=True, help_text="The tracker the action was pushed to.")
+    sync_state = models.CharField(max_length=10, choices=SyncState.choices, default=SyncState.NOT_SYNCED)
+    sync_error = models.TextField(blank=True)
+    sync_attempts = models.PositiveSmallIntegerField(default=0)
+    sync_requested_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    external_key = models.CharField(max_length=64, blank=True, db_index=True)
+    external_url = models.URLField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        indexes = [
+            models.Index(fields=["sync_state", "sync_requested_at"], name="action_sync_state"),
+            models.Index(fields=["incident", "status"], name="action_incident_status"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def idempotency_label(self) -> str:
+        return f"ybiyri-{self.uuid}"
+
+    @property
+    def cost_of_delay(self) -> timedelta:
+        """Time from idea (raised) to practice (done), or so far if not done yet."""
+        return (self.done_at or timezone.now()) - self.raised_at
+
+
+class NarrativeTemplate(models.Model):
+    """The organisation's template for new narrative drafts (Django template syntax, Markdown output)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    body = models.TextField()
+    is_default = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-is_default", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Narrative(models.Model):
+    """The story of an incident, drafted then published to the whole organisation."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+
+    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="narrative")
+    title = models.CharField(max_length=200)
+    body = models.TextField(max_length=200000)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    version = models.PositiveIntegerField(default=1)
+    publication = models.PositiveIntegerField(
+        default=0, help_text="How many times it has been broadcast; deliveries belong to one publication."
+    )
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    published_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    search_vector = SearchVectorField(null=True, editable=False)
+
+    class Meta:
+        ordering = ["-published_at", "-id"]
+        indexes = [models.Index(fields=["status", "-published_at"], name="narrative_library")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("reviews:narrative", args=[self.pk])
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == self.Status.PUBLISHED
+
+
+class NarrativeRevision(models.Model):
+    narrative = models.ForeignKey(Narrative, on_delete=models.CASCADE, related_name="revisions")
+    version = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["narrative", "version"], name="revision_unique_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.narrative} v{self.version}"
+
+
+class NarrativeRead(models.Model):
+    narrative = models.ForeignKey(Narrative, on_delete=models.CASCADE, related_name="reads")
+    reader = models.ForeignKey(User, on_delete=models.CASCADE, related_name="narrative_reads")
+    first_read_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["narrative", "reader"], name="read_once_per_reader")]
+
+
+class Walkthrough(models.Model):
+    """An internal presentation of a published narrative."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        CANCELLED = "cancelled", "Cancelled"
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    narrative = models.ForeignKey(Narrative, on_delete=models.CASCADE, related_name="walkthroughs")
+    scheduled_at = models.DateTimeField()
+    time_zone = models.CharField(max_length=64, default="UTC")
+    duration_minutes = models.PositiveIntegerField(default=45)
+    location = models.CharField(max_length=200, blank=True)
+    audience_email = models.EmailField(blank=True, help_text="A list address that receives the invite.")
+    attendees = models.ManyToManyField(User, related_name="walkthroughs", blank=True)
+    presenter = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
+    sequence = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["scheduled_at"]
+
+    def __str__(self) -> str:
+        return f"Walkthrough of {self.narrative}"
+
+    @property
+    def ends_at(self):
+        return self.scheduled_at + timedelta(minutes=self.duration_minutes)
+
+
+class Delivery(models.Model):
+    """One broadcast message to one recipient on one channel, for one publication of a narrative."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        SLACK = "slack", "Slack"
+        TEAMS = "teams", "Microsoft Teams"
+        WEBHOOK = "webhook", "Webhook"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    narrative = models.ForeignKey(Narrative, on_delete=models.CASCADE, related_name="deliveries")
+    publication = models.PositiveIntegerField()
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    recipient = models.CharField(max_length=500)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["narrative", "publication", "channel", "recipient"], name="delivery_once_per_recipient"
+            )
+        ]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="delivery_state")]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} → {self.recipient}"

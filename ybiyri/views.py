@@ -1,0 +1,41 @@
+"""Project-level views: the health check."""
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from ybiyri.celery import app as celery_app
+
+
+def database_status() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # noqa: BLE001 — any failure means "down", reported, not raised
+        return f"error: {exc.__class__.__name__}"
+    return "ok"
+
+
+def broker_status() -> str:
+    if not settings.REDIS_URL:
+        return "eager"
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:  # noqa: BLE001
+        return f"error: {exc.__class__.__name__}"
+    return "ok"
+
+
+@require_GET
+@never_cache
+@login_not_required
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Database and broker status; 503 when either is down, for load balancers and compose."""
+    checks = {"database": database_status(), "broker": broker_status()}
+    healthy = all(value in {"ok", "eager"} for value in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503)
