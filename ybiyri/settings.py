@@ -270,3 +270,58 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# Backlog sync (reviews.backlog): Trello's webhook signing secret and API address, and the beat
+# reconcilers that re-enqueue syncs the broker lost and poll the trackers for missed webhooks.
+TRELLO_API_SECRET = env_str("TRELLO_API_SECRET")  # the Power-Up/app secret that signs Trello webhooks
+TRELLO_API_URL = env_url("TRELLO_API_URL", "https://api.trello.com")
+CELERY_BEAT_SCHEDULE["reconcile-action-syncs"] = {
+    "task": "reviews.backlog.tasks.actions_reconcile_task",
+    "schedule": 60.0,
+}
+CELERY_BEAT_SCHEDULE["reconcile-backlog-status"] = {
+    "task": "reviews.backlog.tasks.backlog_status_reconcile_task",
+    "schedule": env_int("BACKLOG_STATUS_RECONCILE_SECONDS", 300),
+}
+
+# --- Sign-in: throttling behind a proxy, and OpenID Connect single sign-on -----------------
+# Behind a trusted reverse proxy the client address is the last X-Forwarded-For hop.
+LOGIN_TRUST_X_FORWARDED_FOR = env_bool("BEHIND_PROXY")
+# SSO is off unless OIDC_RP_CLIENT_ID is set; then local accounts keep working alongside it.
+# Endpoints come from OIDC_OP_DISCOVERY, or each is given explicitly (an explicit one wins).
+OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_RP_CLIENT_SECRET")
+OIDC_OP_DISCOVERY = env_url("OIDC_OP_DISCOVERY")
+OIDC_OP_ISSUER = env_str("OIDC_OP_ISSUER")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_url("OIDC_OP_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = env_url("OIDC_OP_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = env_url("OIDC_OP_USER_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = env_url("OIDC_OP_JWKS_ENDPOINT")
+OIDC_RP_SIGN_ALGO = env_str("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env_str("OIDC_RP_SCOPES", "openid email profile")
+OIDC_CREATE_USER = env_bool("OIDC_CREATE_USER", default=True)
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT_SECONDS", 10)
+OIDC_CLOCK_SKEW_SECONDS = env_int("OIDC_CLOCK_SKEW_SECONDS", 60)
+OIDC_USE_PKCE = True
+OIDC_AUTHENTICATE_CLASS = "ybiyri.auth.OIDCAuthenticateView"
+OIDC_CALLBACK_CLASS = "ybiyri.auth.OIDCCallbackView"
+if OIDC_RP_CLIENT_ID:
+    if not OIDC_RP_CLIENT_SECRET:
+        raise ImproperlyConfigured("OIDC_RP_CLIENT_SECRET must be set when OIDC_RP_CLIENT_ID is")
+    _oidc_endpoints = ["OIDC_OP_AUTHORIZATION_ENDPOINT", "OIDC_OP_TOKEN_ENDPOINT", "OIDC_OP_USER_ENDPOINT"]
+    if OIDC_RP_SIGN_ALGO.startswith(("RS", "ES")):
+        _oidc_endpoints.append("OIDC_OP_JWKS_ENDPOINT")
+    _oidc_missing = [name for name in _oidc_endpoints if not globals()[name]]
+    if _oidc_missing and not OIDC_OP_DISCOVERY:
+        raise ImproperlyConfigured(f"Single sign-on needs OIDC_OP_DISCOVERY or {', '.join(_oidc_missing)}")
+    AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend", "ybiyri.auth.OIDCBackend"]
+
+# --- The API's interactive docs: Swagger UI served from our own static files (no CDN) -------
+INSTALLED_APPS += ["drf_spectacular_sidecar"]
+SPECTACULAR_SETTINGS |= {
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+REST_FRAMEWORK["EXCEPTION_HANDLER"] = "ybiyri.api_errors.api_exception_handler"

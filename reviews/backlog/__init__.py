@@ -1,0 +1,96 @@
+"""The team's product backlog: one small interface over Jira and Trello.
+
+Every tracker module implements `Tracker`; the tasks only ever talk to this interface, so adding a
+tracker means adding a module and a branch in `tracker_for`. Trackers do I/O only: they build their
+payloads with pure functions beside them and never touch the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from reviews.backlog.errors import PermanentTrackerError, TrackerError, TransientTrackerError
+
+if TYPE_CHECKING:
+    from incidents.models import Team
+    from reviews.models import ImprovementAction
+
+__all__ = [
+    "PermanentTrackerError",
+    "RemoteItem",
+    "Tracker",
+    "TrackerError",
+    "TransientTrackerError",
+    "tracker_for",
+]
+
+
+@dataclass(frozen=True)
+class RemoteItem:
+    """An issue or card as the tracker sees it.
+
+    `done` is the tracker's verdict (Jira status category "done"; Trello card closed or in the done
+    list); `done_at` is when the tracker says it happened, when it says so at all.
+    """
+
+    key: str
+    url: str
+    done: bool = False
+    done_at: datetime | None = None
+
+
+class Tracker(Protocol):
+    """What the tasks need from a backlog tracker. Every method raises `TrackerError` subclasses only."""
+
+    name: str
+
+    def find_by_label(self, action: ImprovementAction) -> RemoteItem | None:
+        """The item carrying the action's idempotency label (or marker), if the tracker has one."""
+
+    def create(self, action: ImprovementAction) -> RemoteItem:
+        """Create the item. Callers look the label up first: this call is not idempotent."""
+
+    def update(self, action: ImprovementAction, key: str) -> RemoteItem:
+        """Bring the item's title, description and priority in line with the action."""
+
+    def fetch_status(self, key: str) -> RemoteItem:
+        """The item's current state."""
+
+    def recently_changed(self, team: Team) -> list[RemoteItem]:
+        """Items of ybiyri's for this team whose state may have changed lately (for the reconciler)."""
+
+
+def tracker_push(tracker: Tracker, action: ImprovementAction) -> RemoteItem:
+    """Create or update the action's item, exactly once.
+
+    The label lookup before creating is what makes a retry after a crash safe: a worker that died
+    after the tracker created the item but before the key was saved finds it here and adopts it.
+    """
+    if action.external_key and action.tracker == tracker.name:
+        return tracker.update(action, action.external_key)
+    existing = tracker.find_by_label(action)
+    if existing is not None:
+        # Adopted after a crash: the item may predate a later edit of the action, so refresh it.
+        return tracker.update(action, existing.key)
+    return tracker.create(action)
+
+
+def tracker_for(team: Team) -> Tracker | None:
+    """The tracker configured for the team, or None when the team keeps no tracker.
+
+    Raises PermanentTrackerError naming the missing variable when the team chose a tracker that the
+    deployment has not configured.
+    """
+    from incidents.models import Team
+
+    if team.tracker == Team.Tracker.JIRA:
+        from reviews.backlog.jira import JiraTracker
+
+        return JiraTracker.for_team(team)
+    if team.tracker == Team.Tracker.TRELLO:
+        from reviews.backlog.trello import TrelloTracker
+
+        return TrelloTracker.for_team(team)
+    return None

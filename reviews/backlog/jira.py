@@ -1,0 +1,356 @@
+"""Jira Cloud and Jira Data Center through the `jira` library.
+
+One approach for both deployments: REST API version 2, whose `description` is wiki markup on Cloud
+and Data Center alike (version 3 would need Atlassian Document Format, which Data Center does not
+speak). Searching is the one place where they differ: Cloud removed `/rest/api/2/search` (CHANGE-2046)
+in favour of `/rest/api/2/search/jql` with `nextPageToken` paging, while Data Center only has the
+former. The `jira` library (3.10) reads `deploymentType` from `serverInfo` when the client is built
+and `JIRA.search_issues` then calls the right endpoint, so this module never names either.
+
+The library's own retrying session is switched off (`max_retries=0`): the Celery task owns the retry
+policy, and two layers of retries would multiply attempts and sleep inside a worker.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import requests
+from django.conf import settings
+from django.utils.dateparse import parse_datetime
+from jira import JIRA, JIRAError
+
+from reviews.backlog import RemoteItem
+from reviews.backlog.errors import (
+    PermanentTrackerError,
+    TransientTrackerError,
+    is_transient_status,
+    parse_retry_after,
+)
+
+if TYPE_CHECKING:
+    from incidents.models import Team
+    from reviews.models import ImprovementAction
+
+CONNECT_TIMEOUT_SECONDS = 5
+READ_TIMEOUT_SECONDS = 20
+# The reconciler looks at issues updated within this window; it runs every few minutes, so a week
+# covers a long beat outage while keeping each poll small.
+RECONCILE_WINDOW = "-7d"
+SEARCH_FIELDS = ["status", "resolutiondate", "labels"]
+# Jira's default priority scheme; a team's `jira_priority_map` overrides entries (an empty name
+# leaves the priority unset, for projects whose screens do not have the field).
+DEFAULT_PRIORITY_MAP = {
+    "highest": "Highest",
+    "high": "High",
+    "medium": "Medium",
+    "low": "Low",
+    "lowest": "Lowest",
+}
+BASE_LABEL = "ybiyri"
+
+
+# --- pure payload builders -------------------------------------------------------------------
+
+
+def _link_text(text: str) -> str:
+    # Wiki markup links are [text|url]: these characters would end the link early.
+    return text.replace("|", "/").replace("[", "(").replace("]", ")")
+
+
+def jira_description(action: ImprovementAction, *, site_url: str) -> str:
+    """The issue description in wiki markup: the action's text, then where it came from."""
+    incident = action.incident
+    lines = [action.description.strip(), "", "----"] if action.description.strip() else ["----"]
+    lines.append(
+        f"Improvement action from incident "
+        f"[{_link_text(incident.title)}|{site_url}{incident.get_absolute_url()}] "
+        f"({incident.get_severity_display()})."
+    )
+    narrative = getattr(incident, "narrative", None)
+    if narrative is not None:
+        lines.append(f"Narrative: [{_link_text(narrative.title)}|{site_url}{narrative.get_absolute_url()}]")
+    details = [f"Kind: {action.get_kind_display()}", f"Priority: {action.get_priority_display()}"]
+    if action.owner is not None:
+        details.append(f"Owner: {action.owner.display_name}")
+    if action.due_date is not None:
+        details.append(f"Due: {action.due_date.isoformat()}")
+    lines.append(" · ".join(details))
+    lines.append(
+        f"Kept in sync by ybiyri ({action.idempotency_label}): resolve it here to mark it done there."
+    )
+    return "\n".join(lines)
+
+
+def jira_priority(action: ImprovementAction, priority_map: dict[str, str]) -> dict[str, str] | None:
+    name = {**DEFAULT_PRIORITY_MAP, **priority_map}.get(action.priority, "")
+    return {"name": name} if name else None
+
+
+def jira_issue_fields(
+    action: ImprovementAction,
+    *,
+    project_key: str,
+    issue_type: str,
+    priority_map: dict[str, str],
+    extra_fields: dict[str, Any],
+    site_url: str,
+) -> dict[str, Any]:
+    """The `fields` of the create-issue request.
+
+    Project and issue type are given by key and name so that the library sends them as they are
+    instead of looking their ids up first (two extra requests per issue). The team's extra fields
+    (components, custom fields by id) come first so they can never replace what ybiyri owns.
+    """
+    fields: dict[str, Any] = dict(extra_fields)
+    fields.update(
+        {
+            "project": {"key": project_key},
+            "issuetype": {"name": issue_type},
+            "summary": action.title[:255],
+            "description": jira_description(action, site_url=site_url),
+            "labels": [BASE_LABEL, action.kind, action.idempotency_label],
+        }
+    )
+    priority = jira_priority(action, priority_map)
+    if priority:
+        fields["priority"] = priority
+    return fields
+
+
+def jira_update_fields(
+    action: ImprovementAction, *, priority_map: dict[str, str], site_url: str
+) -> dict[str, Any]:
+    """The `fields` of the edit-issue request: only what ybiyri owns and people may have changed."""
+    fields: dict[str, Any] = {
+        "summary": action.title[:255],
+        "description": jira_description(action, site_url=site_url),
+    }
+    priority = jira_priority(action, priority_map)
+    if priority:
+        fields["priority"] = priority
+    return fields
+
+
+def jira_label_jql(*, project_key: str, label: str) -> str:
+    return f'project = "{project_key}" AND labels = "{label}"'
+
+
+def jira_recent_jql(*, project_key: str) -> str:
+    return f'project = "{project_key}" AND labels = "{BASE_LABEL}" AND updated >= {RECONCILE_WINDOW}'
+
+
+def jira_error_message(error: JIRAError) -> str:
+    """Jira's own words: `errorMessages` and per-field `errors`, e.g. "priority: ... is not valid"."""
+    parts: list[str] = []
+    response = error.response
+    if response is not None:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            parts.extend(str(message) for message in body.get("errorMessages") or [])
+            errors = body.get("errors")
+            if isinstance(errors, dict):
+                parts.extend(f"{field}: {message}" for field, message in errors.items())
+    if not parts and error.text:
+        parts.append(str(error.text))
+    status = f"HTTP {error.status_code}" if error.status_code else "no response"
+    return f"Jira ({status}): " + ("; ".join(parts) or "no details given")
+
+
+def remote_item_from_issue(raw: dict[str, Any], *, server_url: str) -> RemoteItem:
+    """A RemoteItem from an issue's JSON (search result, get issue or webhook payload)."""
+    fields = raw.get("fields") or {}
+    category = ((fields.get("status") or {}).get("statusCategory") or {}).get("key", "")
+    resolved: datetime | None = None
+    if fields.get("resolutiondate"):
+        resolved = parse_jira_datetime(fields["resolutiondate"])
+    return RemoteItem(
+        key=raw["key"],
+        url=f"{server_url}/browse/{raw['key']}",
+        done=category == "done",
+        done_at=resolved,
+    )
+
+
+def parse_jira_datetime(value: str) -> datetime | None:
+    """Jira writes offsets without a colon ("2026-01-02T03:04:05.000+0000")."""
+    if len(value) > 5 and value[-5] in "+-" and value[-3] != ":":
+        value = f"{value[:-2]}:{value[-2:]}"
+    return parse_datetime(value)
+
+
+# --- I/O --------------------------------------------------------------------------------------
+
+_clients: dict[tuple[str, str, str], JIRA] = {}
+_clients_lock = threading.Lock()
+
+
+@contextmanager
+def jira_errors() -> Iterator[None]:
+    """Translate the library's and requests' exceptions into the tracker error classes."""
+    try:
+        yield
+    except JIRAError as error:
+        message = jira_error_message(error)
+        if is_transient_status(error.status_code):
+            headers = error.response.headers if error.response is not None else {}
+            raise TransientTrackerError(
+                message, retry_after=parse_retry_after(headers.get("Retry-After"))
+            ) from error
+        raise PermanentTrackerError(message) from error
+    except requests.RequestException as error:
+        raise TransientTrackerError(f"Jira could not be reached: {error.__class__.__name__}") from error
+    except ValueError as error:
+        # A proxy's HTML error page where JSON was expected.
+        raise TransientTrackerError(f"Jira sent an unreadable answer: {error}") from error
+
+
+def jira_client() -> JIRA:
+    """One client per process and configuration (it holds a connection pool and the deployment type).
+
+    Building it calls GET /rest/api/2/serverInfo, which tells Cloud from Data Center:
+    https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-server-info/#api-rest-api-2-serverinfo-get
+    """
+    url, user, token = settings.JIRA_URL, settings.JIRA_USER, settings.JIRA_API_TOKEN
+    if not url:
+        raise PermanentTrackerError("Jira is not configured: set JIRA_URL (and JIRA_USER, JIRA_API_TOKEN).")
+    cache_key = (url, user, token)
+    with _clients_lock:
+        client = _clients.get(cache_key)
+    if client is not None:
+        return client
+    auth: dict[str, Any] = {}
+    if user:
+        auth["basic_auth"] = (user, token)  # Cloud: account email + API token
+    elif token:
+        auth["token_auth"] = token  # Data Center: personal access token
+    with jira_errors():
+        client = JIRA(
+            server=url,
+            options={"rest_api_version": "2", "check_update": False},
+            max_retries=0,
+            timeout=(CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
+            logging=False,
+            **auth,
+        )
+    with _clients_lock:
+        _clients[cache_key] = client
+    return client
+
+
+class JiraTracker:
+    """Jira behind the `Tracker` interface, for one team's project settings."""
+
+    name = "jira"
+
+    def __init__(
+        self,
+        *,
+        project_key: str,
+        issue_type: str,
+        priority_map: dict[str, str],
+        extra_fields: dict[str, Any],
+        site_url: str,
+    ) -> None:
+        self.project_key = project_key
+        self.issue_type = issue_type
+        self.priority_map = priority_map
+        self.extra_fields = extra_fields
+        self.site_url = site_url
+
+    @classmethod
+    def for_team(cls, team: Team) -> JiraTracker:
+        project_key = team.jira_project_key or settings.JIRA_PROJECT_KEY
+        if not settings.JIRA_URL:
+            raise PermanentTrackerError(
+                "Jira is not configured: set JIRA_URL (and JIRA_USER, JIRA_API_TOKEN)."
+            )
+        if not project_key:
+            raise PermanentTrackerError(
+                f"No Jira project for team {team.name}: set its project key or JIRA_PROJECT_KEY."
+            )
+        return cls(
+            project_key=project_key,
+            issue_type=team.jira_issue_type or settings.JIRA_ISSUE_TYPE,
+            priority_map=dict(team.jira_priority_map or {}),
+            extra_fields=dict(team.jira_extra_fields or {}),
+            site_url=settings.SITE_URL,
+        )
+
+    def _search(self, jql: str, *, max_results: int) -> list[RemoteItem]:
+        client = jira_client()
+        # Cloud: GET /rest/api/2/search/jql (nextPageToken paging)
+        # https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issue-search/#api-rest-api-2-search-jql-get
+        # Data Center: GET /rest/api/2/search (startAt paging)
+        # https://developer.atlassian.com/server/jira/platform/rest/v10000/api-group-search/#api-api-2-search-get
+        with jira_errors():
+            issues = client.search_issues(jql, maxResults=max_results, fields=list(SEARCH_FIELDS))
+        return [remote_item_from_issue(issue.raw, server_url=client.server_url) for issue in issues]
+
+    def find_by_label(self, action: ImprovementAction) -> RemoteItem | None:
+        found = self._search(
+            jira_label_jql(project_key=self.project_key, label=action.idempotency_label), max_results=2
+        )
+        return found[0] if found else None
+
+    def create(self, action: ImprovementAction) -> RemoteItem:
+        client = jira_client()
+        fields = jira_issue_fields(
+            action,
+            project_key=self.project_key,
+            issue_type=self.issue_type,
+            priority_map=self.priority_map,
+            extra_fields=self.extra_fields,
+            site_url=self.site_url,
+        )
+        # POST /rest/api/2/issue
+        # https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issues/#api-rest-api-2-issue-post
+        with jira_errors():
+            issue = client.create_issue(fields=fields, prefetch=False)
+        return RemoteItem(key=issue.key, url=f"{client.server_url}/browse/{issue.key}")
+
+    def update(self, action: ImprovementAction, key: str) -> RemoteItem:
+        client = jira_client()
+        fields = jira_update_fields(action, priority_map=self.priority_map, site_url=self.site_url)
+        with jira_errors():
+            # GET /rest/api/2/issue/{key}, then PUT /rest/api/2/issue/{key}
+            # https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issues/#api-rest-api-2-issue-issueidorkey-put
+            issue = client.issue(key, fields=",".join(SEARCH_FIELDS))
+            issue.update(fields=fields)
+        return remote_item_from_issue(issue.raw, server_url=client.server_url)
+
+    def fetch_status(self, key: str) -> RemoteItem:
+        client = jira_client()
+        # GET /rest/api/2/issue/{key}
+        # https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issues/#api-rest-api-2-issue-issueidorkey-get
+        with jira_errors():
+            issue = client.issue(key, fields=",".join(SEARCH_FIELDS))
+        return remote_item_from_issue(issue.raw, server_url=client.server_url)
+
+    def recently_changed(self, team: Team) -> list[RemoteItem]:
+        # maxResults=0 makes the library follow every page (nextPageToken on Cloud, startAt on DC).
+        return self._search(jira_recent_jql(project_key=self.project_key), max_results=0)
+
+
+def jira_webhook_issue(payload: dict[str, Any], *, server_url: str) -> tuple[RemoteItem, list[str]] | None:
+    """The issue's state and labels from an issue webhook, or None for other events.
+
+    https://developer.atlassian.com/cloud/jira/platform/webhooks/#example-callback-for-an-issue-related-event
+    Without a resolution date, the event's own timestamp (milliseconds) dates the move to done.
+    """
+    issue = payload.get("issue")
+    if not isinstance(issue, dict) or not issue.get("key"):
+        return None
+    item = remote_item_from_issue(issue, server_url=server_url)
+    if item.done and item.done_at is None and isinstance(payload.get("timestamp"), int | float):
+        stamped = datetime.fromtimestamp(payload["timestamp"] / 1000, tz=UTC)
+        item = RemoteItem(key=item.key, url=item.url, done=True, done_at=stamped)
+    labels = (issue.get("fields") or {}).get("labels") or []
+    return item, [str(label) for label in labels]

@@ -1,0 +1,468 @@
+"""Writes for improvement actions and their sync with the team's backlog tracker.
+
+Callers have checked permissions through `reviews.access.access_action`. Every change that must
+reach the tracker is recorded on the action in the same transaction (the outbox: `sync_state`
+PENDING and `sync_requested_at`), and the push is enqueued only once that transaction commits; the
+beat reconciler re-enqueues whatever the broker lost.
+
+Sync states: NOT_SYNCED (the team keeps no tracker) → PENDING (a push is wanted; while a retry waits,
+`sync_requested_at` is when it is due) → SYNCING (one worker has claimed it) → SYNCED or FAILED (the
+tracker's own message in `sync_error`). A change while SYNCING leaves the state alone: the worker
+notices the change when it records its outcome and queues another push.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from enum import Enum
+from typing import Any, Final
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from incidents.models import Incident, Team, User
+from incidents.services import audit_record
+from reviews.backlog import RemoteItem
+from reviews.models import ImprovementAction, Review
+from ybiyri.celery import enqueue_on_commit
+
+SyncState = ImprovementAction.SyncState
+
+# The fields the tracker shows: changing one of them re-requests a sync.
+SYNCED_FIELDS: Final = ("title", "description", "kind", "priority", "owner", "due_date")
+EDITABLE_FIELDS: Final = (*SYNCED_FIELDS, "status")
+
+
+class _Unset(Enum):
+    UNSET = "unset"
+
+
+UNSET: Final = _Unset.UNSET
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def _check_fields(values: dict[str, Any], *, incident: Incident | None = None) -> dict[str, Any]:
+    """Normalise and validate the given action fields; raise ValidationError with per-field messages."""
+    errors: dict[str, str] = {}
+    cleaned = dict(values)
+    if "title" in values:
+        title = (values["title"] or "").strip()
+        if not title:
+            errors["title"] = "Give the action a title."
+        elif len(title) > ImprovementAction._meta.get_field("title").max_length:
+            errors["title"] = "Keep the title under 200 characters."
+        cleaned["title"] = title
+    if "description" in values:
+        description = (values["description"] or "").strip()
+        if len(description) > ImprovementAction._meta.get_field("description").max_length:
+            errors["description"] = "Keep the description under 10,000 characters."
+        cleaned["description"] = description
+    if "kind" in values and values["kind"] not in ImprovementAction.Kind.values:
+        errors["kind"] = f"Unknown kind {values['kind']!r}: choose human or technical."
+    if "priority" in values and values["priority"] not in ImprovementAction.Priority.values:
+        choices = ", ".join(ImprovementAction.Priority.values)
+        errors["priority"] = f"Unknown priority {values['priority']!r}: choose one of {choices}."
+    if "status" in values and values["status"] not in ImprovementAction.Status.values:
+        errors["status"] = f"Unknown status {values['status']!r}."
+    owner = values.get("owner")
+    if owner is not None and not owner.is_active:
+        errors["owner"] = f"{owner.username} is not an active member of the organisation."
+    due_date = values.get("due_date")
+    if due_date is not None and not isinstance(due_date, date):
+        errors["due_date"] = "Give the due date as a date."
+    review = values.get("review")
+    if review is not None and incident is not None and review.incident_id != incident.pk:
+        errors["review"] = "This review belongs to another incident."
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+# --- sync bookkeeping -------------------------------------------------------------------------
+
+
+def _enqueue_push(action_id: int) -> None:
+    from reviews.backlog.tasks import action_push_task
+
+    enqueue_on_commit(action_push_task, action_id)
+
+
+def _request_sync(action: ImprovementAction, *, team: Team, now: datetime) -> bool:
+    """Record on the (unsaved) action that the tracker must be brought up to date.
+
+    Returns True when a push must be enqueued after commit. Teams without a tracker stay NOT_SYNCED.
+    """
+    if team.tracker == Team.Tracker.NONE:
+        return False
+    if action.tracker and action.tracker != team.tracker:
+        # The team moved to another tracker: the old key means nothing there.
+        action.external_key = ""
+        action.external_url = ""
+    action.tracker = team.tracker
+    action.sync_requested_at = now
+    action.sync_error = ""
+    if action.sync_state == SyncState.SYNCING:
+        return False
+    action.sync_state = SyncState.PENDING
+    action.sync_attempts = 0
+    return True
+
+
+def sync_fingerprint(action: ImprovementAction) -> dict[str, Any]:
+    """The tracker-visible field values, as filter arguments ("unchanged since the push read them")."""
+    return {
+        "title": action.title,
+        "description": action.description,
+        "kind": action.kind,
+        "priority": action.priority,
+        "owner_id": action.owner_id,
+        "due_date": action.due_date,
+    }
+
+
+def _set_status(action: ImprovementAction, status: str, *, now: datetime) -> None:
+    if status == ImprovementAction.Status.DONE:
+        if action.status != ImprovementAction.Status.DONE or action.done_at is None:
+            action.done_at = now
+    else:
+        action.done_at = None
+    action.status = status
+
+
+def _audit_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    def plain(value: Any) -> Any:
+        if isinstance(value, User):
+            return value.username
+        if isinstance(value, date | datetime):
+            return value.isoformat()
+        return value
+
+    return {
+        name: [plain(before[name]), plain(after[name])] for name in after if before.get(name) != after[name]
+    }
+
+
+# --- services for people ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def action_raise(
+    *,
+    incident: Incident,
+    review: Review | None,
+    by: User,
+    title: str,
+    description: str,
+    kind: str,
+    owner: User | None,
+    priority: str,
+    due_date: date | None,
+) -> ImprovementAction:
+    """Raise an improvement action and, if the team keeps a tracker, queue its push to the backlog."""
+    cleaned = _check_fields(
+        {
+            "title": title,
+            "description": description,
+            "kind": kind,
+            "priority": priority,
+            "owner": owner,
+            "due_date": due_date,
+            "review": review,
+        },
+        incident=incident,
+    )
+    now = timezone.now()
+    action = ImprovementAction(incident=incident, raised_by=by, raised_at=now, **cleaned)
+    team = incident.team
+    push = _request_sync(action, team=team, now=now)
+    action.save()
+    audit_record(
+        actor=by,
+        verb="action.raised",
+        target=action,
+        team=team,
+        changes={"incident": incident.pk, "kind": action.kind, "priority": action.priority},
+    )
+    if push:
+        _enqueue_push(action.pk)
+    return action
+
+
+@transaction.atomic
+def action_update(
+    *,
+    action: ImprovementAction,
+    by: User,
+    title: str | _Unset = UNSET,
+    description: str | _Unset = UNSET,
+    kind: str | _Unset = UNSET,
+    owner: User | _Unset | None = UNSET,
+    priority: str | _Unset = UNSET,
+    due_date: date | _Unset | None = UNSET,
+    status: str | _Unset = UNSET,
+) -> ImprovementAction:
+    """Change the given fields only; a change the tracker shows re-requests a sync.
+
+    Returns the updated row (read under a row lock, so it may be fresher than `action`).
+    A status change follows the rules of `action_set_status`.
+    """
+    given = {
+        name: value
+        for name, value in {
+            "title": title,
+            "description": description,
+            "kind": kind,
+            "owner": owner,
+            "priority": priority,
+            "due_date": due_date,
+            "status": status,
+        }.items()
+        if value is not UNSET
+    }
+    cleaned = _check_fields(given)
+    locked = (
+        ImprovementAction.objects.select_for_update()
+        .select_related("incident__team", "owner")
+        .get(pk=action.pk)
+    )
+    before = {name: getattr(locked, name) for name in cleaned}
+    changed = {name: value for name, value in cleaned.items() if before[name] != value}
+    if not changed:
+        return locked
+    now = timezone.now()
+    if "status" in changed:
+        _check_manual_status_allowed(locked)
+        _set_status(locked, changed["status"], now=now)
+    for name in SYNCED_FIELDS:
+        if name in changed:
+            setattr(locked, name, changed[name])
+    push = False
+    if any(name in changed for name in SYNCED_FIELDS):
+        push = _request_sync(locked, team=locked.incident.team, now=now)
+    locked.save()
+    audit_record(
+        actor=by,
+        verb="action.updated",
+        target=locked,
+        team=locked.incident.team,
+        changes=_audit_changes(before, changed),
+    )
+    if push:
+        _enqueue_push(locked.pk)
+    return locked
+
+
+def _check_manual_status_allowed(action: ImprovementAction) -> None:
+    # A tracked action's status follows the tracker; a manual change would be undone by the next
+    # webhook or reconcile, or contradict an issue that is about to be created.
+    if action.sync_state != SyncState.NOT_SYNCED:
+        tracker = Team.Tracker(action.tracker).label if action.tracker else "the tracker"
+        raise ValidationError(
+            {"status": f"This action is tracked in {tracker}: its status follows it there."}
+        )
+
+
+@transaction.atomic
+def action_set_status(*, action: ImprovementAction, by: User, status: str) -> ImprovementAction:
+    """Mark an action done (sets `done_at`) or reopen it (clears it), for teams without a tracker.
+
+    Refused with a ValidationError on `status` for an action that is tracked in Jira or Trello.
+    Returns the updated row.
+    """
+    _check_fields({"status": status})
+    locked = ImprovementAction.objects.select_for_update().select_related("incident__team").get(pk=action.pk)
+    if locked.status == status:
+        return locked
+    _check_manual_status_allowed(locked)
+    before = locked.status
+    _set_status(locked, status, now=timezone.now())
+    locked.save(update_fields=["status", "done_at", "updated_at"])
+    audit_record(
+        actor=by,
+        verb="action.done" if status == ImprovementAction.Status.DONE else "action.reopened",
+        target=locked,
+        team=locked.incident.team,
+        changes={"status": [before, status]},
+    )
+    return locked
+
+
+@transaction.atomic
+def action_retry_sync(*, action: ImprovementAction, by: User) -> ImprovementAction:
+    """Queue another push after a failure (or a first one after the team chose a tracker).
+
+    A push already pending or in flight is left alone. Raises ValidationError when the team keeps
+    no tracker. Returns the updated row.
+    """
+    locked = ImprovementAction.objects.select_for_update().select_related("incident__team").get(pk=action.pk)
+    team = locked.incident.team
+    if team.tracker == Team.Tracker.NONE:
+        raise ValidationError({"sync_state": f"Team {team.name} keeps no backlog tracker to push to."})
+    if locked.sync_state in (SyncState.PENDING, SyncState.SYNCING):
+        return locked
+    before = locked.sync_state
+    push = _request_sync(locked, team=team, now=timezone.now())
+    locked.save()
+    audit_record(
+        actor=by,
+        verb="action.sync_retried",
+        target=locked,
+        team=team,
+        changes={"sync_state": [before, locked.sync_state]},
+    )
+    if push:
+        _enqueue_push(locked.pk)
+    return locked
+
+
+# --- services for the push task ---------------------------------------------------------------
+
+
+def action_sync_claim(*, action_id: int) -> ImprovementAction | None:
+    """Claim a pending push for this worker, or None if another delivery claimed it or none is due.
+
+    The conditional update is the whole lock: of two deliveries of the same task, one updates the
+    row and the other updates nothing. `updated_at` records the claim time for the stuck-sync check.
+    """
+    claimed = ImprovementAction.objects.filter(pk=action_id, sync_state=SyncState.PENDING).update(
+        sync_state=SyncState.SYNCING, sync_attempts=F("sync_attempts") + 1, updated_at=timezone.now()
+    )
+    if not claimed:
+        return None
+    return ImprovementAction.objects.select_related("incident__team", "incident__narrative", "owner").get(
+        pk=action_id
+    )
+
+
+@transaction.atomic
+def action_sync_succeeded(*, action: ImprovementAction, item: RemoteItem, pushed: dict[str, Any]) -> bool:
+    """Record the tracker's key and URL. Returns False if the action changed during the push.
+
+    `pushed` is the `sync_fingerprint` the push was built from. If the row no longer matches it,
+    someone edited the action meanwhile: the key is kept and another push is queued.
+    """
+    now = timezone.now()
+    base = ImprovementAction.objects.filter(pk=action.pk, sync_state=SyncState.SYNCING)
+    if base.filter(**pushed).update(
+        sync_state=SyncState.SYNCED,
+        external_key=item.key,
+        external_url=item.url,
+        synced_at=now,
+        sync_error="",
+        updated_at=now,
+    ):
+        return True
+    if base.update(
+        sync_state=SyncState.PENDING,
+        external_key=item.key,
+        external_url=item.url,
+        sync_requested_at=now,
+        sync_attempts=0,
+        updated_at=now,
+    ):
+        _enqueue_push(action.pk)
+    else:
+        # No longer ours (the stuck-sync reconciler handed it on): keep the key so nobody creates
+        # the issue again.
+        ImprovementAction.objects.filter(pk=action.pk, external_key="").update(
+            external_key=item.key, external_url=item.url
+        )
+    return False
+
+
+def action_sync_will_retry(*, action: ImprovementAction, message: str, countdown: int) -> bool:
+    """Put a transiently failed push back to PENDING, due in `countdown` seconds."""
+    now = timezone.now()
+    return bool(
+        ImprovementAction.objects.filter(pk=action.pk, sync_state=SyncState.SYNCING).update(
+            sync_state=SyncState.PENDING,
+            sync_error=f"Will retry: {message}"[:2000],
+            sync_requested_at=now + timedelta(seconds=countdown),
+            updated_at=now,
+        )
+    )
+
+
+@transaction.atomic
+def action_sync_failed(*, action: ImprovementAction, message: str) -> bool:
+    """Stop a push for good, keeping the tracker's own message for people to read."""
+    failed = ImprovementAction.objects.filter(pk=action.pk, sync_state=SyncState.SYNCING).update(
+        sync_state=SyncState.FAILED, sync_error=message[:2000], updated_at=timezone.now()
+    )
+    if failed:
+        audit_record(
+            actor=None,
+            verb="action.sync_failed",
+            target=action,
+            team=action.incident.team,
+            changes={"sync_error": message[:500], "attempts": action.sync_attempts},
+        )
+    return bool(failed)
+
+
+# --- services for webhooks and reconcilers ----------------------------------------------------
+
+
+@transaction.atomic
+def action_apply_tracker_status(*, action: ImprovementAction, item: RemoteItem) -> bool:
+    """Follow the tracker: done there → done here with `done_at`; reopened there → reopened here.
+
+    Conditional updates make repeated deliveries harmless: only the first one changes the row, and
+    a done action keeps its first `done_at`. Returns True if the action changed.
+    """
+    now = timezone.now()
+    Status = ImprovementAction.Status
+    rows = ImprovementAction.objects.filter(pk=action.pk)
+    if item.done:
+        # A tracker clock ahead of ours, or behind the raise, must not bend the cost of delay.
+        done_at = min(max(item.done_at or now, action.raised_at), now)
+        changed = rows.exclude(status=Status.DONE).update(status=Status.DONE, done_at=done_at, updated_at=now)
+        verb, change = "action.done_in_tracker", {"status": [action.status, Status.DONE]}
+    else:
+        changed = rows.filter(status=Status.DONE).update(status=Status.OPEN, done_at=None, updated_at=now)
+        verb, change = "action.reopened_in_tracker", {"status": [Status.DONE, Status.OPEN]}
+    if changed:
+        change["external_key"] = item.key
+        audit_record(actor=None, verb=verb, target=action, team=action.incident.team, changes=change)
+    return bool(changed)
+
+
+def action_syncs_reclaim_stuck(*, claimed_before: datetime, limit: int = 500) -> list[int]:
+    """Hand syncs claimed before `claimed_before` and never finished (the worker died) back to PENDING.
+
+    Returns their ids for the caller to enqueue. The push that follows looks the idempotency label up
+    before creating, so an issue the dead worker created is adopted, not duplicated.
+    """
+    stuck = list(
+        ImprovementAction.objects.filter(sync_state=SyncState.SYNCING, updated_at__lt=claimed_before)
+        .order_by("updated_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if not stuck:
+        return []
+    now = timezone.now()
+    ImprovementAction.objects.filter(
+        pk__in=stuck, sync_state=SyncState.SYNCING, updated_at__lt=claimed_before
+    ).update(sync_state=SyncState.PENDING, sync_requested_at=now, updated_at=now)
+    return stuck
+
+
+def action_syncs_overdue(*, requested_before: datetime, limit: int = 1000) -> list[int]:
+    """Ids of pushes still PENDING although due before `requested_before` (their message was lost).
+
+    Moves their `sync_requested_at` to now, so that a long queue is not enqueued again every minute.
+    """
+    overdue = list(
+        ImprovementAction.objects.filter(sync_state=SyncState.PENDING, sync_requested_at__lt=requested_before)
+        .order_by("sync_requested_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if overdue:
+        ImprovementAction.objects.filter(pk__in=overdue, sync_state=SyncState.PENDING).update(
+            sync_requested_at=timezone.now()
+        )
+    return overdue
