@@ -203,6 +203,12 @@ SLACK_WEBHOOK_URL = env_url("SLACK_WEBHOOK_URL")
 TEAMS_WEBHOOK_URL = env_url("TEAMS_WEBHOOK_URL")
 BROADCAST_WEBHOOK_URLS = [env_url("BROADCAST_WEBHOOK_URLS", url) for url in env_list("BROADCAST_WEBHOOK_URLS")]
 BROADCAST_WEBHOOK_SECRET = env_str("BROADCAST_WEBHOOK_SECRET")
+# The broadcast's reconciler: requeues deliveries whose backoff has passed, whose task was lost with
+# the broker, or whose worker died mid-send (reviews.broadcast.dispatch.deliveries_reconcile).
+CELERY_BEAT_SCHEDULE["reconcile-broadcast-deliveries"] = {
+    "task": "reviews.broadcast.tasks.deliveries_reconcile_task",
+    "schedule": 60.0,
+}
 
 # Backlog trackers (each off until configured).
 JIRA_URL = env_url("JIRA_URL")

@@ -1,0 +1,56 @@
+"""Broadcast pages: progress for the narrative's team (htmx partial), retry, one-click unsubscribe."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core import signing
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from incidents.models import User
+from reviews.access import access_narrative
+from reviews.broadcast.selectors import broadcast_progress
+from reviews.broadcast.services import deliveries_retry_failed, member_unsubscribe
+from reviews.broadcast.unsubscribe import unsubscribe_user_id
+
+
+def render_status(request: HttpRequest, narrative) -> HttpResponse:
+    context = {"narrative": narrative, "broadcast": broadcast_progress(narrative=narrative)}
+    return render(request, "reviews/_broadcast_status.html", context)
+
+
+@require_GET
+def narrative_broadcast_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The progress partial; it polls itself (htmx) while deliveries are pending."""
+    narrative = access_narrative(user=request.user, narrative_id=pk, for_edit=True)
+    return render_status(request, narrative)
+
+
+@require_POST
+def narrative_broadcast_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    narrative = access_narrative(user=request.user, narrative_id=pk, for_edit=True)
+    retried = deliveries_retry_failed(narrative=narrative, by=request.user)
+    if request.htmx:
+        return render_status(request, narrative)
+    if retried:
+        messages.success(request, f"Sending {retried} failed deliveries again.")
+    else:
+        messages.info(request, "No failed deliveries to retry.")
+    return redirect(narrative)
+
+
+# The signed token is the authentication: mail providers POST here without cookies (RFC 8058).
+@login_not_required
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """GET asks for confirmation (link scanners must not unsubscribe anyone); POST unsubscribes."""
+    try:
+        member = User.objects.get(pk=unsubscribe_user_id(token=token), is_active=True)
+    except (signing.BadSignature, User.DoesNotExist):
+        return render(request, "reviews/unsubscribe_invalid.html", status=400)
+    if request.method == "POST":
+        member_unsubscribe(user=member)
+        return render(request, "reviews/unsubscribe_done.html", {"member": member})
+    return render(request, "reviews/unsubscribe.html", {"member": member, "token": token})
