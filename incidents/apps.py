@@ -2,4 +2,4 @@ from django.apps import AppConfig
 
 
 class IncidentsConfig(AppConfig):
-    name = 'incidents'
+    name = "incidents"

@@ -200,7 +200,9 @@ class Responder(models.Model):
 
     class Meta:
         ordering = ["id"]
-        constraints = [models.UniqueConstraint(fields=["incident", "user"], name="responder_once_per_incident")]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "user"], name="responder_once_per_incident")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} ({self.role or 'responder'})"

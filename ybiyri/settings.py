@@ -201,7 +201,9 @@ BROADCAST_EMAIL_TO = env_list("BROADCAST_EMAIL_TO")
 BROADCAST_EMAIL_MEMBERS = env_bool("BROADCAST_EMAIL_MEMBERS", default=False)
 SLACK_WEBHOOK_URL = env_url("SLACK_WEBHOOK_URL")
 TEAMS_WEBHOOK_URL = env_url("TEAMS_WEBHOOK_URL")
-BROADCAST_WEBHOOK_URLS = [env_url("BROADCAST_WEBHOOK_URLS", url) for url in env_list("BROADCAST_WEBHOOK_URLS")]
+BROADCAST_WEBHOOK_URLS = [
+    env_url("BROADCAST_WEBHOOK_URLS", url) for url in env_list("BROADCAST_WEBHOOK_URLS")
+]
 BROADCAST_WEBHOOK_SECRET = env_str("BROADCAST_WEBHOOK_SECRET")
 # The broadcast's reconciler: requeues deliveries whose backoff has passed, whose task was lost with
 # the broker, or whose worker died mid-send (reviews.broadcast.dispatch.deliveries_reconcile).

@@ -1,0 +1,109 @@
+"""Permission-checked fetches: every view and API gets incidents and analyses through here.
+
+The rules (DESIGN, security model):
+- an incident is visible to its team's members and product managers, its responders, problem
+  managers and superusers; anyone else gets a 404, because existence itself is private;
+- an incident is managed (edited, responders, allocation, review, narrative) by its team's product
+  managers, problem managers and superusers; others who can see it get a 403;
+- an analysis is editable by its analyst only, and readable by the incident's team once submitted.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404
+
+from incidents.models import AnalysisSession, Incident, Team, User
+
+
+def user_team_ids(user: User) -> frozenset[int]:
+    """Teams the user is a member or product manager of (cached on the user for the request)."""
+    cached = getattr(user, "_ybiyri_team_ids", None)
+    if cached is None:
+        member = user.teams.values_list("id", flat=True)
+        managed = user.managed_teams.values_list("id", flat=True)
+        cached = frozenset(member) | frozenset(managed)
+        user._ybiyri_team_ids = cached
+    return cached
+
+
+def user_managed_team_ids(user: User) -> frozenset[int]:
+    cached = getattr(user, "_ybiyri_managed_team_ids", None)
+    if cached is None:
+        cached = frozenset(user.managed_teams.values_list("id", flat=True))
+        user._ybiyri_managed_team_ids = cached
+    return cached
+
+
+def sees_everything(user: User) -> bool:
+    return user.is_superuser or user.is_problem_manager
+
+
+def visible_incidents_q(user: User, prefix: str = "") -> Q:
+    """A filter for the incidents the user may see; `prefix` reaches them through a relation."""
+    if sees_everything(user):
+        return Q()
+    return Q(**{f"{prefix}team_id__in": user_team_ids(user)}) | Q(
+        **{f"{prefix}id__in": Incident.objects.filter(responders__user=user).values("id")}
+    )
+
+
+def can_view_incident(user: User, incident: Incident) -> bool:
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if sees_everything(user) or incident.team_id in user_team_ids(user):
+        return True
+    return incident.responders.filter(user=user).exists()
+
+
+def can_manage_team(user: User, team: Team | int) -> bool:
+    team_id = team if isinstance(team, int) else team.pk
+    return sees_everything(user) or team_id in user_managed_team_ids(user)
+
+
+def can_manage_incident(user: User, incident: Incident) -> bool:
+    return user.is_authenticated and can_manage_team(user, incident.team_id)
+
+
+def managed_teams(user: User):
+    """Teams in which the user may declare incidents."""
+    if sees_everything(user):
+        return Team.objects.all()
+    return Team.objects.filter(id__in=user_managed_team_ids(user))
+
+
+def access_incident(*, user: User, incident_id: int, for_manage: bool = False) -> Incident:
+    """The incident, or Http404 if the user may not see it, PermissionDenied if they may not manage it."""
+    try:
+        incident = Incident.objects.select_related("team", "service", "declared_by").get(pk=incident_id)
+    except Incident.DoesNotExist:
+        raise Http404("No such incident") from None
+    if not can_view_incident(user, incident):
+        raise Http404("No such incident")
+    if for_manage and not can_manage_incident(user, incident):
+        raise PermissionDenied("Only the team's product managers and problem managers can do that.")
+    return incident
+
+
+def can_read_analysis(user: User, analysis: AnalysisSession) -> bool:
+    if analysis.analyst_id == user.pk:
+        return True
+    if not analysis.is_submitted:
+        return False
+    return sees_everything(user) or analysis.incident.team_id in user_team_ids(user)
+
+
+def access_analysis(*, user: User, analysis_id: int, for_edit: bool = False) -> AnalysisSession:
+    """The analysis, or 404 when its incident is invisible, 403 when it is not readable/editable."""
+    try:
+        analysis = AnalysisSession.objects.select_related(
+            "incident__team", "incident__service", "analyst", "responder", "scheduled_by"
+        ).get(pk=analysis_id)
+    except AnalysisSession.DoesNotExist:
+        raise Http404("No such analysis") from None
+    if not can_view_incident(user, analysis.incident):
+        raise Http404("No such analysis")
+    if for_edit and analysis.analyst_id != user.pk:
+        raise PermissionDenied("Only the analyst can edit their analysis.")
+    if not can_read_analysis(user, analysis):
+        raise PermissionDenied("This analysis is readable by the team once it is submitted.")
+    return analysis

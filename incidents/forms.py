@@ -1,0 +1,205 @@
+"""Forms for the incident and analysis pages: they parse input; rules live in the services."""
+
+from datetime import timedelta
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from incidents.models import Incident, LearningTheme, Responder, Service, Team, User
+
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+class DateTimeLocalInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(format=DATETIME_FORMAT, **kwargs)
+
+
+def datetime_field(*, required: bool = True, label: str = "", help_text: str = "") -> forms.DateTimeField:
+    return forms.DateTimeField(
+        required=required, label=label, help_text=help_text, widget=DateTimeLocalInput()
+    )
+
+
+def active_members() -> forms.ModelChoiceField:
+    return forms.ModelChoiceField(
+        queryset=User.objects.filter(is_active=True).order_by("first_name", "last_name", "username"),
+        error_messages={"invalid_choice": "Choose a member of the organisation."},
+    )
+
+
+class IncidentForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=10000)
+    severity = forms.ChoiceField(choices=Incident.Severity.choices, initial=Incident.Severity.SEV3)
+    team = forms.ModelChoiceField(queryset=Team.objects.none())
+    service = forms.ModelChoiceField(queryset=Service.objects.select_related("team"))
+    started_at = datetime_field(label="Started")
+    detected_at = datetime_field(required=False, label="Detected")
+    mitigated_at = datetime_field(required=False, label="Mitigated")
+    resolved_at = datetime_field(required=False, label="Resolved")
+    confidential = forms.BooleanField(
+        required=False, help_text="Only the team, its responders and problem managers will see it."
+    )
+
+    def __init__(self, *args, teams, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = teams
+        self.fields["service"].queryset = Service.objects.filter(team__in=teams).select_related("team")
+        self.fields["service"].label_from_instance = lambda service: f"{service.name} ({service.team.name})"
+
+
+class DeclareIncidentForm(IncidentForm):
+    responders = forms.ModelMultipleChoiceField(
+        queryset=User.objects.filter(is_active=True).order_by("first_name", "last_name", "username"),
+        required=False,
+        help_text="The people who took part in the response; roles can be set on the incident page.",
+        error_messages={"invalid_choice": "%(value)s is not a member of the organisation."},
+    )
+
+
+class ResponderForm(forms.Form):
+    user = active_members()
+    role = forms.CharField(
+        max_length=100, required=False, help_text="e.g. incident commander, on-call engineer"
+    )
+
+
+class AllocationForm(forms.Form):
+    """One row per responder without a submitted analysis: include, minutes and due date."""
+
+    def __init__(self, *args, responders: list[Responder], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.rows = []
+        default_due = (timezone.localtime() + timedelta(days=5)).replace(
+            hour=17, minute=0, second=0, microsecond=0
+        )
+        for responder in responders:
+            analysis = getattr(responder, "analysis", None)
+            if analysis and analysis.is_submitted:
+                continue
+            prefix = f"r{responder.pk}"
+            self.fields[f"{prefix}_include"] = forms.BooleanField(
+                required=False, initial=True, label=f"Allocate to {responder.user.display_name}"
+            )
+            self.fields[f"{prefix}_minutes"] = forms.IntegerField(
+                min_value=1,
+                max_value=40 * 60,
+                required=False,
+                initial=analysis.allocated_minutes if analysis else 240,
+                label="Minutes",
+            )
+            self.fields[f"{prefix}_due"] = forms.DateTimeField(
+                required=False,
+                initial=timezone.localtime(analysis.due_at) if analysis else default_due,
+                widget=DateTimeLocalInput(),
+                label="Due",
+            )
+            self.rows.append((responder, analysis, prefix))
+
+    def bound_rows(self):
+        for responder, analysis, prefix in self.rows:
+            yield (
+                responder,
+                analysis,
+                self[f"{prefix}_include"],
+                self[f"{prefix}_minutes"],
+                self[f"{prefix}_due"],
+            )
+
+    def clean(self):
+        cleaned = super().clean()
+        chosen = []
+        for responder, _analysis, prefix in self.rows:
+            if not cleaned.get(f"{prefix}_include"):
+                continue
+            minutes, due = cleaned.get(f"{prefix}_minutes"), cleaned.get(f"{prefix}_due")
+            if minutes is None and f"{prefix}_minutes" not in self.errors:
+                self.add_error(f"{prefix}_minutes", "Allocate some minutes.")
+            if due is None and f"{prefix}_due" not in self.errors:
+                self.add_error(f"{prefix}_due", "Give a due date.")
+            if minutes is not None and due is not None:
+                chosen.append((responder, minutes, due))
+        if not chosen and not self.errors:
+            raise forms.ValidationError("Choose at least one responder to allocate an analysis to.")
+        cleaned["chosen"] = chosen
+        return cleaned
+
+
+class AnalysisForm(forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    report = forms.CharField(
+        widget=forms.Textarea(attrs={"class": "report", "rows": 20}),
+        required=False,
+        max_length=100000,
+        help_text="Markdown. What happened, how it made sense to people at the time, what you learned.",
+    )
+    time_spent_minutes = forms.IntegerField(min_value=0, max_value=200 * 60, label="Time spent (minutes)")
+    themes = forms.ModelMultipleChoiceField(
+        queryset=LearningTheme.objects.all(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Learning themes",
+        error_messages={"invalid_choice": "Choose themes from the shared taxonomy."},
+    )
+    new_themes = forms.CharField(
+        required=False,
+        max_length=500,
+        label="New themes",
+        help_text="Comma-separated; created in the organisation's shared taxonomy.",
+    )
+
+    def new_theme_names(self) -> list[str]:
+        return [name.strip() for name in self.cleaned_data.get("new_themes", "").split(",") if name.strip()]
+
+    def clean_new_themes(self) -> str:
+        value = self.cleaned_data["new_themes"]
+        if any(len(name.strip()) > 80 for name in value.split(",")):
+            raise forms.ValidationError("Theme names are at most 80 characters.")
+        return value
+
+
+class InterviewForm(forms.Form):
+    interviewee = forms.CharField(max_length=120)
+    held_at = datetime_field(label="When")
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=20000)
+
+
+class KeyEventForm(forms.Form):
+    occurred_at = datetime_field(label="When it happened")
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), max_length=2000, label="What happened"
+    )
+    evidence_url = forms.URLField(required=False, max_length=500, label="Evidence link")
+
+
+class PreferencesForm(forms.Form):
+    broadcast_opt_out = forms.BooleanField(
+        required=False, label="Do not email me when an incident narrative is published"
+    )
+
+
+class IncidentFilterForm(forms.Form):
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, empty_label="All teams")
+    severity = forms.ChoiceField(choices=[("", "Any severity"), *Incident.Severity.choices], required=False)
+    status = forms.ChoiceField(choices=[("", "Any status"), *Incident.Status.choices], required=False)
+    q = forms.CharField(required=False, max_length=200, label="Title contains")
+
+    def __init__(self, *args, teams, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = teams
+
+
+def add_service_errors(form: forms.Form, error: ValidationError) -> None:
+    """Show a service's ValidationError on the form: on its field when the form has it, else on top."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            target = field if field in form.fields else None
+            for message in errors:
+                form.add_error(target, message)
+    else:
+        for message in error.messages:
+            form.add_error(None, message)

@@ -1,0 +1,120 @@
+"""Reads that shape queries: a fixed number of queries per page, whatever the data."""
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from incidents.access import sees_everything, user_managed_team_ids, visible_incidents_q
+from incidents.models import AnalysisSession, Incident, KeyEvent, LearningTheme, Responder, Team, User
+
+
+def incident_list(
+    *,
+    viewer: User,
+    team_id: int | None = None,
+    severity: str = "",
+    status: str = "",
+    query: str = "",
+) -> QuerySet[Incident]:
+    """Incidents the viewer may see, newest first, filtered; ready for the list page."""
+    incidents = Incident.objects.filter(visible_incidents_q(viewer)).select_related("team", "service")
+    if team_id:
+        incidents = incidents.filter(team_id=team_id)
+    if severity:
+        incidents = incidents.filter(severity=severity)
+    if status:
+        incidents = incidents.filter(status=status)
+    if query:
+        incidents = incidents.filter(title__icontains=query.strip())
+    return incidents.annotate(
+        responder_count=Count("responders", distinct=True),
+        submitted_count=Count(
+            "analyses", filter=Q(analyses__status=AnalysisSession.Status.SUBMITTED), distinct=True
+        ),
+        analysis_count=Count("analyses", distinct=True),
+    ).order_by("-started_at", "-id")
+
+
+def incident_timeline(*, incident: Incident) -> QuerySet[KeyEvent]:
+    """Key events from every analysis of the incident, ordered, each with whose analysis it came from."""
+    return (
+        KeyEvent.objects.filter(incident=incident)
+        .select_related("analysis__analyst")
+        .order_by("occurred_at", "id")
+    )
+
+
+def incident_responders(*, incident: Incident) -> QuerySet[Responder]:
+    """Responders with their analysis (if allocated), in one query."""
+    return incident.responders.select_related("user", "analysis").order_by("id")
+
+
+def incident_themes(*, incident: Incident) -> QuerySet[LearningTheme]:
+    """Themes uncovered by the incident's submitted analyses, with how many analyses named each."""
+    return (
+        LearningTheme.objects.filter(
+            analyses__incident=incident, analyses__status=AnalysisSession.Status.SUBMITTED
+        )
+        .annotate(analysis_count=Count("analyses", distinct=True))
+        .order_by("-analysis_count", "name")
+    )
+
+
+def analysis_detail(*, analysis_id: int) -> AnalysisSession:
+    return (
+        AnalysisSession.objects.select_related("incident__team", "incident__service", "analyst", "responder")
+        .prefetch_related(
+            "interviews", "themes", Prefetch("key_events", KeyEvent.objects.order_by("occurred_at"))
+        )
+        .get(pk=analysis_id)
+    )
+
+
+def my_analyses(*, user: User) -> QuerySet[AnalysisSession]:
+    """The user's own analyses, open ones first by due date, then recently submitted."""
+    return (
+        AnalysisSession.objects.filter(analyst=user)
+        .select_related("incident__team", "incident__service")
+        .order_by("status", "due_at")
+    )
+
+
+def incidents_awaiting_allocation(*, user: User) -> QuerySet[Incident]:
+    """Incidents in the user's managed teams that have responders without an analysis."""
+    managed = (
+        Incident.objects.all()
+        if sees_everything(user)
+        else Incident.objects.filter(team_id__in=user_managed_team_ids(user))
+    )
+    return (
+        managed.filter(responders__analysis__isnull=True)
+        .exclude(status=Incident.Status.CLOSED)
+        .select_related("team", "service")
+        .distinct()
+        .order_by("-started_at")
+    )
+
+
+def incidents_awaiting_review(*, user: User) -> QuerySet[Incident]:
+    """Incidents in the user's managed teams whose analyses are all submitted and no review is scheduled."""
+    managed = (
+        Incident.objects.all()
+        if sees_everything(user)
+        else Incident.objects.filter(team_id__in=user_managed_team_ids(user))
+    )
+    return (
+        managed.filter(status=Incident.Status.ANALYSING, review__isnull=True)
+        .annotate(
+            analysis_count=Count("analyses", distinct=True),
+            submitted_count=Count(
+                "analyses", filter=Q(analyses__status=AnalysisSession.Status.SUBMITTED), distinct=True
+            ),
+        )
+        .filter(analysis_count__gt=0)
+        .select_related("team", "service")
+        .order_by("-started_at")
+    )
+
+
+def teams_for_filter(*, viewer: User) -> QuerySet[Team]:
+    if sees_everything(viewer):
+        return Team.objects.all()
+    return Team.objects.filter(Q(members=viewer) | Q(product_managers=viewer)).distinct()

@@ -1,0 +1,483 @@
+"""Writes for incidents and analyses. Callers have checked permissions through `incidents.access`."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.text import slugify
+
+from incidents.calendar import CalendarEvent, absolute_url, calendar_ics
+from incidents.models import (
+    AnalysisSession,
+    AuditEntry,
+    Incident,
+    Interview,
+    KeyEvent,
+    LearningTheme,
+    Notification,
+    Responder,
+    Service,
+    Team,
+    User,
+    new_feed_token,
+)
+from ybiyri.celery import enqueue_on_commit
+
+MAX_ALLOCATED_MINUTES = 40 * 60
+MAX_TIME_SPENT_MINUTES = 200 * 60
+
+
+class StaleVersion(Exception):
+    """A save was based on an older version than the one stored; nothing was written."""
+
+    def __init__(self, *, current_version: int, message: str = "") -> None:
+        self.current_version = current_version
+        super().__init__(
+            message
+            or f"Someone else saved a newer version (version {current_version}) while you were editing. "
+            "Your text is kept below: compare, merge and save again."
+        )
+
+
+def audit_record(
+    *,
+    actor: User | None,
+    verb: str,
+    target: models.Model,
+    team: Team | None = None,
+    changes: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append who did what to which object; part of the caller's transaction."""
+    return AuditEntry.objects.create(
+        actor=actor,
+        verb=verb,
+        target_type=target._meta.label_lower,
+        target_id=str(target.pk),
+        target_repr=str(target)[:250],
+        team=team,
+        changes=changes or {},
+    )
+
+
+def notification_queue(
+    *,
+    key: str,
+    recipient: User | None,
+    subject: str,
+    body: str,
+    ics: str = "",
+    ics_method: str = "",
+    to_email: str = "",
+) -> Notification | None:
+    """Record an email in the outbox (once per key) and send it after the transaction commits.
+
+    The address is `to_email` if given (e.g. a list address), else the recipient's. Returns None
+    when there is no address or the key was queued before.
+    """
+    from incidents.tasks import notification_send_task
+
+    to_email = to_email or (recipient.email if recipient else "")
+    if not to_email:
+        return None
+    notification, created = Notification.objects.get_or_create(
+        key=key,
+        defaults={
+            "recipient": recipient,
+            "to_email": to_email,
+            "subject": subject[:250],
+            "body": body,
+            "ics": ics,
+            "ics_method": ics_method,
+        },
+    )
+    if not created:
+        return None
+    enqueue_on_commit(notification_send_task, notification.pk)
+    return notification
+
+
+def check_service_belongs_to_team(*, service: Service, team: Team) -> None:
+    if service.team_id != team.pk:
+        raise ValidationError({"service": "This service belongs to another team."})
+
+
+def check_member_of_organisation(user: User, *, field: str = "user") -> None:
+    if not user.is_active:
+        raise ValidationError({field: f"{user.username} is not an active member of the organisation."})
+
+
+INCIDENT_FIELDS = (
+    "title",
+    "summary",
+    "severity",
+    "team",
+    "service",
+    "started_at",
+    "detected_at",
+    "mitigated_at",
+    "resolved_at",
+    "confidential",
+)
+
+
+@transaction.atomic
+def incident_declare(
+    *,
+    by: User,
+    team: Team,
+    service: Service,
+    title: str,
+    severity: str,
+    started_at: datetime,
+    summary: str = "",
+    detected_at: datetime | None = None,
+    mitigated_at: datetime | None = None,
+    resolved_at: datetime | None = None,
+    confidential: bool = False,
+    responders: Sequence[tuple[User, str]] = (),
+) -> Incident:
+    check_service_belongs_to_team(service=service, team=team)
+    incident = Incident(
+        title=title.strip(),
+        summary=summary.strip(),
+        severity=severity,
+        team=team,
+        service=service,
+        started_at=started_at,
+        detected_at=detected_at,
+        mitigated_at=mitigated_at,
+        resolved_at=resolved_at,
+        confidential=confidential,
+        declared_by=by,
+    )
+    incident.full_clean()
+    incident.save()
+    for user, role in responders:
+        responder_add(incident=incident, by=by, user=user, role=role)
+    audit_record(actor=by, verb="incident.declared", target=incident, team=team)
+    return incident
+
+
+@transaction.atomic
+def incident_update(*, incident: Incident, by: User, **changes: Any) -> Incident:
+    unknown = set(changes) - set(INCIDENT_FIELDS)
+    if unknown:
+        raise TypeError(f"Not incident fields: {sorted(unknown)}")
+    before = {name: str(getattr(incident, name)) for name in changes}
+    for name, value in changes.items():
+        setattr(incident, name, value)
+    check_service_belongs_to_team(service=incident.service, team=incident.team)
+    incident.full_clean()
+    incident.save()
+    diff = {name: [before[name], str(getattr(incident, name))] for name in changes}
+    audit_record(actor=by, verb="incident.updated", target=incident, team=incident.team, changes=diff)
+    return incident
+
+
+def responder_add(*, incident: Incident, by: User, user: User, role: str = "") -> Responder:
+    check_member_of_organisation(user)
+    if incident.responders.filter(user=user).exists():
+        raise ValidationError({"user": f"{user.display_name} is already a responder."})
+    responder = Responder(incident=incident, user=user, role=role.strip())
+    responder.full_clean(exclude=["incident", "user"])
+    responder.save()
+    audit_record(
+        actor=by,
+        verb="responder.added",
+        target=responder,
+        team=incident.team,
+        changes={"user": user.username},
+    )
+    return responder
+
+
+@transaction.atomic
+def responder_remove(*, responder: Responder, by: User) -> None:
+    analysis = AnalysisSession.objects.filter(responder=responder).first()
+    if analysis and (analysis.is_submitted or analysis.report or analysis.key_events.exists()):
+        raise ValidationError(f"{responder.user.display_name} has already analysed this incident.")
+    audit_record(
+        actor=by,
+        verb="responder.removed",
+        target=responder,
+        team=responder.incident.team,
+        changes={"user": responder.user.username},
+    )
+    responder.delete()
+
+
+@dataclass(frozen=True)
+class Allocation:
+    responder: Responder
+    allocated_minutes: int
+    due_at: datetime
+
+
+def analysis_invite(analysis: AnalysisSession, *, sequence: int) -> str:
+    """A calendar block of the allocated minutes, ending at the due time."""
+    incident = analysis.incident
+    url = absolute_url(analysis.get_absolute_url())
+    return calendar_ics(
+        CalendarEvent(
+            uid=f"analysis-{analysis.pk}@ybiyri",
+            sequence=sequence,
+            summary=f"Incident analysis: {incident.title}",
+            description=f"Your time-boxed analysis of “{incident.title}”.\n{url}",
+            start=analysis.due_at - timedelta(minutes=analysis.allocated_minutes),
+            end=analysis.due_at,
+            organizer=analysis.scheduled_by,
+            attendees=(analysis.analyst,),
+            url=url,
+        )
+    )
+
+
+def check_allocation(allocation: Allocation, *, incident: Incident) -> None:
+    name = allocation.responder.user.display_name
+    if allocation.responder.incident_id != incident.pk:
+        raise ValidationError(f"{name} is not a responder of this incident.")
+    if not 1 <= allocation.allocated_minutes <= MAX_ALLOCATED_MINUTES:
+        raise ValidationError(
+            f"Allocated time for {name} must be between 1 and {MAX_ALLOCATED_MINUTES} minutes."
+        )
+    if allocation.due_at <= timezone.now():
+        raise ValidationError(f"The due date for {name} must be in the future.")
+
+
+@transaction.atomic
+def analysis_allocate(
+    *, incident: Incident, by: User, allocations: Sequence[Allocation]
+) -> list[AnalysisSession]:
+    """Create (or adjust) one analysis session per responder and send each a calendar invite.
+
+    An analysis that has been submitted is left as it is.
+    """
+    if not allocations:
+        raise ValidationError("Choose at least one responder to allocate an analysis to.")
+    for allocation in allocations:
+        check_allocation(allocation, incident=incident)
+    Incident.objects.select_for_update().filter(pk=incident.pk).first()
+    sessions = []
+    for allocation in allocations:
+        responder = allocation.responder
+        analysis = AnalysisSession.objects.filter(responder=responder).first()
+        if analysis is None:
+            analysis = AnalysisSession.objects.create(
+                responder=responder,
+                incident=incident,
+                analyst=responder.user,
+                scheduled_by=by,
+                allocated_minutes=allocation.allocated_minutes,
+                due_at=allocation.due_at,
+            )
+            sequence, key = 0, f"analysis-allocated:{analysis.pk}"
+        elif analysis.is_submitted or (
+            analysis.allocated_minutes == allocation.allocated_minutes
+            and analysis.due_at == allocation.due_at
+        ):
+            sessions.append(analysis)
+            continue
+        else:
+            analysis.allocated_minutes = allocation.allocated_minutes
+            analysis.due_at = allocation.due_at
+            analysis.scheduled_by = by
+            analysis.save(update_fields=["allocated_minutes", "due_at", "scheduled_by", "updated_at"])
+            sequence = max(1, int((timezone.now() - analysis.created_at).total_seconds()))
+            due = int(analysis.due_at.timestamp())
+            key = f"analysis-reallocated:{analysis.pk}:{due}:{analysis.allocated_minutes}"
+        context = {
+            "analysis": analysis,
+            "incident": incident,
+            "url": absolute_url(analysis.get_absolute_url()),
+        }
+        notification_queue(
+            key=key,
+            recipient=analysis.analyst,
+            subject=f"Analysis allocated: {incident.title} — {analysis.allocated_minutes} min, due "
+            f"{timezone.localtime(analysis.due_at):%d %b %Y %H:%M}",
+            body=render_to_string("incidents/email/analysis_allocated.txt", context),
+            ics=analysis_invite(analysis, sequence=sequence),
+            ics_method="REQUEST",
+        )
+        audit_record(
+            actor=by,
+            verb="analysis.allocated",
+            target=analysis,
+            team=incident.team,
+            changes={"allocated_minutes": analysis.allocated_minutes, "due_at": analysis.due_at.isoformat()},
+        )
+        sessions.append(analysis)
+    if incident.status == Incident.Status.DECLARED:
+        incident.status = Incident.Status.ANALYSING
+        incident.save(update_fields=["status", "updated_at"])
+    return sessions
+
+
+def check_analysis_open(analysis: AnalysisSession) -> None:
+    if analysis.is_submitted:
+        raise ValidationError("This analysis has been submitted and is locked.")
+
+
+def analysis_lock(analysis: AnalysisSession) -> AnalysisSession:
+    """Re-read the analysis under a row lock; caller is inside a transaction."""
+    return AnalysisSession.objects.select_for_update().select_related("incident__team").get(pk=analysis.pk)
+
+
+def analysis_touch(analysis: AnalysisSession) -> None:
+    """Mark a scheduled analysis as started; caller holds the row lock."""
+    if analysis.status == AnalysisSession.Status.SCHEDULED:
+        analysis.status = AnalysisSession.Status.IN_PROGRESS
+        analysis.save(update_fields=["status", "updated_at"])
+
+
+@transaction.atomic
+def analysis_save(
+    *,
+    analysis: AnalysisSession,
+    by: User,
+    version: int,
+    report: str,
+    time_spent_minutes: int,
+    themes: Sequence[LearningTheme] = (),
+) -> AnalysisSession:
+    """Save the report, time spent and themes if `version` is the stored one; raise StaleVersion if not."""
+    locked = analysis_lock(analysis)
+    check_analysis_open(locked)
+    if locked.version != version:
+        raise StaleVersion(current_version=locked.version)
+    if not 0 <= time_spent_minutes <= MAX_TIME_SPENT_MINUTES:
+        raise ValidationError(
+            {"time_spent_minutes": f"Enter between 0 and {MAX_TIME_SPENT_MINUTES} minutes."}
+        )
+    locked.report = report
+    locked.time_spent_minutes = time_spent_minutes
+    locked.version += 1
+    if locked.status == AnalysisSession.Status.SCHEDULED:
+        locked.status = AnalysisSession.Status.IN_PROGRESS
+    locked.save()
+    locked.themes.set(themes)
+    audit_record(
+        actor=by,
+        verb="analysis.saved",
+        target=locked,
+        team=locked.incident.team,
+        changes={"version": locked.version},
+    )
+    return locked
+
+
+def theme_get_or_create(*, name: str, by: User) -> LearningTheme:
+    """The theme with this name (case-insensitively), created in the shared taxonomy if new."""
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationError({"name": "Give the theme a name."})
+    if len(name) > 80:
+        raise ValidationError({"name": "Theme names are at most 80 characters."})
+    existing = LearningTheme.objects.filter(name__iexact=name).first()
+    if existing:
+        return existing
+    base_slug = slugify(name)[:70] or "theme"
+    slug, suffix = base_slug, 1
+    while LearningTheme.objects.filter(slug=slug).exists():
+        suffix += 1
+        slug = f"{base_slug}-{suffix}"
+    theme = LearningTheme.objects.create(name=name, slug=slug)
+    audit_record(actor=by, verb="theme.created", target=theme)
+    return theme
+
+
+@transaction.atomic
+def interview_add(
+    *, analysis: AnalysisSession, by: User, interviewee: str, held_at: datetime, notes: str = ""
+) -> Interview:
+    locked = analysis_lock(analysis)
+    check_analysis_open(locked)
+    interview = Interview(analysis=locked, interviewee=interviewee.strip(), held_at=held_at, notes=notes)
+    interview.full_clean()
+    interview.save()
+    analysis_touch(locked)
+    audit_record(actor=by, verb="interview.added", target=interview, team=locked.incident.team)
+    return interview
+
+
+@transaction.atomic
+def interview_delete(*, interview: Interview, by: User) -> None:
+    locked = analysis_lock(interview.analysis)
+    check_analysis_open(locked)
+    audit_record(actor=by, verb="interview.deleted", target=interview, team=locked.incident.team)
+    interview.delete()
+
+
+@transaction.atomic
+def key_event_add(
+    *, analysis: AnalysisSession, by: User, occurred_at: datetime, description: str, evidence_url: str = ""
+) -> KeyEvent:
+    locked = analysis_lock(analysis)
+    check_analysis_open(locked)
+    event = KeyEvent(
+        analysis=locked,
+        incident_id=locked.incident_id,
+        occurred_at=occurred_at,
+        description=description.strip(),
+        evidence_url=evidence_url.strip(),
+    )
+    event.full_clean()
+    event.save()
+    analysis_touch(locked)
+    audit_record(actor=by, verb="key_event.added", target=event, team=locked.incident.team)
+    return event
+
+
+@transaction.atomic
+def key_event_delete(*, key_event: KeyEvent, by: User) -> None:
+    locked = analysis_lock(key_event.analysis)
+    check_analysis_open(locked)
+    audit_record(actor=by, verb="key_event.deleted", target=key_event, team=locked.incident.team)
+    key_event.delete()
+
+
+@transaction.atomic
+def analysis_submit(*, analysis: AnalysisSession, by: User) -> AnalysisSession:
+    """Lock the analysis and tell the team's product managers (and whoever scheduled it)."""
+    locked = analysis_lock(analysis)
+    check_analysis_open(locked)
+    if not locked.report.strip():
+        raise ValidationError({"report": "Write the analysis report before submitting."})
+    locked.status = AnalysisSession.Status.SUBMITTED
+    locked.submitted_at = timezone.now()
+    locked.save(update_fields=["status", "submitted_at", "updated_at"])
+    incident = locked.incident
+    recipients = {user.pk: user for user in incident.team.product_managers.all()}
+    recipients.setdefault(locked.scheduled_by_id, locked.scheduled_by)
+    context = {"analysis": locked, "incident": incident, "url": absolute_url(incident.get_absolute_url())}
+    for user in recipients.values():
+        notification_queue(
+            key=f"analysis-submitted:{locked.pk}:{user.pk}",
+            recipient=user,
+            subject=f"Analysis submitted: {incident.title} by {locked.analyst.display_name}",
+            body=render_to_string("incidents/email/analysis_submitted.txt", context),
+        )
+    audit_record(actor=by, verb="analysis.submitted", target=locked, team=incident.team)
+    return locked
+
+
+def user_update_preferences(*, user: User, broadcast_opt_out: bool) -> User:
+    user.broadcast_opt_out = broadcast_opt_out
+    user.save(update_fields=["broadcast_opt_out"])
+    audit_record(
+        actor=user, verb="preferences.updated", target=user, changes={"broadcast_opt_out": broadcast_opt_out}
+    )
+    return user
+
+
+def user_rotate_feed_token(*, user: User) -> User:
+    """Revoke the user's secret feed URL by issuing a new token."""
+    user.feed_token = new_feed_token()
+    user.save(update_fields=["feed_token"])
+    audit_record(actor=user, verb="feed_token.rotated", target=user)
+    return user

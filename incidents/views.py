@@ -1,0 +1,393 @@
+"""HTML views for incidents and analyses: parse, call one service or selector, render."""
+
+from django.contrib import messages
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from incidents import selectors, services
+from incidents.access import (
+    access_analysis,
+    access_incident,
+    can_manage_incident,
+    can_read_analysis,
+    managed_teams,
+)
+from incidents.forms import (
+    AllocationForm,
+    AnalysisForm,
+    DeclareIncidentForm,
+    IncidentFilterForm,
+    IncidentForm,
+    InterviewForm,
+    KeyEventForm,
+    PreferencesForm,
+    ResponderForm,
+    add_service_errors,
+)
+from incidents.models import Interview, KeyEvent, Responder
+from reviews.markdown import render_markdown
+from reviews.selectors import narratives_recent, reviews_upcoming
+
+INCIDENTS_PER_PAGE = 25
+
+
+@require_GET
+def my_work(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    context = {
+        "analyses": selectors.my_analyses(user=user),
+        "awaiting_allocation": selectors.incidents_awaiting_allocation(user=user)[:20],
+        "awaiting_review": selectors.incidents_awaiting_review(user=user)[:20],
+        "upcoming_reviews": reviews_upcoming(user=user)[:10],
+        "new_narratives": narratives_recent(viewer=user)[:5],
+        "manages_a_team": managed_teams(user).exists(),
+    }
+    return render(request, "incidents/my_work.html", context)
+
+
+@require_GET
+def incident_list(request: HttpRequest) -> HttpResponse:
+    filters = IncidentFilterForm(request.GET or None, teams=selectors.teams_for_filter(viewer=request.user))
+    criteria = filters.cleaned_data if filters.is_valid() else {}
+    team = criteria.get("team")
+    incidents = selectors.incident_list(
+        viewer=request.user,
+        team_id=team.pk if team else None,
+        severity=criteria.get("severity", ""),
+        status=criteria.get("status", ""),
+        query=criteria.get("q", ""),
+    )
+    page = Paginator(incidents, INCIDENTS_PER_PAGE).get_page(request.GET.get("page"))
+    query_string = request.GET.copy()
+    query_string.pop("page", None)
+    context = {
+        "filters": filters,
+        "page": page,
+        "query_string": query_string.urlencode(),
+        "can_declare": managed_teams(request.user).exists(),
+    }
+    template = "incidents/_incident_rows.html" if request.htmx else "incidents/incident_list.html"
+    return render(request, template, context)
+
+
+@require_http_methods(["GET", "POST"])
+def incident_declare(request: HttpRequest) -> HttpResponse:
+    teams = managed_teams(request.user)
+    if not teams.exists():
+        raise PermissionDenied("Only product managers and problem managers can declare incidents.")
+    form = DeclareIncidentForm(request.POST or None, teams=teams)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            incident = services.incident_declare(
+                by=request.user,
+                team=data["team"],
+                service=data["service"],
+                title=data["title"],
+                summary=data["summary"],
+                severity=data["severity"],
+                started_at=data["started_at"],
+                detected_at=data["detected_at"],
+                mitigated_at=data["mitigated_at"],
+                resolved_at=data["resolved_at"],
+                confidential=data["confidential"],
+                responders=[(user, "") for user in data["responders"]],
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "Incident declared. Next: add roles and allocate analysis time.")
+            return redirect(incident)
+    return render(request, "incidents/incident_form.html", {"form": form, "declaring": True})
+
+
+@require_http_methods(["GET", "POST"])
+def incident_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
+    fields = ("title", "summary", "severity", "team", "service", "started_at", "detected_at")
+    fields += ("mitigated_at", "resolved_at", "confidential")
+    initial = {name: getattr(incident, name) for name in fields}
+    form = IncidentForm(request.POST or None, initial=initial, teams=managed_teams(request.user))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.incident_update(incident=incident, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "Incident updated.")
+            return redirect(incident)
+    return render(request, "incidents/incident_form.html", {"form": form, "incident": incident})
+
+
+@require_GET
+def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = access_incident(user=request.user, incident_id=pk)
+    responders = list(selectors.incident_responders(incident=incident))
+    for responder in responders:
+        analysis = getattr(responder, "analysis", None)
+        if analysis is not None:
+            analysis.incident = incident
+            responder.analysis_readable = can_read_analysis(request.user, analysis)
+    context = {
+        "incident": incident,
+        "responders": responders,
+        "timeline": selectors.incident_timeline(incident=incident),
+        "themes": selectors.incident_themes(incident=incident),
+        "can_manage": can_manage_incident(request.user, incident),
+        "responder_form": ResponderForm(),
+        "review": getattr_or_none(incident, "review"),
+        "narrative": getattr_or_none(incident, "narrative"),
+    }
+    return render(request, "incidents/incident_detail.html", context)
+
+
+def getattr_or_none(instance, name: str):
+    """A reverse one-to-one relation, or None when there is no related row yet."""
+    try:
+        return getattr(instance, name)
+    except ObjectDoesNotExist:
+        return None
+
+
+@require_POST
+def responder_add(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
+    form = ResponderForm(request.POST)
+    if form.is_valid():
+        try:
+            services.responder_add(incident=incident, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"{form.cleaned_data['user'].display_name} added as a responder.")
+            return redirect(incident)
+    return render(request, "incidents/responder_form.html", {"incident": incident, "form": form}, status=400)
+
+
+@require_POST
+def responder_remove(request: HttpRequest, pk: int, responder_id: int) -> HttpResponse:
+    incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
+    responder = get_object_or_404(Responder, pk=responder_id, incident=incident)
+    try:
+        services.responder_remove(responder=responder, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"{responder.user.display_name} removed from the responders.")
+    return redirect(incident)
+
+
+@require_http_methods(["GET", "POST"])
+def analysis_allocate(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
+    responders = list(selectors.incident_responders(incident=incident))
+    form = AllocationForm(request.POST or None, responders=responders)
+    if request.method == "POST" and form.is_valid():
+        allocations = [
+            services.Allocation(responder=responder, allocated_minutes=minutes, due_at=due)
+            for responder, minutes, due in form.cleaned_data["chosen"]
+        ]
+        try:
+            sessions = services.analysis_allocate(incident=incident, by=request.user, allocations=allocations)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request, f"{len(sessions)} analysis session(s) allocated; invites are on their way."
+            )
+            return redirect(incident)
+    status = 400 if form.is_bound and form.errors else 200
+    return render(
+        request, "incidents/analysis_allocate.html", {"incident": incident, "form": form}, status=status
+    )
+
+
+def analysis_context(analysis, **extra) -> dict:
+    detail = selectors.analysis_detail(analysis_id=analysis.pk)
+    return {
+        "analysis": detail,
+        "incident": detail.incident,
+        "interview_form": InterviewForm(),
+        "key_event_form": KeyEventForm(),
+        **extra,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def analysis_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    analysis = access_analysis(user=request.user, analysis_id=pk)
+    editable = analysis.analyst_id == request.user.pk and not analysis.is_submitted
+    if request.method == "POST" and not editable:
+        raise PermissionDenied("Only the analyst can edit an analysis, and only until it is submitted.")
+    initial = {
+        "version": analysis.version,
+        "report": analysis.report,
+        "time_spent_minutes": analysis.time_spent_minutes,
+        "themes": list(analysis.themes.all()),
+    }
+    form = AnalysisForm(request.POST or None, initial=initial)
+    conflict = None
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                themes = list(data["themes"]) + [
+                    services.theme_get_or_create(name=name, by=request.user)
+                    for name in form.new_theme_names()
+                ]
+                services.analysis_save(
+                    analysis=analysis,
+                    by=request.user,
+                    version=data["version"],
+                    report=data["report"],
+                    time_spent_minutes=data["time_spent_minutes"],
+                    themes=themes,
+                )
+            except services.StaleVersion as stale:
+                analysis.refresh_from_db()
+                conflict = {"message": str(stale), "current_report": analysis.report}
+                # Keep what the person typed; the version moves on so their next save is a deliberate merge.
+                form = AnalysisForm(
+                    {
+                        **request.POST.dict(),
+                        "version": stale.current_version,
+                        "themes": request.POST.getlist("themes"),
+                    },
+                    initial=initial,
+                )
+                form.is_valid()
+                status = 409
+            except ValidationError as error:
+                add_service_errors(form, error)
+                status = 400
+            else:
+                messages.success(request, "Analysis saved.")
+                return redirect(analysis)
+        else:
+            status = 400
+    context = analysis_context(analysis, form=form, editable=editable, conflict=conflict)
+    return render(request, "incidents/analysis_edit.html", context, status=status)
+
+
+@require_POST
+def analysis_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
+    try:
+        services.analysis_submit(analysis=analysis, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "Analysis submitted; the product manager has been told.")
+    return redirect(analysis)
+
+
+def analysis_partial_response(
+    request: HttpRequest, analysis, template: str, form_name: str, form, status: int
+):
+    """After adding to or deleting from an analysis: the list partial for htmx, else the page."""
+    if request.htmx:
+        context = analysis_context(analysis, editable=True, **{form_name: form})
+        return render(request, template, context, status=status)
+    if status >= 400:
+        context = analysis_context(
+            analysis,
+            editable=True,
+            form=AnalysisForm(initial={"version": analysis.version}),
+            **{form_name: form},
+        )
+        return render(request, "incidents/analysis_edit.html", context, status=status)
+    return redirect(analysis)
+
+
+@require_POST
+def interview_add(request: HttpRequest, pk: int) -> HttpResponse:
+    analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
+    form = InterviewForm(request.POST)
+    status = 400
+    if form.is_valid():
+        try:
+            services.interview_add(analysis=analysis, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            form, status = InterviewForm(), 200
+    return analysis_partial_response(
+        request, analysis, "incidents/_interviews.html", "interview_form", form, status
+    )
+
+
+@require_POST
+def interview_delete(request: HttpRequest, pk: int, interview_id: int) -> HttpResponse:
+    analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
+    interview = get_object_or_404(Interview, pk=interview_id, analysis=analysis)
+    try:
+        services.interview_delete(interview=interview, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return analysis_partial_response(
+        request, analysis, "incidents/_interviews.html", "interview_form", InterviewForm(), 200
+    )
+
+
+@require_POST
+def key_event_add(request: HttpRequest, pk: int) -> HttpResponse:
+    analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
+    form = KeyEventForm(request.POST)
+    status = 400
+    if form.is_valid():
+        try:
+            services.key_event_add(analysis=analysis, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            form, status = KeyEventForm(), 200
+    return analysis_partial_response(
+        request, analysis, "incidents/_key_events.html", "key_event_form", form, status
+    )
+
+
+@require_POST
+def key_event_delete(request: HttpRequest, pk: int, key_event_id: int) -> HttpResponse:
+    analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
+    event = get_object_or_404(KeyEvent, pk=key_event_id, analysis=analysis)
+    try:
+        services.key_event_delete(key_event=event, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return analysis_partial_response(
+        request, analysis, "incidents/_key_events.html", "key_event_form", KeyEventForm(), 200
+    )
+
+
+@require_POST
+def markdown_preview(request: HttpRequest) -> HttpResponse:
+    """The sanitised HTML of posted Markdown, for the editors' preview panes."""
+    text = request.POST.get("report") or request.POST.get("body") or ""
+    if len(text) > 200000:
+        return HttpResponseBadRequest("Too long to preview (200,000 characters at most).")
+    return render(request, "incidents/_markdown_preview.html", {"html": render_markdown(text)})
+
+
+@require_http_methods(["GET", "POST"])
+def account_settings(request: HttpRequest) -> HttpResponse:
+    form = PreferencesForm(
+        request.POST or None, initial={"broadcast_opt_out": request.user.broadcast_opt_out}
+    )
+    if request.method == "POST":
+        if "rotate_feed_token" in request.POST:
+            services.user_rotate_feed_token(user=request.user)
+            messages.success(
+                request, "Your private feed address has been replaced; the old one no longer works."
+            )
+            return redirect("incidents:settings")
+        if form.is_valid():
+            services.user_update_preferences(
+                user=request.user, broadcast_opt_out=form.cleaned_data["broadcast_opt_out"]
+            )
+            messages.success(request, "Preferences saved.")
+            return redirect("incidents:settings")
+    return render(request, "incidents/account_settings.html", {"form": form})

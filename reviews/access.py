@@ -1,0 +1,115 @@
+"""Permission-checked fetches for reviews, actions and narratives.
+
+- a review and the actions are visible to whoever can see the incident, and managed by the team's
+  product managers, problem managers and the review's facilitator;
+- a draft narrative is visible to and editable by the incident's team (members and product managers)
+  and problem managers only — never to responders from other teams or the organisation at large;
+- a published narrative is readable by every signed-in member, unless the incident is confidential,
+  in which case only those who can see the incident read it;
+- publishing is for the team's product managers, problem managers and the review's facilitator.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404
+
+from incidents.access import can_manage_incident, can_view_incident, sees_everything, user_team_ids
+from incidents.models import Incident, User
+from reviews.models import ImprovementAction, Narrative, Review, Walkthrough
+
+
+def is_facilitator(user: User, incident: Incident) -> bool:
+    return Review.objects.filter(incident=incident, facilitator=user).exists()
+
+
+def can_facilitate(user: User, incident: Incident) -> bool:
+    return can_manage_incident(user, incident) or is_facilitator(user, incident)
+
+
+def access_review(*, user: User, review_id: int, for_manage: bool = False) -> Review:
+    try:
+        review = Review.objects.select_related("incident__team", "incident__service", "facilitator").get(
+            pk=review_id
+        )
+    except Review.DoesNotExist:
+        raise Http404("No such review") from None
+    if not can_view_incident(user, review.incident):
+        raise Http404("No such review")
+    if for_manage and not (can_manage_incident(user, review.incident) or review.facilitator_id == user.pk):
+        raise PermissionDenied("Only the facilitator and the team's product managers can change the review.")
+    return review
+
+
+def access_action(*, user: User, action_id: int, for_edit: bool = False) -> ImprovementAction:
+    try:
+        action = ImprovementAction.objects.select_related("incident__team", "owner", "review").get(
+            pk=action_id
+        )
+    except ImprovementAction.DoesNotExist:
+        raise Http404("No such action") from None
+    if not can_view_incident(user, action.incident):
+        raise Http404("No such action")
+    if for_edit and not can_facilitate(user, action.incident):
+        raise PermissionDenied("Only the facilitator and the team's product managers can change actions.")
+    return action
+
+
+def in_narrative_team(user: User, incident: Incident) -> bool:
+    return sees_everything(user) or incident.team_id in user_team_ids(user)
+
+
+def can_read_narrative(user: User, narrative: Narrative) -> bool:
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if not narrative.is_published:
+        return in_narrative_team(user, narrative.incident)
+    return not narrative.incident.confidential or can_view_incident(user, narrative.incident)
+
+
+def can_publish_narrative(user: User, narrative: Narrative) -> bool:
+    return can_facilitate(user, narrative.incident)
+
+
+def readable_narratives_q(user: User, prefix: str = "") -> Q:
+    """Published narratives the user may read (the library never lists drafts)."""
+    published = Q(**{f"{prefix}status": Narrative.Status.PUBLISHED})
+    if sees_everything(user):
+        return published
+    open_to_all = Q(**{f"{prefix}incident__confidential": False})
+    confidential_but_mine = Q(**{f"{prefix}incident__team_id__in": user_team_ids(user)}) | Q(
+        **{f"{prefix}incident__responders__user": user}
+    )
+    return published & (open_to_all | confidential_but_mine)
+
+
+def access_narrative(
+    *, user: User, narrative_id: int, for_edit: bool = False, for_publish: bool = False
+) -> Narrative:
+    """404 if the user may not read it (drafts outside the team included), 403 if they may not change it."""
+    try:
+        narrative = Narrative.objects.select_related("incident__team", "incident__service").get(
+            pk=narrative_id
+        )
+    except Narrative.DoesNotExist:
+        raise Http404("No such narrative") from None
+    if not can_read_narrative(user, narrative):
+        raise Http404("No such narrative")
+    if for_edit and not in_narrative_team(user, narrative.incident):
+        raise PermissionDenied("Only the incident's team can edit its narrative.")
+    if for_publish and not can_publish_narrative(user, narrative):
+        raise PermissionDenied("Only the facilitator and the team's product managers can publish.")
+    return narrative
+
+
+def access_walkthrough(*, user: User, walkthrough_id: int, for_manage: bool = False) -> Walkthrough:
+    try:
+        walkthrough = Walkthrough.objects.select_related("narrative__incident__team").get(pk=walkthrough_id)
+    except Walkthrough.DoesNotExist:
+        raise Http404("No such walkthrough") from None
+    if not can_read_narrative(user, walkthrough.narrative):
+        raise Http404("No such walkthrough")
+    if for_manage and not (
+        walkthrough.presenter_id == user.pk or can_publish_narrative(user, walkthrough.narrative)
+    ):
+        raise PermissionDenied("Only the presenter and the team's product managers can change a walkthrough.")
+    return walkthrough

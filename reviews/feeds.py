@@ -1,0 +1,62 @@
+"""Atom feeds of published narratives: one for signed-in readers, one behind a per-user secret URL."""
+
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.syndication.views import Feed
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.feedgenerator import Atom1Feed
+
+from incidents.models import User
+from reviews.markdown import render_markdown
+from reviews.models import Narrative
+from reviews.selectors import narrative_feed
+
+
+class NarrativeFeed(Feed):
+    feed_type = Atom1Feed
+    title = "ybiyri — published incident narratives"
+    subtitle = "What the organisation learned from its incidents."
+    link = "/narratives/"
+
+    def get_object(self, request: HttpRequest, *args, **kwargs) -> User:
+        return request.user
+
+    def items(self, viewer: User):
+        return narrative_feed(viewer=viewer)
+
+    def item_title(self, item: Narrative) -> str:
+        return f"[{item.incident.get_severity_display()}] {item.incident.team.name}: {item.title}"
+
+    def item_description(self, item: Narrative) -> str:
+        return render_markdown(item.body)
+
+    def item_pubdate(self, item: Narrative):
+        return item.published_at
+
+    def item_updateddate(self, item: Narrative):
+        return item.updated_at
+
+    def item_author_name(self, item: Narrative) -> str:
+        return item.incident.team.name
+
+    def item_categories(self, item: Narrative) -> list[str]:
+        return [item.incident.severity, item.incident.team.name, item.incident.service.name]
+
+
+narrative_feed_view = NarrativeFeed()
+
+
+class PrivateNarrativeFeed(NarrativeFeed):
+    def get_object(self, request: HttpRequest, *args, token: str = "", **kwargs) -> User:
+        try:
+            return User.objects.get(feed_token=token, is_active=True)
+        except User.DoesNotExist:
+            raise Http404("Unknown feed address") from None
+
+
+private_feed_instance = PrivateNarrativeFeed()
+
+
+@login_not_required
+def private_narrative_feed_view(request: HttpRequest, token: str) -> HttpResponse:
+    """The feed for readers that cannot sign in: the token in the URL is the credential (revocable)."""
+    return private_feed_instance(request, token=token)

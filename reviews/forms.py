@@ -1,0 +1,140 @@
+"""Forms for reviews, actions and narratives: they parse input; rules live in the services."""
+
+from zoneinfo import ZoneInfo, available_timezones
+
+from django import forms
+from django.utils import timezone
+
+from incidents.forms import DateTimeLocalInput
+from incidents.models import Incident, LearningTheme, Service, Team, User
+from reviews.models import ContributingFactor, ImprovementAction
+
+TIME_ZONES = sorted(available_timezones())
+
+
+def members_field(*, required: bool, label: str = "", help_text: str = "") -> forms.ModelMultipleChoiceField:
+    return forms.ModelMultipleChoiceField(
+        queryset=User.objects.filter(is_active=True).order_by("first_name", "last_name", "username"),
+        required=required,
+        label=label,
+        help_text=help_text,
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+        error_messages={"invalid_choice": "%(value)s is not a member of the organisation."},
+    )
+
+
+class MeetingForm(forms.Form):
+    """A meeting's time in a named time zone: the entered wall-clock time is read in that zone."""
+
+    scheduled_at = forms.DateTimeField(widget=DateTimeLocalInput(), label="Starts")
+    time_zone = forms.ChoiceField(choices=[(name, name) for name in TIME_ZONES], initial="UTC")
+    duration_minutes = forms.IntegerField(min_value=15, max_value=480, initial=90, label="Duration (minutes)")
+    location = forms.CharField(max_length=200, required=False, label="Place")
+
+    def clean(self):
+        cleaned = super().clean()
+        start, zone = cleaned.get("scheduled_at"), cleaned.get("time_zone")
+        if start and zone:
+            naive = timezone.make_naive(start) if timezone.is_aware(start) else start
+            cleaned["scheduled_at"] = timezone.make_aware(naive, timezone=ZoneInfo(zone))
+        return cleaned
+
+
+class ReviewForm(MeetingForm):
+    video_url = forms.URLField(max_length=500, required=False, label="Video link")
+    facilitator = forms.ModelChoiceField(
+        queryset=User.objects.filter(is_active=True),
+        error_messages={"invalid_choice": "Choose a member of the organisation."},
+    )
+    attendees = members_field(
+        required=False, help_text="Defaults to the responders and the team's product managers."
+    )
+
+
+class WalkthroughForm(MeetingForm):
+    duration_minutes = forms.IntegerField(min_value=15, max_value=480, initial=45, label="Duration (minutes)")
+    audience_email = forms.EmailField(
+        required=False, label="Audience list address", help_text="e.g. engineering@example.org"
+    )
+    attendees = members_field(required=False, label="People")
+
+
+class NotesForm(forms.Form):
+    context_notes = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}),
+        required=False,
+        max_length=20000,
+        label="Organisational context",
+    )
+    perspectives_notes = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}), required=False, max_length=20000, label="Perspectives"
+    )
+
+
+class FactorForm(forms.Form):
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+    kind = forms.ChoiceField(choices=ContributingFactor.Kind.choices, widget=forms.RadioSelect)
+
+
+class LearningForm(forms.Form):
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000, label="Learning")
+
+
+class ActionForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=10000)
+    kind = forms.ChoiceField(choices=ImprovementAction.Kind.choices)
+    owner = forms.ModelChoiceField(
+        queryset=User.objects.filter(is_active=True),
+        required=False,
+        error_messages={"invalid_choice": "Choose a member of the organisation."},
+    )
+    priority = forms.ChoiceField(
+        choices=ImprovementAction.Priority.choices, initial=ImprovementAction.Priority.MEDIUM
+    )
+    due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class ActionFilterForm(forms.Form):
+    team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False, empty_label="All teams")
+    status = forms.ChoiceField(
+        choices=[("", "Any status"), *ImprovementAction.Status.choices], required=False
+    )
+    priority = forms.ChoiceField(
+        choices=[("", "Any priority"), *ImprovementAction.Priority.choices], required=False
+    )
+    owner = forms.ModelChoiceField(
+        queryset=User.objects.filter(is_active=True), required=False, empty_label="Anyone"
+    )
+    sort = forms.ChoiceField(
+        choices=[
+            ("-raised_at", "Newest first"),
+            ("raised_at", "Oldest first (longest delay)"),
+            ("priority", "Priority"),
+            ("due_date", "Due date"),
+            ("status", "Status"),
+        ],
+        required=False,
+    )
+
+
+class NarrativeForm(forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    title = forms.CharField(max_length=200)
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"class": "report", "rows": 28}), max_length=200000, help_text="Markdown"
+    )
+
+
+class LibraryFilterForm(forms.Form):
+    q = forms.CharField(
+        required=False, max_length=200, label="Search", widget=forms.TextInput(attrs={"type": "search"})
+    )
+    team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False, empty_label="All teams")
+    service = forms.ModelChoiceField(
+        queryset=Service.objects.all(), required=False, empty_label="All services"
+    )
+    severity = forms.ChoiceField(choices=[("", "Any severity"), *Incident.Severity.choices], required=False)
+    theme = forms.ModelChoiceField(
+        queryset=LearningTheme.objects.all(), required=False, empty_label="Any theme"
+    )

@@ -1,0 +1,189 @@
+"""Reads for reviews, actions and the narrative library, each with a fixed number of queries."""
+
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db import connection
+from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.utils import timezone
+
+from incidents.access import sees_everything, visible_incidents_q
+from incidents.models import AnalysisSession, LearningTheme, User
+from reviews.access import readable_narratives_q
+from reviews.models import ImprovementAction, Narrative, NarrativeRead, Review, Walkthrough
+
+SEARCH_CONFIG = "english"
+
+
+def reviews_upcoming(*, user: User) -> QuerySet[Review]:
+    """Scheduled reviews the user attends or facilitates, soonest first."""
+    return (
+        Review.objects.filter(Q(attendees=user) | Q(facilitator=user), status=Review.Status.SCHEDULED)
+        .filter(scheduled_at__gte=timezone.now() - timezone.timedelta(hours=3))
+        .select_related("incident")
+        .distinct()
+        .order_by("scheduled_at")
+    )
+
+
+def narratives_recent(*, viewer: User) -> QuerySet[Narrative]:
+    return (
+        Narrative.objects.filter(readable_narratives_q(viewer))
+        .select_related("incident__team", "incident__service")
+        .distinct()
+        .order_by("-published_at", "-id")
+    )
+
+
+def review_detail(*, review: Review) -> Review:
+    """The review with everything the facilitation page shows, in a fixed number of queries."""
+    return (
+        Review.objects.select_related("incident__team", "incident__service", "facilitator")
+        .prefetch_related(
+            "attendees",
+            "factors",
+            "learnings",
+            Prefetch(
+                "actions", ImprovementAction.objects.select_related("owner").order_by("raised_at", "id")
+            ),
+        )
+        .get(pk=review.pk)
+    )
+
+
+def review_submitted_analyses(*, review: Review) -> QuerySet[AnalysisSession]:
+    return (
+        AnalysisSession.objects.filter(
+            incident_id=review.incident_id, status=AnalysisSession.Status.SUBMITTED
+        )
+        .select_related("analyst")
+        .prefetch_related("themes")
+        .order_by("submitted_at")
+    )
+
+
+def action_backlog(
+    *,
+    viewer: User,
+    team_id: int | None = None,
+    status: str = "",
+    priority: str = "",
+    owner_id: int | None = None,
+    ordering: str = "-raised_at",
+) -> QuerySet[ImprovementAction]:
+    """Improvement actions across the incidents the viewer can see, with their age so far."""
+    actions = ImprovementAction.objects.filter(
+        visible_incidents_q(viewer, prefix="incident__")
+    ).select_related("incident__team", "owner")
+    if team_id:
+        actions = actions.filter(incident__team_id=team_id)
+    if status:
+        actions = actions.filter(status=status)
+    if priority:
+        actions = actions.filter(priority=priority)
+    if owner_id:
+        actions = actions.filter(owner_id=owner_id)
+    priority_rank = Case(
+        *[
+            When(priority=value, then=Value(index))
+            for index, value in enumerate(ImprovementAction.Priority.values)
+        ],
+        output_field=IntegerField(),
+    )
+    orderings = {
+        "-raised_at": ("-raised_at", "-id"),
+        "raised_at": ("raised_at", "id"),
+        "priority": (priority_rank.asc(), "raised_at"),
+        "due_date": (F("due_date").asc(nulls_last=True), "raised_at"),
+        "status": ("status", "-raised_at"),
+    }
+    return actions.order_by(*orderings.get(ordering, orderings["-raised_at"]))
+
+
+def narrative_library(
+    *,
+    viewer: User,
+    query: str = "",
+    team_id: int | None = None,
+    service_id: int | None = None,
+    severity: str = "",
+    theme_id: int | None = None,
+) -> QuerySet[Narrative]:
+    """Published narratives the viewer may read: newest first, or by relevance when searching.
+
+    On PostgreSQL the search uses the stored tsvector (GIN index), title weighted above body; on
+    SQLite it falls back to substring matching, title matches first.
+    """
+    narratives = Narrative.objects.filter(readable_narratives_q(viewer)).select_related(
+        "incident__team", "incident__service"
+    )
+    if team_id:
+        narratives = narratives.filter(incident__team_id=team_id)
+    if service_id:
+        narratives = narratives.filter(incident__service_id=service_id)
+    if severity:
+        narratives = narratives.filter(incident__severity=severity)
+    if theme_id:
+        narratives = narratives.filter(
+            incident__analyses__themes__id=theme_id,
+            incident__analyses__status=AnalysisSession.Status.SUBMITTED,
+        )
+    if not sees_everything(viewer) or theme_id:
+        # Joins through responders/analyses can repeat a narrative.
+        narratives = narratives.distinct()
+    query = query.strip()
+    if not query:
+        return narratives.order_by("-published_at", "-id")
+    if connection.vendor == "postgresql":
+        search = SearchQuery(query, config=SEARCH_CONFIG, search_type="websearch")
+        return (
+            narratives.filter(search_vector=search)
+            .annotate(rank=SearchRank(F("search_vector"), search))
+            .order_by("-rank", "-published_at", "-id")
+        )
+    words = query.split()
+    title_hit = Q()
+    any_hit = Q()
+    for word in words:
+        title_hit &= Q(title__icontains=word)
+        any_hit &= Q(title__icontains=word) | Q(body__icontains=word)
+    return (
+        narratives.filter(any_hit)
+        .annotate(rank=Case(When(title_hit, then=Value(1)), default=Value(0), output_field=IntegerField()))
+        .order_by("-rank", "-published_at", "-id")
+    )
+
+
+def narrative_related(*, narrative: Narrative, viewer: User, limit: int = 5) -> QuerySet[Narrative]:
+    """Other readable narratives whose incidents share learning themes with this one, most shared first."""
+    theme_ids = LearningTheme.objects.filter(
+        analyses__incident_id=narrative.incident_id, analyses__status=AnalysisSession.Status.SUBMITTED
+    ).values("id")
+    return (
+        Narrative.objects.filter(readable_narratives_q(viewer))
+        .exclude(pk=narrative.pk)
+        .filter(incident__analyses__themes__in=theme_ids)
+        .annotate(shared_themes=Count("incident__analyses__themes", distinct=True))
+        .select_related("incident__team")
+        .order_by("-shared_themes", "-published_at")[:limit]
+    )
+
+
+def narrative_themes(*, narrative: Narrative) -> QuerySet[LearningTheme]:
+    return (
+        LearningTheme.objects.filter(
+            analyses__incident_id=narrative.incident_id, analyses__status=AnalysisSession.Status.SUBMITTED
+        )
+        .distinct()
+        .order_by("name")
+    )
+
+
+def narrative_readers(*, narrative: Narrative, limit: int = 20) -> QuerySet[NarrativeRead]:
+    return narrative.reads.select_related("reader").order_by("-first_read_at")[:limit]
+
+
+def narrative_walkthroughs(*, narrative: Narrative) -> QuerySet[Walkthrough]:
+    return narrative.walkthroughs.filter(status=Walkthrough.Status.SCHEDULED).select_related("presenter")
+
+
+def narrative_feed(*, viewer: User, limit: int = 50) -> QuerySet[Narrative]:
+    return narratives_recent(viewer=viewer)[:limit]
