@@ -145,8 +145,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
+            # Hashed, compressed files once `collectstatic` has run (the container image sets it).
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if not DEBUG and env_bool("STATIC_MANIFEST", default=True)
+            if env_bool("STATIC_MANIFEST", default=False)
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },
@@ -277,6 +278,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # One line per task run is noise in eager mode; failures are still logged as warnings.
+    "loggers": {"celery.app.trace": {"level": "WARNING"}},
 }
 
 # Backlog sync (reviews.backlog): Trello's webhook signing secret and API address, and the beat

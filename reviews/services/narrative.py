@@ -52,7 +52,8 @@ DEFAULT_TEMPLATE = """# {{ incident.title }}
 {% endfor %}
 ## What we are changing
 
-{% for action in actions %}- {{ action.title }} ({{ action.kind }}, {{ action.get_priority_display|lower }} priority\
+{% for action in actions %}- {{ action.title }} ({{ action.kind }}, \
+{{ action.get_priority_display|lower }} priority\
 {% if action.owner %}, owner {{ action.owner.display_name }}{% endif %})
 {% empty %}_No improvement actions yet._
 {% endfor %}"""
