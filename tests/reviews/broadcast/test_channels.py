@@ -1,0 +1,157 @@
+"""Every channel receives exactly one well-formed message, checked at the receiving end."""
+
+import json
+import time
+
+import pytest
+
+from reviews.broadcast.content import broadcast_content
+from reviews.broadcast.slack import slack_payload
+from reviews.broadcast.teams import teams_payload
+from reviews.broadcast.webhook import webhook_signature, webhook_signature_valid
+from reviews.models import Delivery
+from tests.reviews.broadcast.conftest import LIST_ADDRESS, WEBHOOK_SECRET
+
+SITE = "https://ybiyri.example.org"
+
+
+def test_every_channel_receives_exactly_one_well_formed_message(
+    channels, smtp_server, sink, narrative, publish
+):
+    deliveries = publish(narrative)
+
+    assert {(d.channel, d.recipient) for d in deliveries} == {
+        ("email", LIST_ADDRESS),
+        ("email", "pm@example.org"),
+        ("email", "responder@example.org"),
+        ("slack", "SLACK_WEBHOOK_URL"),
+        ("teams", "TEAMS_WEBHOOK_URL"),
+        ("webhook", sink.url("/hook")),
+    }
+    assert set(Delivery.objects.values_list("state", flat=True)) == {Delivery.State.DELIVERED}
+    received = sorted(address for message in smtp_server.messages for address in message.rcpt_tos)
+    assert received == sorted([LIST_ADDRESS, "pm@example.org", "responder@example.org"])
+    assert (
+        len(sink.requests_to("/slack"))
+        == len(sink.requests_to("/teams"))
+        == len(sink.requests_to("/hook"))
+        == 1
+    )
+
+
+def test_member_email_is_multipart_with_subject_link_and_one_click_unsubscribe(
+    channels, smtp_server, narrative, publish
+):
+    publish(narrative)
+
+    [received] = smtp_server.messages_to("pm@example.org")
+    message = received.parsed
+    assert message["Subject"] == "[SEV2] Payments: Checkout timeouts"
+    assert message.get_content_type() == "multipart/alternative"
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    link = f"{SITE}/narratives/{narrative.pk}/"
+    assert link in text
+    assert f'href="{link}"' in html
+    assert "<strong>retries</strong>" in html
+    assert "<script>" not in html
+    unsubscribe = message["List-Unsubscribe"]
+    assert unsubscribe.startswith(f"<{SITE}/broadcast/unsubscribe/")
+    assert unsubscribe.endswith("/>")
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert unsubscribe.strip("<>") in text
+    assert message["Auto-Submitted"] == "auto-generated"
+    delivery = Delivery.objects.get(recipient="pm@example.org")
+    assert str(delivery.uuid) in message["Message-ID"]
+
+
+def test_list_address_email_carries_no_member_unsubscribe_link(channels, smtp_server, narrative, publish):
+    publish(narrative)
+
+    [received] = smtp_server.messages_to(LIST_ADDRESS)
+    assert received.parsed["List-Unsubscribe"] is None
+    assert "/broadcast/unsubscribe/" not in received.data.decode()
+
+
+def test_slack_message_has_title_summary_facts_and_link(channels, sink, narrative, publish):
+    publish(narrative)
+
+    [request] = sink.requests_to("/slack")
+    payload = request.json()
+    assert request.headers["Content-Type"] == "application/json"
+    assert narrative.title in payload["text"]
+    blocks = {block["type"]: block for block in payload["blocks"]}
+    assert blocks["header"]["text"]["text"] == "Checkout timeouts"
+    assert "Customers could not pay" in json.dumps(payload)
+    fields = [field["text"] for block in payload["blocks"] if "fields" in block for field in block["fields"]]
+    assert "*Severity*\nSEV2 — major" in fields
+    assert "*Team*\nPayments" in fields
+    assert blocks["actions"]["elements"][0]["url"] == f"{SITE}/narratives/{narrative.pk}/"
+
+
+def test_teams_message_is_an_adaptive_card_for_workflows(channels, sink, narrative, publish):
+    publish(narrative)
+
+    [request] = sink.requests_to("/teams")
+    payload = request.json()
+    assert payload["type"] == "message"
+    [attachment] = payload["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    card = attachment["content"]
+    assert card["type"] == "AdaptiveCard"
+    assert card["version"] == "1.4"
+    assert any(item.get("text") == "Checkout timeouts" for item in card["body"])
+    facts = next(item["facts"] for item in card["body"] if item["type"] == "FactSet")
+    assert {"title": "Service", "value": "checkout-api"} in facts
+    assert card["actions"] == [
+        {"type": "Action.OpenUrl", "title": "Read the narrative", "url": f"{SITE}/narratives/{narrative.pk}/"}
+    ]
+
+
+def test_webhook_signature_verifies_over_timestamp_and_raw_body(channels, sink, narrative, publish):
+    publish(narrative)
+
+    [request] = sink.requests_to("/hook")
+    timestamp = request.headers["X-Ybiyri-Timestamp"]
+    signature = request.headers["X-Ybiyri-Signature"]
+    assert webhook_signature_valid(
+        secret=WEBHOOK_SECRET, body=request.body, timestamp=timestamp, signature=signature
+    )
+    assert not webhook_signature_valid(
+        secret=WEBHOOK_SECRET, body=request.body + b" ", timestamp=timestamp, signature=signature
+    )
+    assert not webhook_signature_valid(
+        secret="another", body=request.body, timestamp=timestamp, signature=signature
+    )
+    payload = request.json()
+    delivery = Delivery.objects.get(channel=Delivery.Channel.WEBHOOK)
+    assert request.headers["X-Ybiyri-Delivery"] == payload["delivery"] == str(delivery.uuid)
+    assert request.headers["X-Ybiyri-Event"] == payload["event"] == "narrative.published"
+    assert payload["narrative"]["url"] == f"{SITE}/narratives/{narrative.pk}/"
+    assert payload["narrative"]["publication"] == 1
+
+
+def test_webhook_signature_is_the_documented_hmac():
+    # Documented for receivers: sha256=hex(HMAC-SHA256(secret, f"{timestamp}.{body}")).
+    assert webhook_signature("s3cret", "1700000000", b'{"a":1}') == (
+        "sha256=" + __import__("hmac").new(b"s3cret", b'1700000000.{"a":1}', "sha256").hexdigest()
+    )
+
+
+def test_webhook_signature_with_a_stale_timestamp_is_refused():
+    body, timestamp = b"{}", str(int(time.time()) - 3600)
+    signature = webhook_signature("s3cret", timestamp, body)
+    assert not webhook_signature_valid(secret="s3cret", body=body, timestamp=timestamp, signature=signature)
+    assert webhook_signature_valid(
+        secret="s3cret", body=body, timestamp=timestamp, signature=signature, now=int(timestamp) + 10
+    )
+
+
+@pytest.mark.django_db
+def test_chat_payloads_escape_what_people_wrote(narrative):
+    narrative.incident.summary = "Latency <5s & errors > 1%"
+    content = broadcast_content(narrative)
+
+    slack_text = json.dumps(slack_payload(content))
+    assert "Latency &lt;5s &amp; errors &gt; 1%" in slack_text
+    assert "Latency <5s & errors > 1%" in json.dumps(teams_payload(content))
