@@ -1,0 +1,40 @@
+"""How the API reports errors: the services' exceptions turned into DRF responses.
+
+- ``django.core.exceptions.ValidationError`` (raised by services and model ``clean()``) → 400 with
+  the same shape as DRF's own validation errors: ``{"field": ["message", ...]}``, and
+  ``{"non_field_errors": [...]}`` for errors not tied to a field;
+- ``incidents.services.StaleVersion`` → 409 ``{"detail": ..., "current_version": N}``;
+- everything else as DRF does it (401/403/404/405/...), never a 500 for bad input.
+"""
+
+from typing import Any
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import exception_handler
+
+from incidents.services import StaleVersion
+
+
+def validation_error_body(error: DjangoValidationError) -> dict[str, list[str]]:
+    """A Django ValidationError as DRF's field → messages mapping."""
+    if hasattr(error, "error_dict"):
+        body: dict[str, list[str]] = {}
+        for field, errors in error.message_dict.items():
+            key = api_settings.NON_FIELD_ERRORS_KEY if field == NON_FIELD_ERRORS else field
+            body.setdefault(key, []).extend(errors)
+        return body
+    return {api_settings.NON_FIELD_ERRORS_KEY: list(error.messages)}
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DjangoValidationError):
+        return Response(validation_error_body(exc), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, StaleVersion):
+        return Response(
+            {"detail": str(exc), "current_version": exc.current_version}, status=status.HTTP_409_CONFLICT
+        )
+    return exception_handler(exc, context)
