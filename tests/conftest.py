@@ -53,8 +53,8 @@ def postgres(settings) -> None:
 @pytest.fixture(autouse=True)
 def _isolated_side_effects(settings):
     """Tasks run eagerly and mail stays in memory unless a test asks for the real thing."""
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.SITE_URL = "https://ybiyri.example.org"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     previous = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
     cache.clear()

@@ -182,20 +182,25 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-notifications": {"task": "incidents.tasks.notifications_reconcile_task", "schedule": 60.0},
 }
 
-# Mail: Django's own variables; no host → console backend.
-EMAIL_HOST = env_str("EMAIL_HOST")
-EMAIL_PORT = env_int("EMAIL_PORT", 25)
-EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
-EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
-EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+# Mail: the EMAIL_* variables configure Django 6.1's default mailer; no host → console backend.
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ybiyri <ybiyri@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-EMAIL_BACKEND = (
-    "django.core.mail.backends.smtp.EmailBackend"
-    if EMAIL_HOST
-    else "django.core.mail.backends.console.EmailBackend"
-)
+if env_str("EMAIL_HOST"):
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": env_str("EMAIL_HOST"),
+                "port": env_int("EMAIL_PORT", 25),
+                "username": env_str("EMAIL_HOST_USER"),
+                "password": env_str("EMAIL_HOST_PASSWORD"),
+                "use_tls": env_bool("EMAIL_USE_TLS", default=False),
+                "timeout": env_int("EMAIL_TIMEOUT", 30),
+            },
+        }
+    }
+else:
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
 
 # Broadcast channels (each off until configured).
 BROADCAST_EMAIL_TO = env_list("BROADCAST_EMAIL_TO")

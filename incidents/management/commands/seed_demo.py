@@ -42,7 +42,9 @@ class Command(BaseCommand):
             self.stdout.write("Demo data already present.")
         else:
             # Invites and broadcasts of the demo stay in memory instead of flooding the console.
-            with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+            with override_settings(
+                MAILERS={"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+            ):
                 self.seed()
             self.stdout.write(self.style.SUCCESS("Demo data created."))
         self.stdout.write(
@@ -167,7 +169,12 @@ class Command(BaseCommand):
         review_services.review_mark_held(review=review, by=pm)
         Review.objects.filter(pk=review.pk).update(held_at=now - timedelta(days=15))
         actions = [
-            ("Add exponential backoff and a retry budget to the payment client", "technical", "highest", responder),
+            (
+                "Add exponential backoff and a retry budget to the payment client",
+                "technical",
+                "highest",
+                responder,
+            ),
             ("Show provider latency on the checkout dashboard", "technical", "high", amara),
             ("Review retry policies when reusing client code", "human", "medium", pm),
         ]
@@ -266,7 +273,9 @@ class Command(BaseCommand):
         for user, (report, themes, events) in analyses.items():
             analysis = AnalysisSession.objects.get(incident=incident, analyst=user)
             for occurred_at, description in events:
-                services.key_event_add(analysis=analysis, by=user, occurred_at=occurred_at, description=description)
+                services.key_event_add(
+                    analysis=analysis, by=user, occurred_at=occurred_at, description=description
+                )
             if report:
                 services.interview_add(
                     analysis=analysis, by=user, interviewee="The on-call engineer of the neighbouring team",
