@@ -101,7 +101,8 @@ def incident_declare(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Incident declared. Next: add roles and allocate analysis time.")
             return redirect(incident)
-    return render(request, "incidents/incident_form.html", {"form": form, "declaring": True})
+    context = {"form": form, "declaring": True}
+    return render(request, "incidents/incident_form.html", context, status=400 if form.errors else 200)
 
 
 @require_http_methods(["GET", "POST"])
@@ -119,7 +120,8 @@ def incident_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "Incident updated.")
             return redirect(incident)
-    return render(request, "incidents/incident_form.html", {"form": form, "incident": incident})
+    context = {"form": form, "incident": incident}
+    return render(request, "incidents/incident_form.html", context, status=400 if form.errors else 200)
 
 
 @require_GET
@@ -390,4 +392,5 @@ def account_settings(request: HttpRequest) -> HttpResponse:
             )
             messages.success(request, "Preferences saved.")
             return redirect("incidents:settings")
-    return render(request, "incidents/account_settings.html", {"form": form})
+    status = 400 if form.errors else 200
+    return render(request, "incidents/account_settings.html", {"form": form}, status=status)

@@ -243,6 +243,9 @@ class NarrativeRead(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["narrative", "reader"], name="read_once_per_reader")]
 
+    def __str__(self) -> str:
+        return f"{self.reader} read {self.narrative}"
+
 
 class Walkthrough(models.Model):
     """An internal presentation of a published narrative."""

@@ -98,7 +98,7 @@ def test_allocation_creates_one_session_per_responder_and_emails_a_calendar_bloc
     assert sorted(m.to[0] for m in mail.outbox) == ["responder@example.org", "teammate@example.org"]
     message = next(m for m in mail.outbox if m.to == ["responder@example.org"])
     assert "90 min" in message.subject
-    filename, content, mimetype = message.attachments[0]
+    _filename, content, mimetype = message.attachments[0]
     assert mimetype.startswith("text/calendar")
     event = Calendar.from_ical(content).walk("VEVENT")[0]
     assert event["UID"] == f"analysis-{sessions[0].pk}@ybiyri"

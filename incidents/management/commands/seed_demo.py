@@ -14,7 +14,7 @@ from reviews.services import narrative as narrative_services
 from reviews.services import review as review_services
 from reviews.services.actions import action_raise, action_set_status
 
-DEMO_PASSWORD = "demo"  # noqa: S105 — local demo accounts only (SQLite), printed by the command
+DEMO_PASSWORD = "demo"
 
 PEOPLE = [
     ("pm", "Priya", "Natarajan", "Product manager, Payments"),
