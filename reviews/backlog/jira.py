@@ -354,3 +354,9 @@ def jira_webhook_issue(payload: dict[str, Any], *, server_url: str) -> tuple[Rem
         item = RemoteItem(key=item.key, url=item.url, done=True, done_at=stamped)
     labels = (issue.get("fields") or {}).get("labels") or []
     return item, [str(label) for label in labels]
+
+
+def jira_clients_reset() -> None:
+    """Forget the cached clients (after the Jira settings changed, or between tests)."""
+    with _clients_lock:
+        _clients.clear()
