@@ -70,6 +70,7 @@ class FakeSMTPServer:
     def __init__(self) -> None:
         self.handler = Handler()
         self.controller = EphemeralPortController(self.handler, hostname="127.0.0.1", port=0)
+        self.running = False
 
     host = "127.0.0.1"
 
@@ -99,10 +100,14 @@ class FakeSMTPServer:
 
     def start(self) -> "FakeSMTPServer":
         self.controller.start()
+        self.running = True
         return self
 
     def stop(self) -> None:
-        self.controller.stop()
+        """Stop listening (a test may do it to play a mail server that is down); idempotent."""
+        if self.running:
+            self.controller.stop()
+            self.running = False
 
     def __enter__(self) -> "FakeSMTPServer":
         return self.start()

@@ -15,23 +15,16 @@ LIST_ADDRESS = "everyone@example.org"
 WEBHOOK_SECRET = "test-webhook-secret"
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """The personas' passwords are hashed at creation; the default hasher makes that the slowest step."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def smtp_server(settings):
-    """Django's SMTP backend pointed at a fake server on 127.0.0.1."""
+    """Django's default mailer: the SMTP backend pointed at a fake server on 127.0.0.1."""
     with FakeSMTPServer() as server:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST = server.host
-        settings.EMAIL_PORT = server.port
-        settings.EMAIL_HOST_USER = ""
-        settings.EMAIL_HOST_PASSWORD = ""
-        settings.EMAIL_USE_TLS = False
-        settings.EMAIL_TIMEOUT = 5
+        settings.MAILERS = {
+            "default": {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {"host": server.host, "port": server.port, "timeout": 5},
+            }
+        }
         yield server
 
 
