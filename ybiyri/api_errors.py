@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.openapi import AutoSchema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -38,3 +39,38 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             {"detail": str(exc), "current_version": exc.current_version}, status=status.HTTP_409_CONFLICT
         )
     return exception_handler(exc, context)
+
+
+# --- The errors in the OpenAPI schema ------------------------------------------------------
+
+ERROR_BODY = {
+    "type": "object",
+    "description": "`detail` for request-wide errors; otherwise field name → list of messages.",
+    "properties": {"detail": {"type": "string"}},
+    "additionalProperties": True,
+}
+CONFLICT_BODY = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}, "current_version": {"type": "integer"}},
+    "required": ["detail", "current_version"],
+}
+
+
+class ErrorDocumentingSchema(AutoSchema):
+    """Every operation documents the errors the API can answer with, so clients (and schemathesis)
+    can rely on the schema: 400 bad input, 401 not signed in, 403 not allowed, 404 not found or
+    not yours to see, and 409 for stale writes on views that declare ``versioned_writes``."""
+
+    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
+        responses = super()._get_response_bodies(direction)
+        errors = {"400": "Bad input", "401": "Not signed in", "403": "Not allowed"}
+        if "{" in self.path or self.method != "GET":
+            errors["404"] = "Not found, or not visible to you"
+        if self.method in {"PUT", "PATCH"} and getattr(self.view, "versioned_writes", False):
+            errors["409"] = "Saved over a newer version"
+        for code, description in errors.items():
+            body = CONFLICT_BODY if code == "409" else ERROR_BODY
+            responses.setdefault(
+                code, {"description": description, "content": {"application/json": {"schema": body}}}
+            )
+        return responses

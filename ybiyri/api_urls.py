@@ -4,7 +4,24 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from incidents import api as incidents_api
+from reviews import api as reviews_api
+
 router = DefaultRouter()
+router.register("users", incidents_api.UserViewSet, basename="user")
+router.register("teams", incidents_api.TeamViewSet, basename="team")
+router.register("services", incidents_api.ServiceViewSet, basename="service")
+router.register("incidents", incidents_api.IncidentViewSet, basename="incident")
+router.register("analyses", incidents_api.AnalysisViewSet, basename="analysis")
+router.register("interviews", incidents_api.InterviewViewSet, basename="interview")
+router.register("key-events", incidents_api.KeyEventViewSet, basename="key-event")
+router.register("themes", incidents_api.ThemeViewSet, basename="theme")
+router.register("reviews", reviews_api.ReviewViewSet, basename="review")
+router.register("contributing-factors", reviews_api.ContributingFactorViewSet, basename="contributing-factor")
+router.register("learnings", reviews_api.LearningViewSet, basename="learning")
+router.register("actions", reviews_api.ActionViewSet, basename="action")
+router.register("narratives", reviews_api.NarrativeViewSet, basename="narrative")
+router.register("deliveries", reviews_api.DeliveryViewSet, basename="delivery")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

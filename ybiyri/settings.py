@@ -339,5 +339,20 @@ SPECTACULAR_SETTINGS |= {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "IncidentStatusEnum": "incidents.api.IncidentStatus",
+        "AnalysisStatusEnum": "incidents.api.AnalysisStatus",
+        "ReviewStatusEnum": "reviews.api.ReviewStatus",
+        "ActionStatusEnum": "reviews.api.ActionStatus",
+        "ActionKindEnum": "reviews.api.ActionKind",
+        "FactorKindEnum": "reviews.api.FactorKind",
+        "NarrativeStatusEnum": "reviews.api.NarrativeStatus",
+    },
 }
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "ybiyri.api_errors.api_exception_handler"
+# Token first, so that a request without credentials gets 401 with `WWW-Authenticate: Token`
+# (DRF answers 403 when the first scheme is the session, which has no challenge to send).
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    "rest_framework.authentication.TokenAuthentication",
+    "rest_framework.authentication.SessionAuthentication",
+]

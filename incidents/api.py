@@ -1,0 +1,618 @@
+"""The API for people, teams, incidents and analyses: thin DRF views over the same services,
+selectors and ``access_*`` functions as the pages.
+
+Serializers only parse and shape: input serializers check types and sizes, then the view fetches
+objects through ``incidents.access`` (404 where existence is private, 403 where it is visible but
+not yours to change) and calls one service. Services raise Django ``ValidationError`` and
+``StaleVersion``; ``ybiyri.api_errors`` turns them into 400 and 409 responses.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import Model, Prefetch, Q, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from incidents import selectors, services
+from incidents.access import (
+    access_analysis,
+    access_incident,
+    can_manage_team,
+    sees_everything,
+    user_team_ids,
+)
+from incidents.models import (
+    AnalysisSession,
+    Incident,
+    Interview,
+    KeyEvent,
+    LearningTheme,
+    Responder,
+    Service,
+    Team,
+    User,
+)
+from ybiyri.api_errors import ErrorDocumentingSchema
+
+# Text without a length in the model still gets a bound: a request is not a place for megabytes.
+MAX_TEXT = 100_000
+
+
+class ApiViewSet(viewsets.GenericViewSet):
+    """Base of every API view set: documented errors, no implicit writes."""
+
+    schema = ErrorDocumentingSchema()
+    versioned_writes = False
+    lookup_value_regex = "[0-9]+"
+    #: The model listed, for the schema generator (which has no signed-in user to ask).
+    schema_model: type[Model] | None = None
+
+    def get_queryset(self) -> QuerySet:
+        if getattr(self, "swagger_fake_view", False):
+            return (self.schema_model or self.queryset.model).objects.none()
+        return self.visible_queryset()
+
+    def visible_queryset(self) -> QuerySet:
+        """What the requester may list; every view set narrows it to what they may see."""
+        return self.queryset.all()
+
+    def paginated(self, queryset: QuerySet, serializer_class: type[serializers.Serializer]) -> Response:
+        page = self.paginate_queryset(queryset)
+        context = self.get_serializer_context()
+        return self.get_paginated_response(serializer_class(page, many=True, context=context).data)
+
+
+def referenced[T](field: str, pk: Any, fetch: Callable[[], T]) -> T:
+    """An object named in the request body, fetched through an ``access_*`` function.
+
+    One the requester may not see is reported exactly like one that does not exist (400 on the
+    field), so the answer reveals nothing about it.
+    """
+    try:
+        return fetch()
+    except Http404:
+        raise serializers.ValidationError({field: [f'Invalid pk "{pk}" - object does not exist.']}) from None
+
+
+# Named choice sets for the schema (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
+IncidentStatus = Incident.Status
+AnalysisStatus = AnalysisSession.Status
+
+# --- users, teams, services, themes -------------------------------------------------------
+
+
+class UserSerializer(serializers.ModelSerializer):
+    display_name = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "display_name", "first_name", "last_name", "email", "is_problem_manager"]
+        read_only_fields = fields
+
+
+class UserFilter(filters.FilterSet):
+    username = filters.CharFilter(lookup_expr="iexact")
+    search = filters.CharFilter(method="filter_search", label="Name or username contains")
+
+    class Meta:
+        model = User
+        fields = ["username", "is_problem_manager"]
+
+    def filter_search(self, queryset: QuerySet[User], name: str, value: str) -> QuerySet[User]:
+        return queryset.filter(
+            Q(username__icontains=value) | Q(first_name__icontains=value) | Q(last_name__icontains=value)
+        )
+
+
+class UserViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """The organisation's active members (read-only: accounts are managed in the admin or by SSO)."""
+
+    queryset = User.objects.filter(is_active=True).order_by("username")
+    serializer_class = UserSerializer
+    filterset_class = UserFilter
+    ordering_fields = ["username", "last_name"]
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    members = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    product_managers = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = Team
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "members",
+            "product_managers",
+            "tracker",
+            "jira_project_key",
+            "trello_list_id",
+        ]
+        read_only_fields = fields
+
+
+class TeamViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Product teams (read-only: teams are configured in the admin)."""
+
+    queryset = Team.objects.prefetch_related("members", "product_managers").order_by("name")
+    serializer_class = TeamSerializer
+    filterset_fields = ["slug", "tracker"]
+    ordering_fields = ["name"]
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    on_call = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Service
+        fields = ["id", "team", "name", "description", "operating_model", "on_call"]
+        read_only_fields = fields
+
+
+class ServiceViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Digital services and their operating model (read-only: configured in the admin)."""
+
+    queryset = Service.objects.select_related("team").order_by("name")
+    serializer_class = ServiceSerializer
+    filterset_fields = ["team", "operating_model"]
+    ordering_fields = ["name"]
+
+
+class ThemeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LearningTheme
+        fields = ["id", "name", "slug", "description", "created_at"]
+        read_only_fields = ["id", "slug", "description", "created_at"]
+
+
+class ThemeViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """The organisation-wide taxonomy of learning themes; POST picks or creates one by name."""
+
+    queryset = LearningTheme.objects.order_by("name")
+    serializer_class = ThemeSerializer
+    filterset_fields = {"name": ["iexact", "icontains"], "slug": ["exact"]}
+    ordering_fields = ["name", "created_at"]
+
+    def create(self, request: Request) -> Response:
+        serializer = ThemeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        theme = services.theme_get_or_create(name=serializer.validated_data["name"], by=request.user)
+        return Response(ThemeSerializer(theme).data, status=status.HTTP_201_CREATED)
+
+
+class KeyEventSerializer(serializers.ModelSerializer):
+    analyst = serializers.IntegerField(source="analysis.analyst_id", read_only=True)
+    analyst_name = serializers.CharField(source="analysis.analyst.display_name", read_only=True)
+
+    class Meta:
+        model = KeyEvent
+        fields = [
+            "id",
+            "incident",
+            "analysis",
+            "analyst",
+            "analyst_name",
+            "occurred_at",
+            "description",
+            "evidence_url",
+        ]
+        read_only_fields = fields
+
+
+class KeyEventPageSerializer(serializers.Serializer):
+    """One page of a timeline (the same shape as every paginated list)."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = KeyEventSerializer(many=True)
+
+
+# --- incidents and responders ---------------------------------------------------------------
+
+
+class ResponderSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+    display_name = serializers.CharField(source="user.display_name", read_only=True)
+    analysis = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Responder
+        fields = ["id", "user", "username", "display_name", "role", "analysis"]
+        read_only_fields = fields
+
+    def get_analysis(self, responder: Responder) -> int | None:
+        analysis = getattr(responder, "analysis", None)
+        return analysis.pk if analysis is not None else None
+
+
+class ResponderInputSerializer(serializers.Serializer):
+    user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
+    role = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    responders = ResponderSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id",
+            "uuid",
+            "title",
+            "summary",
+            "severity",
+            "status",
+            "team",
+            "service",
+            "started_at",
+            "detected_at",
+            "mitigated_at",
+            "resolved_at",
+            "confidential",
+            "declared_by",
+            "created_at",
+            "updated_at",
+            "responders",
+        ]
+        read_only_fields = fields
+
+
+class IncidentInputSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    summary = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True, default="")
+    severity = serializers.ChoiceField(choices=Incident.Severity.choices)
+    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all())
+    service = serializers.PrimaryKeyRelatedField(queryset=Service.objects.all())
+    started_at = serializers.DateTimeField()
+    detected_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    mitigated_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    resolved_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    confidential = serializers.BooleanField(required=False, default=False)
+    responders = ResponderInputSerializer(many=True, required=False, default=list, max_length=100)
+
+
+class IncidentUpdateSerializer(IncidentInputSerializer):
+    responders = None  # responders have their own endpoint
+
+
+class IncidentFilter(filters.FilterSet):
+    search = filters.CharFilter(field_name="title", lookup_expr="icontains", label="Title contains")
+
+    class Meta:
+        model = Incident
+        fields = ["team", "service", "severity", "status", "confidential"]
+
+
+def incident_queryset(viewer: User) -> QuerySet[Incident]:
+    responders = Responder.objects.select_related("user", "analysis").order_by("id")
+    return selectors.incident_list(viewer=viewer).prefetch_related(Prefetch("responders", responders))
+
+
+@extend_schema_view(
+    create=extend_schema(request=IncidentInputSerializer, responses={201: IncidentSerializer}),
+    partial_update=extend_schema(request=IncidentUpdateSerializer, responses=IncidentSerializer),
+)
+class IncidentViewSet(ApiViewSet, mixins.ListModelMixin):
+    """Incidents the requester may see (404 for the others), declared and changed by the team's
+    product managers and problem managers."""
+
+    serializer_class = IncidentSerializer
+    filterset_class = IncidentFilter
+    ordering_fields = ["started_at", "severity", "title", "created_at"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    schema_model = Incident
+
+    def visible_queryset(self) -> QuerySet[Incident]:
+        return incident_queryset(self.request.user)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        access_incident(user=request.user, incident_id=pk)
+        return Response(IncidentSerializer(get_object_or_404(self.visible_queryset(), pk=pk)).data)
+
+    def create(self, request: Request) -> Response:
+        serializer = IncidentInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        if not can_manage_team(request.user, data["team"]):
+            raise PermissionDenied(
+                "Only the team's product managers and problem managers declare its incidents."
+            )
+        responders = [(item["user"], item["role"]) for item in data.pop("responders")]
+        incident = services.incident_declare(by=request.user, responders=responders, **data)
+        incident = get_object_or_404(self.visible_queryset(), pk=incident.pk)
+        return Response(IncidentSerializer(incident).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
+        serializer = IncidentUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        if "team" in changes and not can_manage_team(request.user, changes["team"]):
+            raise PermissionDenied("You can only move an incident to a team you manage.")
+        services.incident_update(incident=incident, by=request.user, **changes)
+        return Response(IncidentSerializer(get_object_or_404(self.visible_queryset(), pk=pk)).data)
+
+    @extend_schema(request=ResponderInputSerializer, responses={200: ResponderSerializer(many=True)})
+    @action(detail=True, methods=["get", "post"], serializer_class=ResponderSerializer)
+    def responders(self, request: Request, pk: str) -> Response:
+        """The incident's responders; POST adds one (product managers)."""
+        if request.method == "POST":
+            incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
+            serializer = ResponderInputSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            responder = services.responder_add(
+                incident=incident, by=request.user, **serializer.validated_data
+            )
+            return Response(ResponderSerializer(responder).data, status=status.HTTP_201_CREATED)
+        incident = access_incident(user=request.user, incident_id=pk)
+        return Response(ResponderSerializer(selectors.incident_responders(incident=incident), many=True).data)
+
+    @extend_schema(
+        request=None,
+        responses={204: None},
+        parameters=[OpenApiParameter("responder_id", int, OpenApiParameter.PATH)],
+    )
+    @action(detail=True, methods=["delete"], url_path=r"responders/(?P<responder_id>[0-9]+)")
+    def remove_responder(self, request: Request, pk: str, responder_id: str) -> Response:
+        """Remove a responder who has not analysed the incident yet (product managers)."""
+        incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
+        responder = get_object_or_404(incident.responders.select_related("user"), pk=responder_id)
+        services.responder_remove(responder=responder, by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses=KeyEventPageSerializer)
+    @action(detail=True, methods=["get"], serializer_class=KeyEventSerializer)
+    def timeline(self, request: Request, pk: str) -> Response:
+        """The merged timeline: key events from every analysis, in time order, with their analyst."""
+        incident = access_incident(user=request.user, incident_id=pk)
+        return self.paginated(selectors.incident_timeline(incident=incident), KeyEventSerializer)
+
+
+# --- analyses and what they hold ------------------------------------------------------------
+
+
+def readable_analyses(viewer: User, prefix: str = "") -> Q:
+    """Analyses `viewer` may read: their own, and submitted ones of the teams they belong to
+    (mirrors ``incidents.access.can_read_analysis``)."""
+    own = Q(**{f"{prefix}analyst": viewer})
+    submitted = Q(**{f"{prefix}status": AnalysisSession.Status.SUBMITTED})
+    if sees_everything(viewer):
+        return own | submitted
+    return own | (submitted & Q(**{f"{prefix}incident__team_id__in": user_team_ids(viewer)}))
+
+
+class AnalysisSerializer(serializers.ModelSerializer):
+    themes = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = AnalysisSession
+        fields = [
+            "id",
+            "incident",
+            "responder",
+            "analyst",
+            "scheduled_by",
+            "allocated_minutes",
+            "due_at",
+            "status",
+            "report",
+            "version",
+            "time_spent_minutes",
+            "themes",
+            "created_at",
+            "updated_at",
+            "submitted_at",
+        ]
+        read_only_fields = fields
+
+
+class AnalysisAllocateSerializer(serializers.Serializer):
+    responder = serializers.PrimaryKeyRelatedField(
+        queryset=Responder.objects.select_related("user", "incident")
+    )
+    allocated_minutes = serializers.IntegerField(min_value=1, max_value=services.MAX_ALLOCATED_MINUTES)
+    due_at = serializers.DateTimeField()
+
+
+class AnalysisSaveSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1, help_text="The version your edit is based on.")
+    report = serializers.CharField(max_length=MAX_TEXT, allow_blank=True, required=False)
+    time_spent_minutes = serializers.IntegerField(
+        min_value=0, max_value=services.MAX_TIME_SPENT_MINUTES, required=False
+    )
+    themes = serializers.PrimaryKeyRelatedField(
+        queryset=LearningTheme.objects.all(), many=True, required=False
+    )
+
+
+class AnalysisFilter(filters.FilterSet):
+    class Meta:
+        model = AnalysisSession
+        fields = ["incident", "analyst", "status"]
+
+
+@extend_schema_view(
+    create=extend_schema(request=AnalysisAllocateSerializer, responses={201: AnalysisSerializer}),
+    partial_update=extend_schema(request=AnalysisSaveSerializer, responses=AnalysisSerializer),
+)
+class AnalysisViewSet(ApiViewSet, mixins.ListModelMixin):
+    """Analysis sessions: allocated by product managers, written and submitted by their analyst,
+    readable by the incident's team once submitted. Saves carry `version` (409 when stale)."""
+
+    serializer_class = AnalysisSerializer
+    filterset_class = AnalysisFilter
+    ordering_fields = ["due_at", "created_at", "submitted_at"]
+    versioned_writes = True
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    schema_model = AnalysisSession
+
+    def visible_queryset(self) -> QuerySet[AnalysisSession]:
+        return (
+            AnalysisSession.objects.filter(readable_analyses(self.request.user))
+            .prefetch_related("themes")
+            .order_by("due_at", "id")
+        )
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(AnalysisSerializer(access_analysis(user=request.user, analysis_id=pk)).data)
+
+    def create(self, request: Request) -> Response:
+        serializer = AnalysisAllocateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        responder = data["responder"]
+        incident = referenced(
+            "responder",
+            responder.pk,
+            lambda: access_incident(user=request.user, incident_id=responder.incident_id, for_manage=True),
+        )
+        allocation = services.Allocation(
+            responder=responder, allocated_minutes=data["allocated_minutes"], due_at=data["due_at"]
+        )
+        (analysis,) = services.analysis_allocate(incident=incident, by=request.user, allocations=[allocation])
+        return Response(AnalysisSerializer(analysis).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
+        serializer = AnalysisSaveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        saved = services.analysis_save(
+            analysis=analysis,
+            by=request.user,
+            version=data["version"],
+            report=data.get("report", analysis.report),
+            time_spent_minutes=data.get("time_spent_minutes", analysis.time_spent_minutes),
+            themes=data["themes"] if "themes" in data else list(analysis.themes.all()),
+        )
+        return Response(AnalysisSerializer(saved).data)
+
+    @extend_schema(request=None, responses=AnalysisSerializer)
+    @action(detail=True, methods=["post"])
+    def submit(self, request: Request, pk: str) -> Response:
+        """Submit the analysis: it is locked and the product managers are told (analyst only)."""
+        analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
+        return Response(AnalysisSerializer(services.analysis_submit(analysis=analysis, by=request.user)).data)
+
+
+class AnalysisPartViewSet(ApiViewSet, mixins.ListModelMixin):
+    """What an analysis holds: listed for readers, added and deleted by the analyst only."""
+
+    model: type[Interview] | type[KeyEvent]
+    input_serializer: type[serializers.Serializer]
+    http_method_names = ["get", "post", "delete", "head", "options"]
+
+    def visible_queryset(self) -> QuerySet:
+        return self.model.objects.filter(readable_analyses(self.request.user, prefix="analysis__"))
+
+    def get_part(self, pk: str, *, for_edit: bool = False):
+        part = get_object_or_404(self.model.objects.select_related("analysis"), pk=pk)
+        access_analysis(user=self.request.user, analysis_id=part.analysis_id, for_edit=for_edit)
+        return part
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(self.get_serializer(self.get_part(pk)).data)
+
+    def create(self, request: Request) -> Response:
+        serializer = self.input_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        analysis_id = data.pop("analysis")
+        analysis = referenced(
+            "analysis",
+            analysis_id,
+            lambda: access_analysis(user=request.user, analysis_id=analysis_id, for_edit=True),
+        )
+        part = self.add(analysis=analysis, by=request.user, **data)
+        return Response(self.get_serializer(part).data, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        self.delete(self.get_part(pk, for_edit=True), by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InterviewSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Interview
+        fields = ["id", "analysis", "interviewee", "held_at", "notes"]
+        read_only_fields = fields
+
+
+class InterviewInputSerializer(serializers.Serializer):
+    analysis = serializers.IntegerField(min_value=1)
+    interviewee = serializers.CharField(max_length=120)
+    held_at = serializers.DateTimeField()
+    notes = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True, default="")
+
+
+@extend_schema_view(
+    create=extend_schema(request=InterviewInputSerializer, responses={201: InterviewSerializer})
+)
+class InterviewViewSet(AnalysisPartViewSet):
+    """Interviews held during an analysis."""
+
+    model = Interview
+    serializer_class = InterviewSerializer
+    input_serializer = InterviewInputSerializer
+    filterset_fields = ["analysis"]
+    ordering_fields = ["held_at"]
+
+    schema_model = Interview
+
+    def visible_queryset(self) -> QuerySet[Interview]:
+        return super().visible_queryset().order_by("held_at", "id")
+
+    def add(self, **kwargs: Any) -> Interview:
+        return services.interview_add(**kwargs)
+
+    def delete(self, interview: Interview, *, by: User) -> None:
+        services.interview_delete(interview=interview, by=by)
+
+
+class KeyEventInputSerializer(serializers.Serializer):
+    analysis = serializers.IntegerField(min_value=1)
+    occurred_at = serializers.DateTimeField()
+    description = serializers.CharField(max_length=2000)
+    evidence_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
+
+
+@extend_schema_view(
+    create=extend_schema(request=KeyEventInputSerializer, responses={201: KeyEventSerializer})
+)
+class KeyEventViewSet(AnalysisPartViewSet):
+    """Key events established by analyses (the incident's merged timeline is on the incident)."""
+
+    model = KeyEvent
+    serializer_class = KeyEventSerializer
+    input_serializer = KeyEventInputSerializer
+    filterset_fields = ["analysis", "incident"]
+    ordering_fields = ["occurred_at"]
+
+    schema_model = KeyEvent
+
+    def visible_queryset(self) -> QuerySet[KeyEvent]:
+        return super().visible_queryset().select_related("analysis__analyst").order_by("occurred_at", "id")
+
+    def get_part(self, pk: str, *, for_edit: bool = False) -> KeyEvent:
+        part = get_object_or_404(KeyEvent.objects.select_related("analysis__analyst"), pk=pk)
+        access_analysis(user=self.request.user, analysis_id=part.analysis_id, for_edit=for_edit)
+        return part
+
+    def add(self, **kwargs: Any) -> KeyEvent:
+        event = services.key_event_add(**kwargs)
+        return KeyEvent.objects.select_related("analysis__analyst").get(pk=event.pk)
+
+    def delete(self, key_event: KeyEvent, *, by: User) -> None:
+        services.key_event_delete(key_event=key_event, by=by)
