@@ -26,9 +26,7 @@ from reviews.models import (
 from reviews.selectors import SEARCH_CONFIG
 from reviews.services.review import check_meeting, meeting_invites
 
-DEFAULT_TEMPLATE = """# {{ incident.title }}
-
-*{{ incident.get_severity_display }} · {{ incident.team.name }} · {{ incident.service.name }} \
+DEFAULT_TEMPLATE = """*{{ incident.get_severity_display }} · {{ incident.team.name }} · {{ incident.service.name }} \
 ({{ incident.service.get_operating_model_display }})*
 
 ## Summary
@@ -77,7 +75,7 @@ def narrative_draft_body(*, incident: Incident) -> str:
         "review": review,
         "factors": list(review.factors.all()) if review else [],
         "learnings": list(review.learnings.all()) if review else [],
-        "actions": list(ImprovementAction.objects.filter(incident=incident).select_related("owner")),
+        "actions": list(ImprovementAction.objects.filter(incident=incident).select_related("owner").order_by("raised_at", "id")),
     }
     try:
         return TEMPLATE_ENGINE.from_string(narrative_template_body()).render(Context(context))

@@ -189,7 +189,8 @@ class Command(BaseCommand):
         ImprovementAction.objects.filter(pk=first.pk).update(done_at=now - timedelta(days=6))
         narrative = narrative_services.narrative_draft(incident=outage, by=pm)
         narrative_services.narrative_publish(narrative=narrative, by=pm)
-        Narrative.objects.filter(pk=narrative.pk).update(published_at=now - timedelta(days=12))
+        published_at = now - timedelta(days=12)
+        Narrative.objects.filter(pk=narrative.pk).update(published_at=published_at, updated_at=published_at)
 
         # 2. Reviewing: analyses submitted, review scheduled.
         empty_results = services.incident_declare(
