@@ -535,11 +535,11 @@ class AnalysisPartViewSet(ApiViewSet, mixins.ListModelMixin):
             analysis_id,
             lambda: access_analysis(user=request.user, analysis_id=analysis_id, for_edit=True),
         )
-        part = self.add(analysis=analysis, by=request.user, **data)
+        part = self.add_part(analysis=analysis, by=request.user, **data)
         return Response(self.get_serializer(part).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        self.delete(self.get_part(pk, for_edit=True), by=request.user)
+        self.remove_part(self.get_part(pk, for_edit=True), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -574,10 +574,10 @@ class InterviewViewSet(AnalysisPartViewSet):
     def visible_queryset(self) -> QuerySet[Interview]:
         return super().visible_queryset().order_by("held_at", "id")
 
-    def add(self, **kwargs: Any) -> Interview:
+    def add_part(self, **kwargs: Any) -> Interview:
         return services.interview_add(**kwargs)
 
-    def delete(self, interview: Interview, *, by: User) -> None:
+    def remove_part(self, interview: Interview, *, by: User) -> None:
         services.interview_delete(interview=interview, by=by)
 
 
@@ -610,9 +610,9 @@ class KeyEventViewSet(AnalysisPartViewSet):
         access_analysis(user=self.request.user, analysis_id=part.analysis_id, for_edit=for_edit)
         return part
 
-    def add(self, **kwargs: Any) -> KeyEvent:
+    def add_part(self, **kwargs: Any) -> KeyEvent:
         event = services.key_event_add(**kwargs)
         return KeyEvent.objects.select_related("analysis__analyst").get(pk=event.pk)
 
-    def delete(self, key_event: KeyEvent, *, by: User) -> None:
+    def remove_part(self, key_event: KeyEvent, *, by: User) -> None:
         services.key_event_delete(key_event=key_event, by=by)

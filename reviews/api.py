@@ -208,11 +208,11 @@ class ReviewOutcomeViewSet(ApiViewSet, mixins.ListModelMixin):
             review_id,
             lambda: access_review(user=request.user, review_id=review_id, for_manage=True),
         )
-        outcome = self.add(review=review, by=request.user, **data)
+        outcome = self.add_part(review=review, by=request.user, **data)
         return Response(self.get_serializer(outcome).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        self.delete(self.get_outcome(pk, for_manage=True), by=request.user)
+        self.remove_part(self.get_outcome(pk, for_manage=True), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -248,10 +248,10 @@ class ContributingFactorViewSet(ReviewOutcomeViewSet):
     def visible_queryset(self) -> QuerySet[ContributingFactor]:
         return super().visible_queryset().order_by("created_at", "id")
 
-    def add(self, **kwargs: Any) -> ContributingFactor:
+    def add_part(self, **kwargs: Any) -> ContributingFactor:
         return review_services.factor_add(**kwargs)
 
-    def delete(self, factor: ContributingFactor, *, by: User) -> None:
+    def remove_part(self, factor: ContributingFactor, *, by: User) -> None:
         review_services.factor_delete(factor=factor, by=by)
 
 
@@ -284,10 +284,10 @@ class LearningViewSet(ReviewOutcomeViewSet):
     def visible_queryset(self) -> QuerySet[Learning]:
         return super().visible_queryset().order_by("review_id", "rank", "id")
 
-    def add(self, **kwargs: Any) -> Learning:
+    def add_part(self, **kwargs: Any) -> Learning:
         return review_services.learning_add(**kwargs)
 
-    def delete(self, learning: Learning, *, by: User) -> None:
+    def remove_part(self, learning: Learning, *, by: User) -> None:
         review_services.learning_delete(learning=learning, by=by)
 
 
