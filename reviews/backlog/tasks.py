@@ -37,9 +37,9 @@ from reviews.services.actions import (
 
 logger = logging.getLogger(__name__)
 
-MAX_SYNC_ATTEMPTS = 8
-BACKOFF_BASE_SECONDS = 10
-BACKOFF_CAP_SECONDS = 600
+# Celery's own bound on retries of one message; the real cap is BACKLOG_SYNC_MAX_ATTEMPTS, counted
+# on the row across messages (the reconciler's re-enqueues included).
+MAX_CELERY_RETRIES = 50
 # A pending push older than this has lost its message (broker down at commit, worker lost it).
 PENDING_GRACE = timedelta(minutes=1)
 KEYS_PER_QUERY = 500
@@ -51,12 +51,13 @@ def retry_countdown(attempt: int, retry_after: int | None = None, *, rng: random
     "Equal jitter": half the backoff for sure plus a random half, so workers that failed together
     spread out without ever retrying at once. The tracker's Retry-After is a floor, never shortened.
     """
-    backoff = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(attempt - 1, 0))
+    base, cap = settings.BACKLOG_RETRY_BASE_SECONDS, settings.BACKLOG_RETRY_CAP_SECONDS
+    backoff = min(cap, base * 2 ** max(attempt - 1, 0))
     jittered = backoff / 2 + (rng or random).uniform(0, backoff / 2)
     return max(math.ceil(jittered), retry_after or 0)
 
 
-@shared_task(bind=True, max_retries=MAX_SYNC_ATTEMPTS, acks_late=True, ignore_result=True)
+@shared_task(bind=True, max_retries=MAX_CELERY_RETRIES, acks_late=True, ignore_result=True)
 def action_push_task(self, action_id: int) -> None:
     """Create or update the action's issue or card. A delivery that cannot claim the row does nothing."""
     action = action_sync_claim(action_id=action_id)
@@ -71,7 +72,7 @@ def action_push_task(self, action_id: int) -> None:
             )
         item = tracker_push(tracker, action)
     except TransientTrackerError as error:
-        if action.sync_attempts >= MAX_SYNC_ATTEMPTS:
+        if action.sync_attempts >= settings.BACKLOG_SYNC_MAX_ATTEMPTS:
             action_sync_failed(
                 action=action, message=f"{error.message} (gave up after {action.sync_attempts} attempts)"
             )

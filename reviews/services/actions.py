@@ -225,7 +225,7 @@ def action_update(
     }
     cleaned = _check_fields(given)
     locked = (
-        ImprovementAction.objects.select_for_update()
+        ImprovementAction.objects.select_for_update(of=("self",))
         .select_related("incident__team", "owner")
         .get(pk=action.pk)
     )
@@ -274,7 +274,11 @@ def action_set_status(*, action: ImprovementAction, by: User, status: str) -> Im
     Returns the updated row.
     """
     _check_fields({"status": status})
-    locked = ImprovementAction.objects.select_for_update().select_related("incident__team").get(pk=action.pk)
+    locked = (
+        ImprovementAction.objects.select_for_update(of=("self",))
+        .select_related("incident__team")
+        .get(pk=action.pk)
+    )
     if locked.status == status:
         return locked
     _check_manual_status_allowed(locked)
@@ -298,7 +302,11 @@ def action_retry_sync(*, action: ImprovementAction, by: User) -> ImprovementActi
     A push already pending or in flight is left alone. Raises ValidationError when the team keeps
     no tracker. Returns the updated row.
     """
-    locked = ImprovementAction.objects.select_for_update().select_related("incident__team").get(pk=action.pk)
+    locked = (
+        ImprovementAction.objects.select_for_update(of=("self",))
+        .select_related("incident__team")
+        .get(pk=action.pk)
+    )
     team = locked.incident.team
     if team.tracker == Team.Tracker.NONE:
         raise ValidationError({"sync_state": f"Team {team.name} keeps no backlog tracker to push to."})

@@ -103,6 +103,7 @@ class FakeJira(Emulator):
         self.projects = {key: str(10000 + index) for index, key in enumerate(projects)}
         self.user, self.token = user, token
         self.issues: dict[str, dict[str, Any]] = {}
+        self.max_page_size = 100  # Cloud's cap on /search/jql pages; lower it to exercise paging
         self._ids = itertools.count(10001)
         self._numbers = {key: itertools.count(1) for key in projects}
 
@@ -406,7 +407,7 @@ class FakeJira(Emulator):
         except JqlError as error:
             return self._error(400, str(error))
         found.sort(key=lambda issue: int(issue["id"]))
-        max_results = min(int(params.get("maxResults") or 50), 100 if enhanced else 1000)
+        max_results = min(int(params.get("maxResults") or 50), self.max_page_size)
         if enhanced:
             start = (
                 int(base64.b64decode(params["nextPageToken"]).decode()) if params.get("nextPageToken") else 0

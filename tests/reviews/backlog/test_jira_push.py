@@ -7,7 +7,7 @@ from celery.signals import task_retry
 from incidents.models import AuditEntry
 from reviews.backlog.errors import PermanentTrackerError, TransientTrackerError
 from reviews.backlog.jira import JiraTracker
-from reviews.backlog.tasks import MAX_SYNC_ATTEMPTS, action_push_task
+from reviews.backlog.tasks import action_push_task
 from reviews.models import ImprovementAction
 from reviews.services.actions import action_update
 from tests.factories import NarrativeFactory
@@ -162,7 +162,10 @@ def test_bad_credentials_fail_permanently(fake_jira, jira_team, raise_action, se
     assert "HTTP 401" in action.sync_error
 
 
-def test_a_tracker_that_never_recovers_fails_after_the_cap(fake_jira, jira_team, raise_action, retries):
+def test_a_tracker_that_never_recovers_fails_after_the_cap(
+    fake_jira, jira_team, raise_action, retries, settings
+):
+    settings.BACKLOG_SYNC_MAX_ATTEMPTS = MAX_SYNC_ATTEMPTS = 4
     fake_jira.fail_next(50, status=502, method="POST", path=CREATE)
     action = raise_action()
     assert action.sync_state == SyncState.FAILED
