@@ -291,6 +291,10 @@ LOGGING = {
 # reconcilers that re-enqueue syncs the broker lost and poll the trackers for missed webhooks.
 TRELLO_API_SECRET = env_str("TRELLO_API_SECRET")  # the Power-Up/app secret that signs Trello webhooks
 TRELLO_API_URL = env_url("TRELLO_API_URL", "https://api.trello.com")
+# Push retries: exponential backoff from the base, with jitter, capped; then the sync is FAILED.
+BACKLOG_RETRY_BASE_SECONDS = env_int("BACKLOG_RETRY_BASE_SECONDS", 10)
+BACKLOG_RETRY_CAP_SECONDS = env_int("BACKLOG_RETRY_CAP_SECONDS", 600)
+BACKLOG_SYNC_MAX_ATTEMPTS = env_int("BACKLOG_SYNC_MAX_ATTEMPTS", 8)
 CELERY_BEAT_SCHEDULE["reconcile-action-syncs"] = {
     "task": "reviews.backlog.tasks.actions_reconcile_task",
     "schedule": 60.0,
