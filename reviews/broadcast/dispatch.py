@@ -18,14 +18,14 @@ from itertools import groupby
 
 import requests
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from incidents.models import User
 from incidents.tasks import retry_delay
 from reviews.broadcast.content import BroadcastContent, broadcast_content
-from reviews.broadcast.email import EmailRecipient, email_message, email_send_batch
+from reviews.broadcast.email import EmailComposer, EmailRecipient, email_send_batch
 from reviews.broadcast.errors import DeliveryError
 from reviews.broadcast.selectors import confidential_audience
 from reviews.broadcast.slack import post_to_slack
@@ -62,19 +62,26 @@ def delivery_batches(rows: Iterable[tuple[int, str]]) -> list[list[int]]:
 def deliveries_claim(*, delivery_ids: Iterable[int], now: datetime) -> list[int]:
     """Move due PENDING rows to SENDING and return the ids this caller now owns.
 
-    One conditional UPDATE per row, in id order inside one transaction: its row count says whether
-    we won the row, on every database, and concurrent claimers lock rows in the same order.
+    One conditional UPDATE ... RETURNING for the whole batch (PostgreSQL and SQLite both have it):
+    the database decides each row's single winner, so a concurrent or duplicate claimer gets only
+    the rows nobody else took. The ORM's update() returns a count, not the ids, and a conditional
+    update per row costs as much as sending the mail.
     """
-    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    claimed = []
-    with transaction.atomic():
-        for delivery_id in sorted(set(delivery_ids)):
-            won = Delivery.objects.filter(due, pk=delivery_id, state=Delivery.State.PENDING).update(
-                state=Delivery.State.SENDING, attempts=F("attempts") + 1, claimed_at=now
-            )
-            if won:
-                claimed.append(delivery_id)
-    return claimed
+    ids = sorted(set(delivery_ids))
+    if not ids:
+        return []
+    quote = connection.ops.quote_name
+    when = connection.ops.adapt_datetimefield_value(now)
+    # Only identifiers from the model's own metadata are interpolated; every value is a parameter.
+    table = quote(Delivery._meta.db_table)
+    sql = (
+        f"UPDATE {table} SET state = %s, attempts = attempts + 1, claimed_at = %s "  # noqa: S608
+        f"WHERE id IN ({', '.join(['%s'] * len(ids))}) AND state = %s "
+        "AND (next_attempt_at IS NULL OR next_attempt_at <= %s) RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Delivery.State.SENDING, when, *ids, Delivery.State.PENDING, when])
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 @dataclass
@@ -166,6 +173,7 @@ def send_emails(
             address.lower()
             for address in confidential_audience(incident=narrative.incident).values_list("email", flat=True)
         }
+    composer = EmailComposer(content)
     messages = []
     for delivery in deliveries:
         address = delivery.recipient.lower()
@@ -189,7 +197,10 @@ def send_emails(
             address=delivery.recipient,
             unsubscribe_url=unsubscribe_url,
         )
-        messages.append((delivery.pk, email_message(content=content, recipient=recipient)))
+        try:
+            messages.append((delivery.pk, composer.message(recipient)))
+        except ValueError as exc:
+            outcomes[delivery.pk] = DeliveryError(str(exc), transient=False)
     outcomes.update(email_send_batch(messages))
     return outcomes
 

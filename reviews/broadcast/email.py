@@ -1,8 +1,20 @@
-"""Email: multipart text + sanitised HTML per recipient, sent in batches over one SMTP connection."""
+"""Email: multipart text + sanitised HTML per recipient, sent in batches over one SMTP connection.
 
+Composing is split for speed (10,000 members must go out at hundreds per second): `EmailComposer`
+renders the templates and encodes everything the recipients share once per batch; each
+recipient's `BroadcastEmail` only adds its own headers and unsubscribe link. Django's own
+EmailMessage.message() (the EmailPolicy tree of Django 6.1) costs more than the SMTP exchange.
+"""
+
+import base64
 import contextlib
+import email.policy
+import secrets
 import smtplib
 from dataclasses import dataclass
+from email.header import Header
+from email.message import Message
+from email.utils import formataddr, formatdate, parseaddr
 from urllib.parse import urlparse
 from uuid import UUID
 
@@ -13,6 +25,10 @@ from django.template.loader import render_to_string
 from incidents.tasks import is_transient_mail_error
 from reviews.broadcast.content import BroadcastContent
 from reviews.broadcast.errors import DeliveryError
+
+CRLF = "\r\n"
+# Rendered in place of a member's link, then replaced per recipient; survives HTML escaping.
+UNSUBSCRIBE_PLACEHOLDER = "ybiyri-unsubscribe-url-placeholder"
 
 
 @dataclass(frozen=True)
@@ -25,37 +41,105 @@ class EmailRecipient:
     unsubscribe_url: str | None
 
 
-def site_domain() -> str:
-    return urlparse(settings.SITE_URL).hostname or "localhost"
+class PreEncodedHeaders(email.policy.Compat32):
+    """Header values are already RFC 2047-encoded and folded by EmailComposer: write them as they are
+    (the stock policies re-parse and re-fold every header of every message)."""
+
+    def fold(self, name: str, value: str) -> str:
+        return f"{name}: {value}{self.linesep}"
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        return self.fold(name, value).encode("ascii")
 
 
-def email_message(*, content: BroadcastContent, recipient: EmailRecipient) -> EmailMultiAlternatives:
-    """One recipient's message. Pure: renders templates, touches neither the database nor the network."""
-    domain = site_domain()
-    context = {"content": content, "unsubscribe_url": recipient.unsubscribe_url}
-    message_id = f"narrative-{content.narrative_id}.{content.publication}.{recipient.delivery_uuid}@{domain}"
-    headers = {
+PRE_ENCODED = PreEncodedHeaders(linesep=CRLF)
+
+
+def mime_text_part(subtype: str, text: str) -> str:
+    """One text/* body part, base64 (C-speed, and safe for any line length and character)."""
+    encoded = base64.encodebytes(text.encode()).decode("ascii").replace("\n", CRLF)
+    return f'Content-Type: text/{subtype}; charset="utf-8"{CRLF}Content-Transfer-Encoding: base64{CRLF}{CRLF}{encoded}'
+
+
+class BroadcastEmail(EmailMultiAlternatives):
+    """A Django email (subject, body, to, alternatives and headers are all set, so every backend and
+    mail.outbox work as usual) whose MIME form was composed ahead by EmailComposer."""
+
+    def __init__(self, *, mime_headers: list[tuple[str, str]], mime_body: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.mime_headers = mime_headers
+        self.mime_body = mime_body
+
+    def message(self, *, policy=None) -> Message:
+        # `policy` is the caller's wish for Django's own tree; ours is already SMTP-ready (CRLF).
+        msg = Message(policy=PRE_ENCODED)
+        for name, value in self.mime_headers:
+            msg[name] = value
+        msg.set_payload(self.mime_body)
+        return msg
+
+
+class EmailComposer:
+    """Builds every recipient's message for one publication. Pure: no database, no network."""
+
+    def __init__(self, content: BroadcastContent) -> None:
+        self.content = content
+        self.domain = urlparse(settings.SITE_URL).hostname or "localhost"
+        self.from_email = settings.DEFAULT_FROM_EMAIL
+        self.boundary = f"=_ybiyri_{secrets.token_hex(12)}"  # "=_" never occurs in base64 text
+        name, address = parseaddr(self.from_email)
+        self.shared_headers = [
+            ("Subject", Header(content.subject, "utf-8", header_name="Subject").encode(linesep=CRLF)),
+            ("From", formataddr((name, address), charset="utf-8")),
+            ("Date", formatdate(usegmt=True)),
+            ("MIME-Version", "1.0"),
+            ("Content-Type", f'multipart/alternative; boundary="{self.boundary}"'),
+            ("List-Id", f"Published incident narratives <narratives.{self.domain}>"),
+            # RFC 3834: no out-of-office replies to a broadcast.
+            ("Auto-Submitted", "auto-generated"),
+            ("Precedence", "bulk"),
+        ]
+        self.bodies = {
+            member: (
+                render_to_string("reviews/email/narrative_broadcast.txt", self.context(member)),
+                render_to_string("reviews/email/narrative_broadcast.html", self.context(member)),
+            )
+            for member in (True, False)
+        }
+
+    def context(self, member: bool) -> dict:
+        return {"content": self.content, "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER if member else None}
+
+    def message(self, recipient: EmailRecipient) -> BroadcastEmail:
+        if not recipient.address.isascii():
+            raise ValueError(f"{recipient.address!r}: internationalised addresses are not supported")
+        text, html = self.bodies[recipient.unsubscribe_url is not None]
+        if recipient.unsubscribe_url:
+            text = text.replace(UNSUBSCRIBE_PLACEHOLDER, recipient.unsubscribe_url)
+            html = html.replace(UNSUBSCRIBE_PLACEHOLDER, recipient.unsubscribe_url)
+        message_id = f"<narrative-{self.content.narrative_id}.{self.content.publication}.{recipient.delivery_uuid}@{self.domain}>"
         # Stable across retries, so a mail system that sees the same message twice can drop one.
-        "Message-ID": f"<{message_id}>",
-        "List-Id": f"Published incident narratives <narratives.{domain}>",
-        # RFC 3834: no out-of-office replies to a broadcast.
-        "Auto-Submitted": "auto-generated",
-        "Precedence": "bulk",
-    }
-    if recipient.unsubscribe_url:
-        # RFC 2369 link plus RFC 8058 one-click: mail providers POST "List-Unsubscribe=One-Click" to it.
-        headers["List-Unsubscribe"] = f"<{recipient.unsubscribe_url}>"
-        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message = EmailMultiAlternatives(
-        subject=content.subject,
-        body=render_to_string("reviews/email/narrative_broadcast.txt", context),
-        to=[recipient.address],
-        headers=headers,
-    )
-    message.attach_alternative(
-        render_to_string("reviews/email/narrative_broadcast.html", context), "text/html"
-    )
-    return message
+        own_headers = {"To": recipient.address, "Message-ID": message_id}
+        if recipient.unsubscribe_url:
+            # RFC 2369 link plus RFC 8058 one-click: mail providers POST "List-Unsubscribe=One-Click" to it.
+            own_headers["List-Unsubscribe"] = f"<{recipient.unsubscribe_url}>"
+            own_headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        boundary = self.boundary
+        mime_body = (
+            f"--{boundary}{CRLF}{mime_text_part('plain', text)}{CRLF}"
+            f"--{boundary}{CRLF}{mime_text_part('html', html)}{CRLF}"
+            f"--{boundary}--{CRLF}"
+        )
+        return BroadcastEmail(
+            mime_headers=self.shared_headers + list(own_headers.items()),
+            mime_body=mime_body,
+            subject=self.content.subject,
+            body=text,
+            from_email=self.from_email,
+            to=[recipient.address],
+            headers={name: value for name, value in own_headers.items() if name != "To"},
+            alternatives=[(html, "text/html")],
+        )
 
 
 def smtp_failure(exc: Exception) -> DeliveryError:
@@ -66,10 +150,8 @@ def smtp_failure(exc: Exception) -> DeliveryError:
             for code, text in exc.recipients.values()
         )
     elif isinstance(exc, smtplib.SMTPResponseException):
-        text = (
-            exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
-        )
-        reason = f"{exc.smtp_code} {text}"
+        text = exc.smtp_error
+        reason = f"{exc.smtp_code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
     else:
         reason = f"{type(exc).__name__}: {exc}"
     return DeliveryError(reason, transient=is_transient_mail_error(exc))

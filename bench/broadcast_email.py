@@ -1,0 +1,252 @@
+"""Benchmark: one narrative broadcast to 10,000 member mailboxes through a local SMTP server.
+
+    .venv/bin/python -m bench.broadcast_email [--members 10000]
+
+Creates a throw-away test database (PostgreSQL when DATABASE_URL says so), 10,000 members and a
+narrative, starts an aiosmtpd server on 127.0.0.1 in its own process, then:
+
+1. baseline: raw smtplib sends the same 10,000 prebuilt messages over one connection — the floor
+   of the SMTP server and protocol alone;
+2. ybiyri: publishes (writes the 10,000 delivery rows in one transaction) and lets ONE worker send
+   them — a real Celery worker on Redis when REDIS_URL is set, else the eager in-process mode —
+   until every row is DELIVERED: claim, render, send in batches over one connection, record.
+
+Reports messages per second for both and their ratio; the target is at least 500 messages/s.
+"""
+
+import argparse
+import logging
+import multiprocessing
+import os
+import smtplib
+import time
+from contextlib import contextmanager
+
+TARGET_PER_SECOND = 500
+
+
+def smtp_server_process(port_out, received, stop) -> None:
+    """A counting SMTP sink: accepts everything, keeps nothing but the number of messages."""
+    from aiosmtpd.controller import Controller
+
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
+
+    class Counter:
+        async def handle_DATA(self, server, session, envelope):  # aiosmtpd hook
+            with received.get_lock():
+                received.value += 1
+            return "250 OK"
+
+    class EphemeralPortController(Controller):
+        def _trigger_server(self):
+            self.port = self.server.sockets[0].getsockname()[1]
+            super()._trigger_server()
+
+    controller = EphemeralPortController(Counter(), hostname="127.0.0.1", port=0)
+    controller.start()
+    port_out.send(controller.port)
+    stop.wait()
+    controller.stop()
+
+
+@contextmanager
+def smtp_server():
+    context = multiprocessing.get_context("spawn")
+    received = context.Value("i", 0)
+    stop = context.Event()
+    parent, child = context.Pipe()
+    process = context.Process(target=smtp_server_process, args=(child, received, stop), daemon=True)
+    process.start()
+    try:
+        yield parent.recv(), received
+    finally:
+        stop.set()
+        process.join(timeout=10)
+
+
+@contextmanager
+def throwaway_database():
+    from django.test.utils import setup_databases, teardown_databases
+
+    config = setup_databases(verbosity=0, interactive=False, keepdb=False)
+    try:
+        yield
+    finally:
+        teardown_databases(config, verbosity=0)
+
+
+def create_organisation(members: int):
+    from django.utils import timezone
+
+    from incidents.models import Incident, Service, Team, User
+    from reviews.models import Narrative
+
+    pm = User.objects.create(username="bench-pm", email="pm@bench.example.org")
+    User.objects.bulk_create(
+        [
+            User(username=f"member{n}", email=f"member{n}@bench.example.org", password="!")
+            for n in range(members - 1)
+        ],
+        batch_size=2000,
+    )
+    team = Team.objects.create(name="Payments")
+    team.members.add(pm)
+    service = Service.objects.create(team=team, name="checkout-api")
+    now = timezone.now()
+    incident = Incident.objects.create(
+        title="Checkout timeouts",
+        summary="Customers could not pay for their orders for 40 minutes.",
+        severity=Incident.Severity.SEV2,
+        team=team,
+        service=service,
+        started_at=now - timezone.timedelta(days=2),
+        resolved_at=now - timezone.timedelta(days=2) + timezone.timedelta(hours=1),
+        declared_by=pm,
+    )
+    body = (
+        "## What happened\n\nThe payment provider slowed down and our **retries** piled up.\n\n"
+        "## What we learned\n\n- Timeouts must be shorter than the caller's.\n- Retries need a budget.\n\n"
+    ) * 4
+    return Narrative.objects.create(incident=incident, title=incident.title, body=body, created_by=pm)
+
+
+def prebuilt_messages(narrative) -> list[tuple[str, str, bytes]]:
+    """The same messages ybiyri sends (one per member, with its unsubscribe link), built untimed."""
+    import email.policy
+    import uuid
+
+    from incidents.models import User
+    from reviews.broadcast.content import broadcast_content
+    from reviews.broadcast.email import EmailComposer, EmailRecipient
+    from reviews.broadcast.unsubscribe import member_unsubscribe_url
+
+    composer = EmailComposer(broadcast_content(narrative))
+    messages = []
+    for user_id, address in User.objects.order_by("pk").values_list("pk", "email"):
+        recipient = EmailRecipient(
+            delivery_id=0,
+            delivery_uuid=uuid.uuid4(),
+            address=address,
+            unsubscribe_url=member_unsubscribe_url(user_id=user_id),
+        )
+        message = composer.message(recipient)
+        messages.append((message.from_email, address, message.message(policy=email.policy.SMTP).as_bytes()))
+    return messages
+
+
+def wait_for(received, expected: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while received.value < expected and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def run_baseline(port: int, received, messages) -> float:
+    start_count = received.value
+    start = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as connection:
+        for from_email, address, data in messages:
+            connection.sendmail(from_email, [address], data)
+    wait_for(received, start_count + len(messages), timeout=60)
+    return time.perf_counter() - start
+
+
+@contextmanager
+def one_worker():
+    """A real Celery worker (one process slot) on Redis when REDIS_URL is set; else eager mode."""
+    from ybiyri.celery import app
+
+    if not os.environ.get("REDIS_URL"):
+        yield "eager, in-process (no REDIS_URL)"
+        return
+    from celery.contrib.testing.worker import start_worker
+
+    app.control.purge()
+    with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING"):
+        yield "one Celery worker (solo pool) on Redis"
+
+
+def run_ybiyri(narrative, members: int) -> tuple[float, float]:
+    from django.db import transaction
+    from django.utils import timezone
+
+    from reviews.broadcast.services import broadcast_publication
+    from reviews.models import Delivery, Narrative
+
+    start = time.perf_counter()
+    with transaction.atomic():
+        narrative.status = Narrative.Status.PUBLISHED
+        narrative.published_at = timezone.now()
+        narrative.publication += 1
+        narrative.save()
+        broadcast_publication(narrative=narrative)
+        published = time.perf_counter() - start
+    # In eager mode the batches were sent on commit, above; with a worker, wait for it.
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        done = Delivery.objects.filter(narrative=narrative, publication=narrative.publication).exclude(
+            state__in=[Delivery.State.PENDING, Delivery.State.SENDING]
+        )
+        if done.count() >= members:
+            break
+        time.sleep(0.05)
+    return time.perf_counter() - start, published
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=10_000)
+    args = parser.parse_args()
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ybiyri.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+
+    from reviews.models import Delivery
+
+    logging.getLogger("reviews.broadcast").setLevel(logging.ERROR)
+    with smtp_server() as (port, received), throwaway_database():
+        settings.MAILERS = {
+            "default": {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 30},
+            }
+        }
+        settings.BROADCAST_EMAIL_TO = []
+        settings.BROADCAST_EMAIL_MEMBERS = True
+        settings.SLACK_WEBHOOK_URL = settings.TEAMS_WEBHOOK_URL = ""
+        settings.BROADCAST_WEBHOOK_URLS = []
+        narrative = create_organisation(args.members)
+
+        messages = prebuilt_messages(narrative)
+        baseline_seconds = run_baseline(port, received, messages)
+
+        before = received.value
+        with one_worker() as worker:
+            ybiyri_seconds, publish_seconds = run_ybiyri(narrative, args.members)
+            wait_for(received, before + args.members, timeout=60)
+        sent = received.value - before
+        delivered = Delivery.objects.filter(state=Delivery.State.DELIVERED).count()
+
+    baseline_rate = len(messages) / baseline_seconds
+    rate = delivered / ybiyri_seconds
+    print(f"database: {connection.vendor}; worker: {worker}")
+    print(
+        f"members: {args.members}; messages received by the SMTP server: {sent}; rows DELIVERED: {delivered}"
+    )
+    print(f"baseline (raw smtplib, one connection, prebuilt messages): {baseline_rate:,.0f} messages/s")
+    print(
+        f"ybiyri broadcast (publish {publish_seconds:.2f} s + claim, render, send, record): "
+        f"{rate:,.0f} messages/s in {ybiyri_seconds:.1f} s"
+    )
+    print(f"ratio ybiyri / baseline: {rate / baseline_rate:.2f}")
+    verdict = "meets" if rate >= TARGET_PER_SECOND else "MISSES"
+    print(f"target: at least {TARGET_PER_SECOND} messages/s — {verdict} it")
+    if sent != args.members or delivered != args.members:
+        raise SystemExit("not every member received exactly one message")
+
+
+if __name__ == "__main__":
+    main()
