@@ -138,3 +138,13 @@ class LibraryFilterForm(forms.Form):
     theme = forms.ModelChoiceField(
         queryset=LearningTheme.objects.all(), required=False, empty_label="Any theme"
     )
+
+
+class InsightsFilterForm(forms.Form):
+    days = forms.TypedChoiceField(
+        choices=[(30, "Last 30 days"), (90, "Last 90 days"), (180, "Last 6 months"), (365, "Last year")],
+        coerce=int,
+        required=False,
+        label="Period",
+    )
+    team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False, empty_label="All my teams")

@@ -22,6 +22,7 @@ urlpatterns = [
     ),
     path("reviews/<int:pk>/actions/", views.action_add, name="action_add"),
     path("actions/", views.action_backlog, name="actions"),
+    path("insights/", views.insights, name="insights"),
     path("actions/<int:pk>/status/", views.action_status, name="action_status"),
     path("narratives/", views.narrative_library, name="library"),
     path("narratives/feed/", feeds.narrative_feed_view, name="feed"),

@@ -1,12 +1,14 @@
 """HTML views for reviews, improvement actions, narratives and walkthroughs (thin)."""
 
 import difflib
+from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -29,6 +31,7 @@ from reviews.forms import (
     ActionFilterForm,
     ActionForm,
     FactorForm,
+    InsightsFilterForm,
     LearningForm,
     LibraryFilterForm,
     NarrativeForm,
@@ -36,6 +39,7 @@ from reviews.forms import (
     ReviewForm,
     WalkthroughForm,
 )
+from reviews.insights import insights_for
 from reviews.models import ContributingFactor, Learning, Narrative, NarrativeRevision, Review
 from reviews.services import narrative as narrative_services
 from reviews.services import review as review_services
@@ -524,3 +528,15 @@ def walkthrough_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, "Walkthrough cancelled.")
     return redirect(walkthrough.narrative)
+
+
+@require_GET
+def insights(request: HttpRequest) -> HttpResponse:
+    filters = InsightsFilterForm(request.GET or None)
+    criteria = filters.cleaned_data if filters.is_valid() else {}
+    days = int(criteria.get("days") or 180)
+    team = criteria.get("team")
+    figures = insights_for(
+        viewer=request.user, since=timezone.now() - timedelta(days=days), team_id=team.pk if team else None
+    )
+    return render(request, "reviews/insights.html", {"filters": filters, "insights": figures, "days": days})
