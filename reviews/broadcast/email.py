@@ -89,7 +89,8 @@ class EmailComposer:
         self.boundary = f"=_ybiyri_{secrets.token_hex(12)}"  # "=_" never occurs in base64 text
         name, address = parseaddr(self.from_email)
         self.shared_headers = [
-            ("Subject", Header(content.subject, "utf-8", header_name="Subject").encode(linesep=CRLF)),
+            # Plain ASCII stays readable as is; anything else becomes RFC 2047 UTF-8 encoded words.
+            ("Subject", Header(content.subject, header_name="Subject").encode(linesep=CRLF)),
             ("From", formataddr((name, address), charset="utf-8")),
             ("Date", formatdate(usegmt=True)),
             ("MIME-Version", "1.0"),

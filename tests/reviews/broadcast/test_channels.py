@@ -155,3 +155,37 @@ def test_chat_payloads_escape_what_people_wrote(narrative):
     slack_text = json.dumps(slack_payload(content))
     assert "Latency &lt;5s &amp; errors &gt; 1%" in slack_text
     assert "Latency <5s & errors > 1%" in json.dumps(teams_payload(content))
+
+
+def test_non_ascii_titles_and_sender_names_are_encoded_and_read_back_intact(
+    channels, smtp_server, narrative, publish
+):
+    channels.DEFAULT_FROM_EMAIL = "Équipe ybiyri <ybiyri@example.org>"
+    narrative.title = "Paiements refusés — la file d’attente a débordé " + "très longtemps " * 6
+    narrative.save()
+
+    publish(narrative)
+
+    message = smtp_server.messages_to("pm@example.org")[0].parsed
+    assert message["Subject"] == f"[SEV2] Payments: {narrative.title}"
+    assert message["From"].addresses[0].display_name == "Équipe ybiyri"
+    assert narrative.title in message.get_body(preferencelist=("plain",)).get_content()
+    assert all(line.isascii() and len(line) <= 998 for line in smtp_server.messages[0].data.split(b"\r\n"))
+
+
+def test_broadcast_email_works_with_any_django_mail_backend(
+    settings, channels, narrative, publish, mailoutbox
+):
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+    channels.BROADCAST_EMAIL_MEMBERS = False
+
+    publish(narrative)
+
+    [sent] = mailoutbox
+    assert sent.subject == "[SEV2] Payments: Checkout timeouts"
+    assert sent.to == [LIST_ADDRESS]
+    assert f"{SITE}/narratives/{narrative.pk}/" in sent.body
+    [(html, mimetype)] = sent.alternatives
+    assert mimetype == "text/html"
+    assert "<strong>retries</strong>" in html
+    assert sent.message()["Subject"] == sent.subject
