@@ -44,6 +44,13 @@ from ybiyri.api_errors import ErrorDocumentingSchema
 
 # Text without a length in the model still gets a bound: a request is not a place for megabytes.
 MAX_TEXT = 100_000
+# The largest id a (big) auto field holds; larger numbers must be refused before they reach SQL.
+MAX_ID = 2**63 - 1
+
+
+def id_field(**kwargs: Any) -> serializers.IntegerField:
+    """An id in a body or query string: a positive integer the database can hold."""
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 
 
 class ApiViewSet(viewsets.GenericViewSet):
@@ -190,6 +197,7 @@ class ThemeViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin)
 
 
 class KeyEventSerializer(serializers.ModelSerializer):
+    evidence_url = serializers.CharField(read_only=True, help_text="A link to the evidence, or empty.")
     analyst = serializers.IntegerField(source="analysis.analyst_id", read_only=True)
     analyst_name = serializers.CharField(source="analysis.analyst.display_name", read_only=True)
 
@@ -343,7 +351,10 @@ class IncidentViewSet(ApiViewSet, mixins.ListModelMixin):
         services.incident_update(incident=incident, by=request.user, **changes)
         return Response(IncidentSerializer(get_object_or_404(self.visible_queryset(), pk=pk)).data)
 
-    @extend_schema(request=ResponderInputSerializer, responses={200: ResponderSerializer(many=True)})
+    @extend_schema(
+        request=ResponderInputSerializer,
+        responses={200: ResponderSerializer(many=True), 201: ResponderSerializer},
+    )
     @action(detail=True, methods=["get", "post"], serializer_class=ResponderSerializer)
     def responders(self, request: Request, pk: str) -> Response:
         """The incident's responders; POST adds one (product managers)."""
@@ -356,7 +367,7 @@ class IncidentViewSet(ApiViewSet, mixins.ListModelMixin):
             )
             return Response(ResponderSerializer(responder).data, status=status.HTTP_201_CREATED)
         incident = access_incident(user=request.user, incident_id=pk)
-        return Response(ResponderSerializer(selectors.incident_responders(incident=incident), many=True).data)
+        return self.paginated(selectors.incident_responders(incident=incident), ResponderSerializer)
 
     @extend_schema(
         request=None,
@@ -551,7 +562,7 @@ class InterviewSerializer(serializers.ModelSerializer):
 
 
 class InterviewInputSerializer(serializers.Serializer):
-    analysis = serializers.IntegerField(min_value=1)
+    analysis = id_field()
     interviewee = serializers.CharField(max_length=120)
     held_at = serializers.DateTimeField()
     notes = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True, default="")
@@ -582,7 +593,7 @@ class InterviewViewSet(AnalysisPartViewSet):
 
 
 class KeyEventInputSerializer(serializers.Serializer):
-    analysis = serializers.IntegerField(min_value=1)
+    analysis = id_field()
     occurred_at = serializers.DateTimeField()
     description = serializers.CharField(max_length=2000)
     evidence_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")

@@ -21,7 +21,7 @@ from incidents.access import (
     user_team_ids,
     visible_incidents_q,
 )
-from incidents.api import ApiViewSet, referenced
+from incidents.api import ApiViewSet, id_field, referenced
 from incidents.models import Incident, User
 from reviews import selectors
 from reviews.access import (
@@ -48,6 +48,7 @@ NarrativeStatus = Narrative.Status
 
 
 class ReviewSerializer(serializers.ModelSerializer):
+    video_url = serializers.CharField(read_only=True, help_text="A video call URL, or empty.")
     attendees = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     ends_at = serializers.DateTimeField(read_only=True)
 
@@ -89,7 +90,7 @@ class MeetingInputSerializer(serializers.Serializer):
 
 
 class ReviewScheduleSerializer(MeetingInputSerializer):
-    incident = serializers.IntegerField(min_value=1)
+    incident = id_field()
 
 
 class ReviewFilter(filters.FilterSet):
@@ -224,7 +225,7 @@ class ContributingFactorSerializer(serializers.ModelSerializer):
 
 
 class ContributingFactorInputSerializer(serializers.Serializer):
-    review = serializers.IntegerField(min_value=1)
+    review = id_field()
     description = serializers.CharField(max_length=2000)
     kind = serializers.ChoiceField(choices=ContributingFactor.Kind.choices)
 
@@ -263,7 +264,7 @@ class LearningSerializer(serializers.ModelSerializer):
 
 
 class LearningInputSerializer(serializers.Serializer):
-    review = serializers.IntegerField(min_value=1)
+    review = id_field()
     description = serializers.CharField(max_length=2000)
 
 
@@ -295,6 +296,7 @@ class LearningViewSet(ReviewOutcomeViewSet):
 
 
 class ActionSerializer(serializers.ModelSerializer):
+    external_url = serializers.CharField(read_only=True, help_text="The tracker's URL, empty until synced.")
     cost_of_delay_seconds = serializers.SerializerMethodField(
         help_text="From raised to done, or to now while not done: the cost of delay so far."
     )
@@ -341,8 +343,8 @@ class ActionUpdateSerializer(serializers.Serializer):
 
 
 class ActionRaiseSerializer(ActionUpdateSerializer):
-    incident = serializers.IntegerField(min_value=1)
-    review = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    incident = id_field()
+    review = id_field(required=False, allow_null=True, default=None)
     description = serializers.CharField(max_length=10000, allow_blank=True, required=False, default="")
     owner = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.all(), allow_null=True, required=False, default=None
@@ -365,11 +367,11 @@ ACTION_FILTERS = [
 
 
 class ActionFilterSerializer(serializers.Serializer):
-    team = serializers.IntegerField(min_value=1, required=False)
+    team = id_field(required=False)
     status = serializers.ChoiceField(choices=ImprovementAction.Status.choices, required=False)
     priority = serializers.ChoiceField(choices=ImprovementAction.Priority.choices, required=False)
-    owner = serializers.IntegerField(min_value=1, required=False)
-    incident = serializers.IntegerField(min_value=1, required=False)
+    owner = id_field(required=False)
+    incident = id_field(required=False)
     ordering = serializers.ChoiceField(
         choices=["-raised_at", "raised_at", "priority", "due_date", "status"], required=False
     )
@@ -473,7 +475,7 @@ class NarrativeSerializer(serializers.ModelSerializer):
 
 
 class NarrativeDraftSerializer(serializers.Serializer):
-    incident = serializers.IntegerField(min_value=1)
+    incident = id_field()
 
 
 class NarrativeSaveSerializer(serializers.Serializer):
@@ -501,10 +503,10 @@ NARRATIVE_FILTERS = [
 class NarrativeFilterSerializer(serializers.Serializer):
     search = serializers.CharField(max_length=200, required=False, allow_blank=True)
     status = serializers.ChoiceField(choices=Narrative.Status.choices, required=False)
-    team = serializers.IntegerField(min_value=1, required=False)
-    service = serializers.IntegerField(min_value=1, required=False)
+    team = id_field(required=False)
+    service = id_field(required=False)
     severity = serializers.ChoiceField(choices=Incident.Severity.choices, required=False)
-    theme = serializers.IntegerField(min_value=1, required=False)
+    theme = id_field(required=False)
 
 
 @extend_schema_view(

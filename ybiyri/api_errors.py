@@ -9,8 +9,11 @@
 
 from typing import Any
 
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import status
 from rest_framework.response import Response
@@ -63,9 +66,12 @@ class ErrorDocumentingSchema(AutoSchema):
 
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
-        errors = {"400": "Bad input", "401": "Not signed in", "403": "Not allowed"}
-        if "{" in self.path or self.method != "GET":
-            errors["404"] = "Not found, or not visible to you"
+        errors = {
+            "400": "Bad input",
+            "401": "Not signed in",
+            "403": "Not allowed",
+            "404": "Not found, not visible to you, or no such page of results",
+        }
         if self.method in {"PUT", "PATCH"} and getattr(self.view, "versioned_writes", False):
             errors["409"] = "Saved over a newer version"
         for code, description in errors.items():
@@ -74,3 +80,10 @@ class ErrorDocumentingSchema(AutoSchema):
                 code, {"description": description, "content": {"application/json": {"schema": body}}}
             )
         return responses
+
+
+@csrf_exempt
+@login_not_required
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Any other path under /api/: a JSON 404 like the API's own, never the HTML error page."""
+    return JsonResponse({"detail": "Not found."}, status=404)

@@ -1,11 +1,12 @@
 """The API under /api/: one router for every collection, the OpenAPI schema and its docs."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from incidents import api as incidents_api
 from reviews import api as reviews_api
+from ybiyri.api_errors import api_not_found
 
 router = DefaultRouter()
 router.register("users", incidents_api.UserViewSet, basename="user")
@@ -28,4 +29,5 @@ urlpatterns = [
     # The split view loads its initialiser as a file, so the page keeps a strict CSP.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include(router.urls)),
+    re_path(r"", api_not_found),
 ]

@@ -343,6 +343,8 @@ SPECTACULAR_SETTINGS |= {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Like everything but the sign-in page, the schema and its docs are for signed-in members.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "ENUM_NAME_OVERRIDES": {
         "IncidentStatusEnum": "incidents.api.IncidentStatus",
         "AnalysisStatusEnum": "incidents.api.AnalysisStatus",
