@@ -41,11 +41,47 @@ ROOT = Path(__file__).resolve().parent.parent
 SCALE = float(os.environ.get("BENCH_SCALE", "0.1"))
 PORT = int(os.environ.get("BENCH_PORT", "8765"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "60"))
-WORDS = (
-    "database timeout retry queue cache deploy rollback certificate latency outage alert pager dns "
-    "kafka consumer lag memory leak disk full index rebuild failover replica lock contention payment "
-    "provider checkout login session token quota throttle config flag migration schema capacity"
-).split()
+WORDS = [
+    "database",
+    "timeout",
+    "retry",
+    "queue",
+    "cache",
+    "deploy",
+    "rollback",
+    "certificate",
+    "latency",
+    "outage",
+    "alert",
+    "pager",
+    "dns",
+    "kafka",
+    "consumer",
+    "lag",
+    "memory",
+    "leak",
+    "disk",
+    "full",
+    "index",
+    "rebuild",
+    "failover",
+    "replica",
+    "lock",
+    "contention",
+    "payment",
+    "provider",
+    "checkout",
+    "login",
+    "session",
+    "token",
+    "quota",
+    "throttle",
+    "config",
+    "flag",
+    "migration",
+    "schema",
+    "capacity",
+]
 BATCH = 5000
 
 
@@ -113,7 +149,7 @@ def generate() -> tuple[User, Incident]:
                 due_at=now,
                 status="submitted",
                 report=sentence(rng, 80),
-            )  # fmt: skip
+            )
             for responder in responders
         ),
         batch_size=BATCH,
@@ -153,7 +189,7 @@ def generate() -> tuple[User, Incident]:
                 status="published",
                 published_at=incident.started_at + timedelta(days=3),
                 created_by=viewer,
-            )  # fmt: skip
+            )
             for incident in incidents[: scaled(20_000)]
         ),
         batch_size=BATCH,

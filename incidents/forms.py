@@ -4,6 +4,9 @@ from datetime import timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.urls import reverse_lazy
 from django.utils import timezone
 
 from incidents.models import Incident, LearningTheme, Responder, Service, Team, User
@@ -24,11 +27,62 @@ def datetime_field(*, required: bool = True, label: str = "", help_text: str = "
     )
 
 
-def active_members() -> forms.ModelChoiceField:
-    return forms.ModelChoiceField(
-        queryset=User.objects.filter(is_active=True).order_by("first_name", "last_name", "username"),
-        error_messages={"invalid_choice": "Choose a member of the organisation."},
-    )
+class MemberField(forms.CharField):
+    """Active members typed by username or email, with suggestions from `incidents:people`.
+
+    A select of every member does not scale to an organisation of thousands; this field resolves
+    what was typed in one query. With `multiple`, names are comma-separated and a list is returned.
+    """
+
+    def __init__(self, *, multiple: bool = False, **kwargs) -> None:
+        self.multiple = multiple
+        kwargs.setdefault("max_length", 2000)
+        kwargs.setdefault(
+            "help_text", "Usernames or emails, separated by commas." if multiple else "Username or email."
+        )
+        super().__init__(**kwargs)
+        self.widget.attrs.update(
+            {
+                "list": "member-suggestions",
+                "autocomplete": "off",
+                "hx-get": reverse_lazy("incidents:people"),
+                "hx-trigger": "keyup changed delay:300ms",
+                "hx-target": "#member-suggestions",
+                "hx-swap": "innerHTML",
+            }
+        )
+
+    def prepare_value(self, value):
+        if isinstance(value, User):
+            return value.username
+        if isinstance(value, list | tuple):
+            return ", ".join(item.username if isinstance(item, User) else str(item) for item in value)
+        return value
+
+    def clean(self, value):
+        text = super().clean(value)
+        names = [name.strip() for name in (text or "").split(",") if name.strip()]
+        if not self.multiple and len(names) > 1:
+            raise ValidationError("Enter one member.")
+        found = {}
+        if names:
+            lowered = [name.lower() for name in names]
+            candidates = User.objects.filter(is_active=True).annotate(
+                username_lower=Lower("username"), email_lower=Lower("email")
+            )
+            for user in candidates.filter(Q(username_lower__in=lowered) | Q(email_lower__in=lowered)):
+                found[user.username.lower()] = user
+                found[user.email.lower()] = user
+            missing = [name for name, key in zip(names, lowered, strict=True) if key not in found]
+            if missing:
+                raise ValidationError(
+                    "Not an active member of the organisation: %(names)s.",
+                    params={"names": ", ".join(missing)},
+                )
+        users = list({found[name.lower()].pk: found[name.lower()] for name in names}.values())
+        if self.multiple:
+            return users
+        return users[0] if users else None
 
 
 class IncidentForm(forms.Form):
@@ -53,16 +107,16 @@ class IncidentForm(forms.Form):
 
 
 class DeclareIncidentForm(IncidentForm):
-    responders = forms.ModelMultipleChoiceField(
-        queryset=User.objects.filter(is_active=True).order_by("first_name", "last_name", "username"),
+    responders = MemberField(
+        multiple=True,
         required=False,
-        help_text="The people who took part in the response; roles can be set on the incident page.",
-        error_messages={"invalid_choice": "%(value)s is not a member of the organisation."},
+        help_text="Usernames or emails of the people who took part in the response, separated by commas; "
+        "roles can be set on the incident page.",
     )
 
 
 class ResponderForm(forms.Form):
-    user = active_members()
+    user = MemberField(label="Member")
     role = forms.CharField(
         max_length=100, required=False, help_text="e.g. incident commander, on-call engineer"
     )

@@ -118,3 +118,17 @@ def teams_for_filter(*, viewer: User) -> QuerySet[Team]:
     if sees_everything(viewer):
         return Team.objects.all()
     return Team.objects.filter(Q(members=viewer) | Q(product_managers=viewer)).distinct()
+
+
+def people_matching(*, term: str) -> QuerySet[User]:
+    """Active members whose username, name or email starts with the term."""
+    return (
+        User.objects.filter(is_active=True)
+        .filter(
+            Q(username__istartswith=term)
+            | Q(first_name__istartswith=term)
+            | Q(last_name__istartswith=term)
+            | Q(email__istartswith=term)
+        )
+        .order_by("username")
+    )

@@ -8,10 +8,12 @@ urlpatterns = [
     path("", views.my_work, name="my_work"),
     path("settings/", views.account_settings, name="settings"),
     path("preview/", views.markdown_preview, name="preview"),
+    path("people/", views.people_search, name="people"),
     path("incidents/", views.incident_list, name="list"),
     path("incidents/declare/", views.incident_declare, name="declare"),
     path("incidents/<int:pk>/", views.incident_detail, name="detail"),
     path("incidents/<int:pk>/edit/", views.incident_edit, name="edit"),
+    path("incidents/<int:pk>/timeline/", views.incident_timeline, name="timeline"),
     path("incidents/<int:pk>/responders/", views.responder_add, name="responder_add"),
     path(
         "incidents/<int:pk>/responders/<int:responder_id>/remove/",

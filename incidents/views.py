@@ -32,6 +32,7 @@ from reviews.markdown import render_markdown
 from reviews.selectors import narratives_recent, reviews_upcoming
 
 INCIDENTS_PER_PAGE = 25
+TIMELINE_PER_PAGE = 50
 
 
 @require_GET
@@ -136,7 +137,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "incident": incident,
         "responders": responders,
-        "timeline": selectors.incident_timeline(incident=incident),
+        "timeline": timeline_page(request, incident),
         "themes": selectors.incident_themes(incident=incident),
         "can_manage": can_manage_incident(request.user, incident),
         "responder_form": ResponderForm(),
@@ -144,6 +145,21 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "narrative": getattr_or_none(incident, "narrative"),
     }
     return render(request, "incidents/incident_detail.html", context)
+
+
+def timeline_page(request: HttpRequest, incident):
+    """One page of the merged timeline: incidents with a thousand key events stay fast to open."""
+    return Paginator(selectors.incident_timeline(incident=incident), TIMELINE_PER_PAGE).get_page(
+        request.GET.get("timeline_page")
+    )
+
+
+@require_GET
+def incident_timeline(request: HttpRequest, pk: int) -> HttpResponse:
+    """The next page of the timeline, appended in place by htmx."""
+    incident = access_incident(user=request.user, incident_id=pk)
+    context = {"incident": incident, "timeline": timeline_page(request, incident)}
+    return render(request, "incidents/_timeline_events.html", context)
 
 
 def getattr_or_none(instance, name: str):
@@ -394,3 +410,13 @@ def account_settings(request: HttpRequest) -> HttpResponse:
             return redirect("incidents:settings")
     status = 400 if form.errors else 200
     return render(request, "incidents/account_settings.html", {"form": form}, status=status)
+
+
+@require_GET
+def people_search(request: HttpRequest) -> HttpResponse:
+    """Member suggestions for the member fields: options for the typed name (the last, after a comma)."""
+    typed = request.GET.get("q") or next((value for key, value in request.GET.items() if key != "q"), "")
+    prefix, _, term = typed.rpartition(",")
+    people = selectors.people_matching(term=term.strip())[:10] if term.strip() else []
+    lead = f"{prefix.strip()}, " if prefix.strip() else ""
+    return render(request, "incidents/_people_options.html", {"people": people, "lead": lead})

@@ -5,22 +5,11 @@ from zoneinfo import ZoneInfo, available_timezones
 from django import forms
 from django.utils import timezone
 
-from incidents.forms import DateTimeLocalInput
-from incidents.models import Incident, LearningTheme, Service, Team, User
+from incidents.forms import DateTimeLocalInput, MemberField
+from incidents.models import Incident, LearningTheme, Service, Team
 from reviews.models import ContributingFactor, ImprovementAction
 
 TIME_ZONES = sorted(available_timezones())
-
-
-def members_field(*, required: bool, label: str = "", help_text: str = "") -> forms.ModelMultipleChoiceField:
-    return forms.ModelMultipleChoiceField(
-        queryset=User.objects.filter(is_active=True).order_by("first_name", "last_name", "username"),
-        required=required,
-        label=label,
-        help_text=help_text,
-        widget=forms.SelectMultiple(attrs={"size": 8}),
-        error_messages={"invalid_choice": "%(value)s is not a member of the organisation."},
-    )
 
 
 class MeetingForm(forms.Form):
@@ -42,12 +31,12 @@ class MeetingForm(forms.Form):
 
 class ReviewForm(MeetingForm):
     video_url = forms.URLField(max_length=500, required=False, label="Video link")
-    facilitator = forms.ModelChoiceField(
-        queryset=User.objects.filter(is_active=True),
-        error_messages={"invalid_choice": "Choose a member of the organisation."},
-    )
-    attendees = members_field(
-        required=False, help_text="Defaults to the responders and the team's product managers."
+    facilitator = MemberField()
+    attendees = MemberField(
+        multiple=True,
+        required=False,
+        help_text="Usernames or emails, separated by commas; defaults to the responders and the team's "
+        "product managers.",
     )
 
 
@@ -56,7 +45,7 @@ class WalkthroughForm(MeetingForm):
     audience_email = forms.EmailField(
         required=False, label="Audience list address", help_text="e.g. engineering@example.org"
     )
-    attendees = members_field(required=False, label="People")
+    attendees = MemberField(multiple=True, required=False, label="People")
 
 
 class NotesForm(forms.Form):
@@ -84,11 +73,7 @@ class ActionForm(forms.Form):
     title = forms.CharField(max_length=200)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=10000)
     kind = forms.ChoiceField(choices=ImprovementAction.Kind.choices)
-    owner = forms.ModelChoiceField(
-        queryset=User.objects.filter(is_active=True),
-        required=False,
-        error_messages={"invalid_choice": "Choose a member of the organisation."},
-    )
+    owner = MemberField(required=False)
     priority = forms.ChoiceField(
         choices=ImprovementAction.Priority.choices, initial=ImprovementAction.Priority.MEDIUM
     )
@@ -103,9 +88,7 @@ class ActionFilterForm(forms.Form):
     priority = forms.ChoiceField(
         choices=[("", "Any priority"), *ImprovementAction.Priority.choices], required=False
     )
-    owner = forms.ModelChoiceField(
-        queryset=User.objects.filter(is_active=True), required=False, empty_label="Anyone"
-    )
+    owner = MemberField(required=False, help_text="")
     sort = forms.ChoiceField(
         choices=[
             ("-raised_at", "Newest first"),
@@ -130,9 +113,11 @@ class LibraryFilterForm(forms.Form):
     q = forms.CharField(
         required=False, max_length=200, label="Search", widget=forms.TextInput(attrs={"type": "search"})
     )
-    team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False, empty_label="All teams")
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.only("id", "name"), required=False, empty_label="All teams"
+    )
     service = forms.ModelChoiceField(
-        queryset=Service.objects.all(), required=False, empty_label="All services"
+        queryset=Service.objects.only("id", "name"), required=False, empty_label="All services"
     )
     severity = forms.ChoiceField(choices=[("", "Any severity"), *Incident.Severity.choices], required=False)
     theme = forms.ModelChoiceField(

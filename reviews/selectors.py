@@ -28,6 +28,7 @@ def narratives_recent(*, viewer: User) -> QuerySet[Narrative]:
     return (
         Narrative.objects.filter(readable_narratives_q(viewer))
         .select_related("incident__team", "incident__service")
+        .defer("search_vector")
         .distinct()
         .order_by("-published_at", "-id")
     )
@@ -112,8 +113,10 @@ def narrative_library(
     On PostgreSQL the search uses the stored tsvector (GIN index), title weighted above body; on
     SQLite it falls back to substring matching, title matches first.
     """
-    narratives = Narrative.objects.filter(readable_narratives_q(viewer)).select_related(
-        "incident__team", "incident__service"
+    narratives = (
+        Narrative.objects.filter(readable_narratives_q(viewer))
+        .select_related("incident__team", "incident__service")
+        .defer("body", "search_vector")
     )
     if team_id:
         narratives = narratives.filter(incident__team_id=team_id)
@@ -163,6 +166,7 @@ def narrative_related(*, narrative: Narrative, viewer: User, limit: int = 5) -> 
         .filter(incident__analyses__themes__in=theme_ids)
         .annotate(shared_themes=Count("incident__analyses__themes", distinct=True))
         .select_related("incident__team")
+        .defer("body", "search_vector")
         .order_by("-shared_themes", "-published_at")[:limit]
     )
 

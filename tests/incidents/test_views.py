@@ -109,7 +109,7 @@ def test_declaring_an_incident_through_the_form(client, pm, team, service, respo
             "service": service.pk,
             "started_at": local(started),
             "resolved_at": local(started + timedelta(hours=1)),
-            "responders": [responder.pk],
+            "responders": "responder",
         },
     )
     incident = Incident.objects.get(title="Refunds stuck")
@@ -193,10 +193,27 @@ def test_editing_an_incident(client, incident, pm):
 def test_adding_an_unknown_responder_is_a_400_with_the_message(client, incident, pm):
     client.force_login(pm)
     response = client.post(
-        reverse("incidents:responder_add", args=[incident.pk]), {"user": 424242, "role": "x"}
+        reverse("incidents:responder_add", args=[incident.pk]), {"user": "nobody", "role": "x"}
     )
     assert response.status_code == 400
-    assert "Choose a member of the organisation." in response.text
+    assert "Not an active member of the organisation: nobody." in response.text
+
+
+def test_a_responder_can_be_added_by_email_in_any_case(client, incident, pm, teammate):
+    client.force_login(pm)
+    response = client.post(
+        reverse("incidents:responder_add", args=[incident.pk]),
+        {"user": "TEAMMATE@example.org", "role": "Scribe"},
+    )
+    assert response.status_code == 302
+    assert incident.responders.filter(user=teammate, role="Scribe").exists()
+
+
+def test_people_suggestions_complete_the_last_name_typed(client, pm, teammate, responder):
+    client.force_login(pm)
+    response = client.get(reverse("incidents:people"), {"q": "responder, tea"})
+    assert '<option value="responder, teammate">' in response.text
+    assert "Rui" not in response.text
 
 
 def test_allocating_through_the_form_sends_invites(
@@ -438,3 +455,27 @@ def test_incident_page_queries_do_not_grow_with_key_events(client, incident, pm,
         for index in range(190)
     )
     assert queries_for(client, incident.get_absolute_url()) == small
+
+
+def test_a_long_timeline_is_shown_a_page_at_a_time(client, incident, pm, other_team_member):
+    analysis = AnalysisSessionFactory(responder=incident.responders.get())
+    KeyEvent.objects.bulk_create(
+        KeyEvent(
+            analysis=analysis,
+            incident=incident,
+            occurred_at=incident.started_at + timedelta(seconds=index),
+            description=f"event-{index:03d}",
+        )
+        for index in range(150)
+    )
+    client.force_login(pm)
+    page = client.get(incident.get_absolute_url()).text
+    assert "event-049" in page and "event-050" not in page
+    assert "150 key events" in page
+    more = client.get(
+        reverse("incidents:timeline", args=[incident.pk]), {"timeline_page": 3}, HTTP_HX_REQUEST="true"
+    )
+    assert "event-100" in more.text and "event-149" in more.text and "event-099" not in more.text
+    assert "Show the next events" not in more.text
+    client.force_login(other_team_member)
+    assert client.get(reverse("incidents:timeline", args=[incident.pk])).status_code == 404

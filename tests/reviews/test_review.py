@@ -159,8 +159,8 @@ def test_scheduling_through_the_page_reads_the_time_in_the_chosen_zone(client, i
             "scheduled_at": f"{day.isoformat()}T10:00",
             "time_zone": "America/New_York",
             "duration_minutes": 60,
-            "facilitator": pm.pk,
-            "attendees": [responder.pk],
+            "facilitator": "pm",
+            "attendees": "responder",
         },
     )
     review = Review.objects.get()
@@ -172,7 +172,7 @@ def test_schedule_page_bad_input_is_a_400(client, incident, pm):
     client.force_login(pm)
     response = client.post(
         reverse("reviews:schedule", args=[incident.pk]),
-        {"scheduled_at": "soon", "time_zone": "Nowhere", "duration_minutes": 2, "facilitator": 999999},
+        {"scheduled_at": "soon", "time_zone": "Nowhere", "duration_minutes": 2, "facilitator": "ghost"},
     )
     assert response.status_code == 400
     assert set(response.context["form"].errors) >= {
@@ -217,7 +217,7 @@ def test_facilitation_page_shows_reports_side_by_side_and_records_outcomes(clien
             "title": "Add retry budget",
             "kind": "technical",
             "priority": "high",
-            "owner": pm.pk,
+            "owner": "pm",
             "description": "",
         },
     )
@@ -245,7 +245,7 @@ def test_facilitation_forms_with_bad_input_are_400s(client, incident, pm):
     )
     response = client.post(
         reverse("reviews:action_add", args=[review.pk]),
-        {"title": "", "kind": "x", "priority": "urgent", "owner": 99999},
+        {"title": "", "kind": "x", "priority": "urgent", "owner": "ghost"},
     )
     assert response.status_code == 400
     assert set(response.context["action_form"].errors) >= {"title", "kind", "priority", "owner"}
