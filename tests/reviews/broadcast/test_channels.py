@@ -189,3 +189,15 @@ def test_broadcast_email_works_with_any_django_mail_backend(
     assert mimetype == "text/html"
     assert "<strong>retries</strong>" in html
     assert sent.message()["Subject"] == sent.subject
+
+
+def test_webhooks_go_unsigned_when_no_secret_is_configured(channels, sink, narrative, publish):
+    channels.BROADCAST_WEBHOOK_SECRET = ""
+
+    publish(narrative)
+
+    [request] = sink.requests_to("/hook")
+    assert "X-Ybiyri-Signature" not in request.headers
+    assert not webhook_signature_valid(
+        secret="", body=request.body, timestamp=request.headers["X-Ybiyri-Timestamp"], signature=""
+    )
