@@ -6,7 +6,9 @@ import re
 import pytest
 import schemathesis
 from django.contrib.staticfiles import finders
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
@@ -100,11 +102,21 @@ def api_schema(world, settings):
     """The live schema, fetched signed in as an admin, bound to the WSGI application."""
     settings.ALLOWED_HOSTS = ["localhost", "testserver"]
     token = Token.objects.create(user=world.people["admin"])
-    schema = schemathesis.openapi.from_wsgi(
-        "/api/schema/?format=json", get_wsgi_application(), headers={"Authorization": f"Token {token.key}"}
-    )
-    schema.auth_token = token.key
-    return schema
+    # As Django's test client does: the test's transaction holds the connection, so the end of a
+    # request must not close it.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        schema = schemathesis.openapi.from_wsgi(
+            "/api/schema/?format=json",
+            get_wsgi_application(),
+            headers={"Authorization": f"Token {token.key}"},
+        )
+        schema.auth_token = token.key
+        yield schema
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 CHECKS = [
