@@ -124,7 +124,6 @@ def prebuilt_messages(narrative) -> list[tuple[str, str, bytes]]:
     messages = []
     for user_id, address in User.objects.order_by("pk").values_list("pk", "email"):
         recipient = EmailRecipient(
-            delivery_id=0,
             delivery_uuid=uuid.uuid4(),
             address=address,
             unsubscribe_url=member_unsubscribe_url(user_id=user_id),

@@ -124,6 +124,7 @@ def stale_reason(narrative: Narrative, delivery: Delivery) -> str:
 
 
 def send_for_narrative(narrative: Narrative, deliveries: list[Delivery]) -> dict[int, DeliveryError | None]:
+    """Send one narrative's claimed rows: emails as one batch, then each chat/webhook endpoint."""
     outcomes: dict[int, DeliveryError | None] = {}
     sendable = []
     for delivery in deliveries:
@@ -192,7 +193,6 @@ def send_emails(
             )
             continue
         recipient = EmailRecipient(
-            delivery_id=delivery.pk,
             delivery_uuid=delivery.uuid,
             address=delivery.recipient,
             unsubscribe_url=unsubscribe_url,

@@ -33,7 +33,6 @@ UNSUBSCRIBE_PLACEHOLDER = "ybiyri-unsubscribe-url-placeholder"
 
 @dataclass(frozen=True)
 class EmailRecipient:
-    delivery_id: int
     delivery_uuid: UUID
     address: str
     # A member's one-click unsubscribe link; None for an organisation-wide list address, whose own
