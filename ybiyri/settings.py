@@ -41,13 +41,17 @@ def env_list(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
-def env_url(name: str, default: str = "") -> str:
-    value = env_str(name, default)
+def checked_url(name: str, value: str) -> str:
+    """`value` if it is an http(s) URL, else ImproperlyConfigured naming the variable."""
     if value:
         parsed = urlparse(value)
         if parsed.scheme not in {"http", "https"} or not parsed.netloc:
             raise ImproperlyConfigured(f"{name} must be an http(s) URL, got {value!r}")
     return value.rstrip("/")
+
+
+def env_url(name: str, default: str = "") -> str:
+    return checked_url(name, env_str(name, default))
 
 
 DEBUG = env_bool("DEBUG", default=False)
@@ -185,20 +189,16 @@ CELERY_BEAT_SCHEDULE = {
 # Mail: the EMAIL_* variables configure Django 6.1's default mailer; no host → console backend.
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ybiyri <ybiyri@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-if env_str("EMAIL_HOST"):
-    MAILERS = {
-        "default": {
-            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "OPTIONS": {
-                "host": env_str("EMAIL_HOST"),
-                "port": env_int("EMAIL_PORT", 25),
-                "username": env_str("EMAIL_HOST_USER"),
-                "password": env_str("EMAIL_HOST_PASSWORD"),
-                "use_tls": env_bool("EMAIL_USE_TLS", default=False),
-                "timeout": env_int("EMAIL_TIMEOUT", 30),
-            },
-        }
-    }
+SMTP_OPTIONS = {
+    "host": env_str("EMAIL_HOST"),
+    "port": env_int("EMAIL_PORT", 25),
+    "username": env_str("EMAIL_HOST_USER"),
+    "password": env_str("EMAIL_HOST_PASSWORD"),
+    "use_tls": env_bool("EMAIL_USE_TLS", default=False),
+    "timeout": env_int("EMAIL_TIMEOUT", 30),
+}
+if SMTP_OPTIONS["host"]:
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend", "OPTIONS": SMTP_OPTIONS}}
 else:
     MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
 
@@ -208,7 +208,7 @@ BROADCAST_EMAIL_MEMBERS = env_bool("BROADCAST_EMAIL_MEMBERS", default=False)
 SLACK_WEBHOOK_URL = env_url("SLACK_WEBHOOK_URL")
 TEAMS_WEBHOOK_URL = env_url("TEAMS_WEBHOOK_URL")
 BROADCAST_WEBHOOK_URLS = [
-    env_url("BROADCAST_WEBHOOK_URLS", url) for url in env_list("BROADCAST_WEBHOOK_URLS")
+    checked_url("BROADCAST_WEBHOOK_URLS", url) for url in env_list("BROADCAST_WEBHOOK_URLS")
 ]
 BROADCAST_WEBHOOK_SECRET = env_str("BROADCAST_WEBHOOK_SECRET")
 # The broadcast's reconciler: requeues deliveries whose backoff has passed, whose task was lost with
