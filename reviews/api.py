@@ -474,6 +474,14 @@ class NarrativeSerializer(serializers.ModelSerializer):
         return str(render_markdown(narrative.body))
 
 
+class NarrativeListSerializer(NarrativeSerializer):
+    """A narrative in a list: everything but the body (read one narrative for its text)."""
+
+    class Meta(NarrativeSerializer.Meta):
+        fields = [name for name in NarrativeSerializer.Meta.fields if name not in {"body", "body_html"}]
+        read_only_fields = fields
+
+
 class NarrativeDraftSerializer(serializers.Serializer):
     incident = id_field()
 
@@ -511,6 +519,7 @@ class NarrativeFilterSerializer(serializers.Serializer):
 
 @extend_schema_view(
     list=extend_schema(parameters=NARRATIVE_FILTERS),
+    retrieve=extend_schema(responses=NarrativeSerializer),
     create=extend_schema(request=NarrativeDraftSerializer, responses={201: NarrativeSerializer}),
     partial_update=extend_schema(request=NarrativeSaveSerializer, responses=NarrativeSerializer),
 )
@@ -518,7 +527,7 @@ class NarrativeViewSet(ApiViewSet, mixins.ListModelMixin):
     """The narrative library (published narratives, newest first or by relevance with `search`),
     and the team's drafts. Saves carry `version` (409 when stale); publishing broadcasts."""
 
-    serializer_class = NarrativeSerializer
+    serializer_class = NarrativeListSerializer
     filter_backends: list = []  # the library selector owns search, filters and ordering
     versioned_writes = True
     http_method_names = ["get", "post", "patch", "head", "options"]
@@ -534,7 +543,7 @@ class NarrativeViewSet(ApiViewSet, mixins.ListModelMixin):
             drafts = Narrative.objects.filter(status=Narrative.Status.DRAFT).select_related("incident")
             if not sees_everything(viewer):
                 drafts = drafts.filter(incident__team_id__in=user_team_ids(viewer))
-            return drafts.order_by("-updated_at", "-id")
+            return drafts.defer("body", "search_vector").order_by("-updated_at", "-id")
         return selectors.narrative_library(
             viewer=viewer,
             query=criteria.get("search", ""),

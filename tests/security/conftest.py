@@ -71,7 +71,7 @@ def oidc_provider() -> Iterator[OIDCProvider]:
         "OIDC_WRONG_AUDIENCE_CLIENTS": provider.wrong_audience_client_id,
         "NODE_NO_WARNINGS": "1",
     }
-    process = subprocess.Popen(  # noqa: S603 — a fixed command line
+    process = subprocess.Popen(
         [node, str(OIDC_DIR / "provider.mjs")],
         env=env,
         stdout=subprocess.PIPE,

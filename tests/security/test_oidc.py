@@ -196,7 +196,7 @@ def test_an_unreachable_provider_leaves_password_sign_in_working(client, sso):
 def run_with_environment(code: str, **env: str) -> subprocess.CompletedProcess:
     environment = {key: value for key, value in os.environ.items() if not key.startswith("OIDC_")}
     environment |= {"DJANGO_SETTINGS_MODULE": "ybiyri.settings", **env}
-    return subprocess.run(  # noqa: S603 — our own interpreter and code
+    return subprocess.run(
         [sys.executable, "-c", f"import django; django.setup(); {code}"],
         cwd=PROJECT_DIR,
         env=environment,

@@ -1,0 +1,98 @@
+"""Every API list issues the same number of queries whatever the amount of data behind it."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from incidents.models import AnalysisSession, User
+from reviews.models import Delivery, Narrative
+from tests.api.conftest import client_for
+from tests.factories import (
+    AnalysisSessionFactory,
+    ContributingFactorFactory,
+    ImprovementActionFactory,
+    IncidentFactory,
+    InterviewFactory,
+    KeyEventFactory,
+    LearningFactory,
+    NarrativeFactory,
+    ResponderFactory,
+    ReviewFactory,
+    UserFactory,
+)
+
+LISTS = [
+    "/api/users/",
+    "/api/teams/",
+    "/api/services/",
+    "/api/themes/",
+    "/api/incidents/",
+    "/api/analyses/",
+    "/api/interviews/",
+    "/api/key-events/",
+    "/api/reviews/",
+    "/api/contributing-factors/",
+    "/api/learnings/",
+    "/api/actions/",
+    "/api/narratives/",
+    "/api/narratives/?search=herd",
+    "/api/narratives/?status=draft",
+    "/api/deliveries/",
+]
+
+
+def grow(*, copies: int, team, service, pm, responder) -> None:
+    """`copies` incidents of Payments, each with one of everything."""
+    for index in range(copies):
+        incident = IncidentFactory(team=team, service=service, declared_by=pm, title=f"Incident {index}")
+        member = UserFactory()
+        team.members.add(member)
+        analysis = AnalysisSessionFactory(
+            responder=ResponderFactory(incident=incident, user=responder),
+            scheduled_by=pm,
+            status=AnalysisSession.Status.SUBMITTED,
+            submitted_at=timezone.now(),
+            report="Report",
+        )
+        InterviewFactory(analysis=analysis)
+        KeyEventFactory(analysis=analysis)
+        review = ReviewFactory(
+            incident=incident, facilitator=pm, scheduled_at=timezone.now() + timedelta(days=1)
+        )
+        review.attendees.add(responder, member)
+        ContributingFactorFactory(review=review)
+        LearningFactory(review=review)
+        ImprovementActionFactory(incident=incident, review=review, owner=responder)
+        narrative = NarrativeFactory(
+            incident=incident,
+            title=f"Herd {index}",
+            body="The thundering herd.",
+            status=Narrative.Status.PUBLISHED if index % 2 else Narrative.Status.DRAFT,
+            published_at=timezone.now() if index % 2 else None,
+        )
+        Delivery.objects.create(
+            narrative=narrative, publication=1, channel="email", recipient=f"r{index}@x.org"
+        )
+
+
+def queries_for(viewer, path: str) -> int:
+    # A fresh user object per request, as in production (the access rules cache team ids on it).
+    client = client_for(User.objects.get(pk=viewer.pk))
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(path)
+    assert response.status_code == 200, (path, response.content[:300])
+    return len(captured)
+
+
+@pytest.mark.parametrize("path", LISTS)
+def test_lists_issue_a_fixed_number_of_queries(path, team, service, pm, responder):
+    grow(copies=2, team=team, service=service, pm=pm, responder=responder)
+    few = queries_for(pm, path)
+
+    grow(copies=12, team=team, service=service, pm=pm, responder=responder)
+    many = queries_for(pm, path)
+
+    assert many == few, f"{path}: {few} queries with little data, {many} with more"
