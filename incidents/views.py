@@ -30,6 +30,7 @@ from incidents.forms import (
 from incidents.models import Interview, KeyEvent, Responder
 from reviews.markdown import render_markdown
 from reviews.selectors import narratives_recent, reviews_upcoming
+from ybiyri.views import call_reporting, page_of
 
 INCIDENTS_PER_PAGE = 25
 TIMELINE_PER_PAGE = 50
@@ -61,13 +62,11 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         status=criteria.get("status", ""),
         query=criteria.get("q", ""),
     )
-    page = Paginator(incidents, INCIDENTS_PER_PAGE).get_page(request.GET.get("page"))
-    query_string = request.GET.copy()
-    query_string.pop("page", None)
+    page, query_string = page_of(request, incidents, INCIDENTS_PER_PAGE)
     context = {
         "filters": filters,
         "page": page,
-        "query_string": query_string.urlencode(),
+        "query_string": query_string,
         "can_declare": managed_teams(request.user).exists(),
     }
     template = "incidents/_incident_rows.html" if request.htmx else "incidents/incident_list.html"
@@ -189,12 +188,13 @@ def responder_add(request: HttpRequest, pk: int) -> HttpResponse:
 def responder_remove(request: HttpRequest, pk: int, responder_id: int) -> HttpResponse:
     incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
     responder = get_object_or_404(Responder, pk=responder_id, incident=incident)
-    try:
-        services.responder_remove(responder=responder, by=request.user)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, f"{responder.user.display_name} removed from the responders.")
+    call_reporting(
+        request,
+        services.responder_remove,
+        responder=responder,
+        by=request.user,
+        success=f"{responder.user.display_name} removed from the responders.",
+    )
     return redirect(incident)
 
 
@@ -294,12 +294,13 @@ def analysis_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def analysis_submit(request: HttpRequest, pk: int) -> HttpResponse:
     analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
-    try:
-        services.analysis_submit(analysis=analysis, by=request.user)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, "Analysis submitted; the product manager has been told.")
+    call_reporting(
+        request,
+        services.analysis_submit,
+        analysis=analysis,
+        by=request.user,
+        success="Analysis submitted; the product manager has been told.",
+    )
     return redirect(analysis)
 
 
@@ -321,31 +322,36 @@ def analysis_partial_response(
     return redirect(analysis)
 
 
-@require_POST
-def interview_add(request: HttpRequest, pk: int) -> HttpResponse:
+def analysis_item_add(
+    request: HttpRequest, pk: int, *, form_class, service, template: str, form_name: str
+) -> HttpResponse:
+    """Add an interview or a key event to the analyst's own analysis: `service(analysis=…, by=…, **data)`."""
     analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
-    form = InterviewForm(request.POST)
+    form = form_class(request.POST)
     status = 400
     if form.is_valid():
         try:
-            services.interview_add(analysis=analysis, by=request.user, **form.cleaned_data)
+            service(analysis=analysis, by=request.user, **form.cleaned_data)
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            form, status = InterviewForm(), 200
-    return analysis_partial_response(
-        request, analysis, "incidents/_interviews.html", "interview_form", form, status
-    )
+            form, status = form_class(), 200
+    return analysis_partial_response(request, analysis, template, form_name, form, status)
+
+
+@require_POST
+def interview_add(request: HttpRequest, pk: int) -> HttpResponse:
+    return analysis_item_add(
+        request, pk, form_class=InterviewForm, service=services.interview_add,
+        template="incidents/_interviews.html", form_name="interview_form",
+    )  # fmt: skip
 
 
 @require_POST
 def interview_delete(request: HttpRequest, pk: int, interview_id: int) -> HttpResponse:
     analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
     interview = get_object_or_404(Interview, pk=interview_id, analysis=analysis)
-    try:
-        services.interview_delete(interview=interview, by=request.user)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+    call_reporting(request, services.interview_delete, interview=interview, by=request.user)
     return analysis_partial_response(
         request, analysis, "incidents/_interviews.html", "interview_form", InterviewForm(), 200
     )
@@ -353,29 +359,17 @@ def interview_delete(request: HttpRequest, pk: int, interview_id: int) -> HttpRe
 
 @require_POST
 def key_event_add(request: HttpRequest, pk: int) -> HttpResponse:
-    analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
-    form = KeyEventForm(request.POST)
-    status = 400
-    if form.is_valid():
-        try:
-            services.key_event_add(analysis=analysis, by=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            form, status = KeyEventForm(), 200
-    return analysis_partial_response(
-        request, analysis, "incidents/_key_events.html", "key_event_form", form, status
-    )
+    return analysis_item_add(
+        request, pk, form_class=KeyEventForm, service=services.key_event_add,
+        template="incidents/_key_events.html", form_name="key_event_form",
+    )  # fmt: skip
 
 
 @require_POST
 def key_event_delete(request: HttpRequest, pk: int, key_event_id: int) -> HttpResponse:
     analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
     event = get_object_or_404(KeyEvent, pk=key_event_id, analysis=analysis)
-    try:
-        services.key_event_delete(key_event=event, by=request.user)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+    call_reporting(request, services.key_event_delete, key_event=event, by=request.user)
     return analysis_partial_response(
         request, analysis, "incidents/_key_events.html", "key_event_form", KeyEventForm(), 200
     )

@@ -5,7 +5,6 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -40,10 +39,18 @@ from reviews.forms import (
     WalkthroughForm,
 )
 from reviews.insights import insights_for
-from reviews.models import ContributingFactor, Learning, Narrative, NarrativeRevision, Review
+from reviews.models import (
+    ContributingFactor,
+    ImprovementAction,
+    Learning,
+    Narrative,
+    NarrativeRevision,
+    Review,
+)
 from reviews.services import narrative as narrative_services
 from reviews.services import review as review_services
 from reviews.services.actions import action_raise, action_set_status
+from ybiyri.views import call_reporting, page_of
 
 NARRATIVES_PER_PAGE = 20
 ACTIONS_PER_PAGE = 50
@@ -125,12 +132,13 @@ def review_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def review_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk, for_manage=True)
-    try:
-        review_services.review_cancel(review=review, by=request.user)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, "Review cancelled; attendees receive a cancellation.")
+    call_reporting(
+        request,
+        review_services.review_cancel,
+        review=review,
+        by=request.user,
+        success="Review cancelled; attendees receive a cancellation.",
+    )
     return redirect(review.incident)
 
 
@@ -188,71 +196,71 @@ def review_step(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(f"{review.get_absolute_url()}#step-{request.POST.get('step', '')}")
 
 
-@require_POST
-def review_notes(request: HttpRequest, pk: int) -> HttpResponse:
+def facilitation_post(
+    request: HttpRequest, pk: int, *, form_class, form_name: str, anchor: str, service, success: str = ""
+) -> HttpResponse:
+    """A facilitation form posted: `service(review=…, by=…, **cleaned_data)`, back to the page.
+
+    Bad input re-renders the page with the form's errors and what was typed (400).
+    """
     review = access_review(user=request.user, review_id=pk, for_manage=True)
-    form = NotesForm(request.POST)
+    form = form_class(request.POST)
     if form.is_valid():
         try:
-            review_services.review_update_notes(review=review, by=request.user, **form.cleaned_data)
+            service(review=review, by=request.user, **form.cleaned_data)
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            messages.success(request, "Notes saved.")
+            if success:
+                messages.success(request, success)
     return facilitation_response(
-        request, review, anchor="step-context", error_forms={"notes_form": form} if form.errors else {}
+        request, review, anchor=anchor, error_forms={form_name: form} if form.errors else {}
     )
+
+
+@require_POST
+def review_notes(request: HttpRequest, pk: int) -> HttpResponse:
+    return facilitation_post(
+        request, pk, form_class=NotesForm, form_name="notes_form", anchor="step-context",
+        service=review_services.review_update_notes, success="Notes saved.",
+    )  # fmt: skip
 
 
 @require_POST
 def review_held(request: HttpRequest, pk: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk, for_manage=True)
-    try:
-        review_services.review_mark_held(review=review, by=request.user)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, "Review marked as held. Next: draft the narrative.")
+    call_reporting(
+        request,
+        review_services.review_mark_held,
+        review=review,
+        by=request.user,
+        success="Review marked as held. Next: draft the narrative.",
+    )
     return redirect(review)
 
 
 @require_POST
 def factor_add(request: HttpRequest, pk: int) -> HttpResponse:
-    review = access_review(user=request.user, review_id=pk, for_manage=True)
-    form = FactorForm(request.POST)
-    if form.is_valid():
-        try:
-            review_services.factor_add(review=review, by=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-    return facilitation_response(
-        request, review, anchor="step-factors", error_forms={"factor_form": form} if form.errors else {}
-    )
+    return facilitation_post(
+        request, pk, form_class=FactorForm, form_name="factor_form", anchor="step-factors",
+        service=review_services.factor_add,
+    )  # fmt: skip
 
 
 @require_POST
 def factor_delete(request: HttpRequest, pk: int, factor_id: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk, for_manage=True)
     factor = get_object_or_404(ContributingFactor, pk=factor_id, review=review)
-    try:
-        review_services.factor_delete(factor=factor, by=request.user)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+    call_reporting(request, review_services.factor_delete, factor=factor, by=request.user)
     return redirect(f"{review.get_absolute_url()}#step-factors")
 
 
 @require_POST
 def learning_add(request: HttpRequest, pk: int) -> HttpResponse:
-    review = access_review(user=request.user, review_id=pk, for_manage=True)
-    form = LearningForm(request.POST)
-    if form.is_valid():
-        try:
-            review_services.learning_add(review=review, by=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-    return facilitation_response(
-        request, review, anchor="step-learnings", error_forms={"learning_form": form} if form.errors else {}
-    )
+    return facilitation_post(
+        request, pk, form_class=LearningForm, form_name="learning_form", anchor="step-learnings",
+        service=review_services.learning_add,
+    )  # fmt: skip
 
 
 @require_POST
@@ -278,38 +286,34 @@ def learning_move(request: HttpRequest, pk: int, learning_id: int) -> HttpRespon
 def learning_delete(request: HttpRequest, pk: int, learning_id: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk, for_manage=True)
     learning = get_object_or_404(Learning, pk=learning_id, review=review)
-    try:
-        review_services.learning_delete(learning=learning, by=request.user)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+    call_reporting(request, review_services.learning_delete, learning=learning, by=request.user)
     return redirect(f"{review.get_absolute_url()}#step-learnings")
+
+
+def action_raise_in_review(*, review: Review, by, **fields) -> None:
+    action_raise(incident=review.incident, review=review, by=by, **fields)
 
 
 @require_POST
 def action_add(request: HttpRequest, pk: int) -> HttpResponse:
-    review = access_review(user=request.user, review_id=pk, for_manage=True)
-    form = ActionForm(request.POST)
-    if form.is_valid():
-        try:
-            action_raise(incident=review.incident, review=review, by=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, "Improvement action raised.")
-    return facilitation_response(
-        request, review, anchor="step-learnings", error_forms={"action_form": form} if form.errors else {}
-    )
+    return facilitation_post(
+        request, pk, form_class=ActionForm, form_name="action_form", anchor="step-learnings",
+        service=action_raise_in_review, success="Improvement action raised.",
+    )  # fmt: skip
 
 
 @require_POST
 def action_status(request: HttpRequest, pk: int) -> HttpResponse:
     action = access_action(user=request.user, action_id=pk, for_edit=True)
-    try:
-        action_set_status(action=action, by=request.user, status=request.POST.get("status", ""))
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, f"“{action.title}” is now {action.get_status_display().lower()}.")
+    status = request.POST.get("status", "")
+    call_reporting(
+        request,
+        action_set_status,
+        action=action,
+        by=request.user,
+        status=status,
+        success=f"“{action.title}” is now {dict(ImprovementAction.Status.choices).get(status, status).lower()}.",
+    )
     return redirect_back(request, fallback=action.incident.get_absolute_url())
 
 
@@ -336,13 +340,11 @@ def action_backlog(request: HttpRequest) -> HttpResponse:
         owner_id=owner.pk if owner else None,
         ordering=criteria.get("sort") or "-raised_at",
     )
-    page = Paginator(actions, ACTIONS_PER_PAGE).get_page(request.GET.get("page"))
-    query_string = request.GET.copy()
-    query_string.pop("page", None)
+    page, query_string = page_of(request, actions, ACTIONS_PER_PAGE)
     return render(
         request,
         "reviews/action_list.html",
-        {"filters": filters, "page": page, "query_string": query_string.urlencode()},
+        {"filters": filters, "page": page, "query_string": query_string},
     )
 
 
@@ -475,13 +477,11 @@ def narrative_library(request: HttpRequest) -> HttpResponse:
         severity=criteria.get("severity", ""),
         theme_id=theme.pk if theme else None,
     )
-    page = Paginator(narratives, NARRATIVES_PER_PAGE).get_page(request.GET.get("page"))
-    query_string = request.GET.copy()
-    query_string.pop("page", None)
+    page, query_string = page_of(request, narratives, NARRATIVES_PER_PAGE)
     context = {
         "filters": filters,
         "page": page,
-        "query_string": query_string.urlencode(),
+        "query_string": query_string,
         "query": criteria.get("q", ""),
     }
     template = "reviews/_narrative_results.html" if request.htmx else "reviews/narrative_library.html"
@@ -521,12 +521,13 @@ def walkthrough_schedule(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def walkthrough_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     walkthrough = access_walkthrough(user=request.user, walkthrough_id=pk, for_manage=True)
-    try:
-        narrative_services.walkthrough_cancel(walkthrough=walkthrough, by=request.user)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, "Walkthrough cancelled.")
+    call_reporting(
+        request,
+        narrative_services.walkthrough_cancel,
+        walkthrough=walkthrough,
+        by=request.user,
+        success="Walkthrough cancelled.",
+    )
     return redirect(walkthrough.narrative)
 
 

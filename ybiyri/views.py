@@ -1,8 +1,14 @@
-"""Project-level views: the health check."""
+"""Project-level views (the health check) and the helpers every page view uses."""
+
+from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Page, Paginator
 from django.db import connection
+from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -39,3 +45,28 @@ def healthz(request: HttpRequest) -> JsonResponse:
     checks = {"database": database_status(), "broker": broker_status()}
     healthy = all(value in {"ok", "eager"} for value in checks.values())
     return JsonResponse({"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503)
+
+
+def call_reporting(
+    request: HttpRequest, service: Callable[..., object], *, success: str = "", **arguments
+) -> bool:
+    """Call a service for a page; its ValidationError becomes an error message for the person.
+
+    Returns whether it succeeded (then `success`, if given, is shown).
+    """
+    try:
+        service(**arguments)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return False
+    if success:
+        messages.success(request, success)
+    return True
+
+
+def page_of(request: HttpRequest, items: QuerySet, per_page: int) -> tuple[Page, str]:
+    """The requested page of `items`, and the other query parameters for the page links."""
+    page = Paginator(items, per_page).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return page, query.urlencode()
