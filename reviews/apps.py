@@ -2,4 +2,4 @@ from django.apps import AppConfig
 
 
 class ReviewsConfig(AppConfig):
-    name = 'reviews'
+    name = "reviews"

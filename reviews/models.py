@@ -123,11 +123,15 @@ class ImprovementAction(models.Model):
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="actions")
-    review = models.ForeignKey(Review, on_delete=models.SET_NULL, null=True, blank=True, related_name="actions")
+    review = models.ForeignKey(
+        Review, on_delete=models.SET_NULL, null=True, blank=True, related_name="actions"
+    )
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True, max_length=10000)
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    owner = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="owned_actions")
+    owner = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="owned_actions"
+    )
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.MEDIUM)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
     due_date = models.DateField(null=True, blank=True)
@@ -311,7 +315,8 @@ class Delivery(models.Model):
         verbose_name_plural = "deliveries"
         constraints = [
             models.UniqueConstraint(
-                fields=["narrative", "publication", "channel", "recipient"], name="delivery_once_per_recipient"
+                fields=["narrative", "publication", "channel", "recipient"],
+                name="delivery_once_per_recipient",
             )
         ]
         indexes = [models.Index(fields=["state", "next_attempt_at"], name="delivery_state")]

@@ -75,7 +75,11 @@ def narrative_draft_body(*, incident: Incident) -> str:
         "review": review,
         "factors": list(review.factors.all()) if review else [],
         "learnings": list(review.learnings.all()) if review else [],
-        "actions": list(ImprovementAction.objects.filter(incident=incident).select_related("owner").order_by("raised_at", "id")),
+        "actions": list(
+            ImprovementAction.objects.filter(incident=incident)
+            .select_related("owner")
+            .order_by("raised_at", "id")
+        ),
     }
     try:
         return TEMPLATE_ENGINE.from_string(narrative_template_body()).render(Context(context))
