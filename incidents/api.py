@@ -385,9 +385,11 @@ class IncidentViewSet(ApiViewSet, mixins.ListModelMixin):
     @extend_schema(responses=KeyEventPageSerializer)
     @action(detail=True, methods=["get"], serializer_class=KeyEventSerializer)
     def timeline(self, request: Request, pk: str) -> Response:
-        """The merged timeline: key events from every analysis, in time order, with their analyst."""
+        """The merged timeline: key events of the submitted analyses (and the caller's own), in time order."""
         incident = access_incident(user=request.user, incident_id=pk)
-        return self.paginated(selectors.incident_timeline(incident=incident), KeyEventSerializer)
+        return self.paginated(
+            selectors.incident_timeline(incident=incident, viewer=request.user), KeyEventSerializer
+        )
 
 
 # --- analyses and what they hold ------------------------------------------------------------

@@ -33,10 +33,18 @@ def incident_list(
     ).order_by("-started_at", "-id")
 
 
-def incident_timeline(*, incident: Incident) -> QuerySet[KeyEvent]:
-    """Key events from every analysis of the incident, ordered, each with whose analysis it came from."""
+def incident_timeline(*, incident: Incident, viewer: User | None = None) -> QuerySet[KeyEvent]:
+    """The merged timeline: key events of the submitted analyses (and of the viewer's own analysis,
+    still in progress), ordered, each with whose analysis it came from.
+
+    An analysis is readable by the team only once submitted, and so are the events it established.
+    """
+    shown = Q(analysis__status=AnalysisSession.Status.SUBMITTED)
+    if viewer is not None:
+        shown |= Q(analysis__analyst=viewer)
     return (
         KeyEvent.objects.filter(incident=incident)
+        .filter(shown)
         .select_related("analysis__analyst")
         .order_by("occurred_at", "id")
     )

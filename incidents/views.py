@@ -148,9 +148,9 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def timeline_page(request: HttpRequest, incident):
     """One page of the merged timeline: incidents with a thousand key events stay fast to open."""
-    return Paginator(selectors.incident_timeline(incident=incident), TIMELINE_PER_PAGE).get_page(
-        request.GET.get("timeline_page")
-    )
+    return Paginator(
+        selectors.incident_timeline(incident=incident, viewer=request.user), TIMELINE_PER_PAGE
+    ).get_page(request.GET.get("timeline_page"))
 
 
 @require_GET

@@ -216,11 +216,13 @@ def test_responders_are_added_listed_and_removed(as_pm, incident, teammate):
     assert as_pm.delete(f"/api/incidents/{incident.pk}/responders/{added.data['id']}/").status_code == 404
 
 
-def test_the_timeline_merges_every_analysis_in_time_order(as_pm, incident, responder):
+def test_the_timeline_merges_the_submitted_analyses_in_time_order(as_pm, incident, responder):
     analysis = allocate(as_pm, incident)
     late = KeyEventFactory(analysis=analysis, occurred_at=incident.started_at + timedelta(minutes=30))
     early = KeyEventFactory(analysis=analysis, occurred_at=incident.started_at + timedelta(minutes=5))
+    assert as_pm.get(f"/api/incidents/{incident.pk}/timeline/").data["results"] == []
 
+    AnalysisSession.objects.filter(pk=analysis.pk).update(status=AnalysisSession.Status.SUBMITTED)
     rows = as_pm.get(f"/api/incidents/{incident.pk}/timeline/").data["results"]
 
     assert [row["id"] for row in rows] == [early.pk, late.pk]

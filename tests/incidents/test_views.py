@@ -379,8 +379,12 @@ def test_submitting_through_the_page_locks_the_editor(client, analysis, responde
 
 
 def test_the_incident_page_shows_the_merged_timeline_with_whose_analysis(client, incident, pm, teammate):
-    first = AnalysisSessionFactory(responder=incident.responders.get())
-    second = AnalysisSessionFactory(responder=ResponderFactory(incident=incident, user=teammate))
+    first = AnalysisSessionFactory(
+        responder=incident.responders.get(), status=AnalysisSession.Status.SUBMITTED
+    )
+    second = AnalysisSessionFactory(
+        responder=ResponderFactory(incident=incident, user=teammate), status=AnalysisSession.Status.SUBMITTED
+    )
     KeyEventFactory(
         analysis=second, occurred_at=incident.started_at + timedelta(minutes=1), description="Deploy went out"
     )
@@ -392,6 +396,15 @@ def test_the_incident_page_shows_the_merged_timeline_with_whose_analysis(client,
     text = response.text
     assert text.index("Deploy went out") < text.index("Alert fired")
     assert "Tess Mate’s analysis" in text
+
+
+def test_events_of_an_analysis_in_progress_are_shown_only_to_its_analyst(client, incident, pm, responder):
+    analysis = AnalysisSessionFactory(responder=incident.responders.get())
+    KeyEventFactory(analysis=analysis, description="Not yet shared")
+    client.force_login(pm)
+    assert "Not yet shared" not in client.get(incident.get_absolute_url()).text
+    client.force_login(responder)
+    assert "Not yet shared" in client.get(incident.get_absolute_url()).text
 
 
 def test_markdown_preview_is_sanitised(client, responder):
@@ -439,8 +452,11 @@ def test_incident_list_queries_do_not_grow_with_rows(client, team, service, pm):
 def test_incident_page_queries_do_not_grow_with_key_events(client, incident, pm, teammate):
     client.force_login(pm)
     analyses = [
-        AnalysisSessionFactory(responder=incident.responders.get()),
-        AnalysisSessionFactory(responder=ResponderFactory(incident=incident, user=teammate)),
+        AnalysisSessionFactory(responder=incident.responders.get(), status=AnalysisSession.Status.SUBMITTED),
+        AnalysisSessionFactory(
+            responder=ResponderFactory(incident=incident, user=teammate),
+            status=AnalysisSession.Status.SUBMITTED,
+        ),
     ]
     for index in range(10):
         KeyEventFactory(analysis=analyses[index % 2])
@@ -458,7 +474,9 @@ def test_incident_page_queries_do_not_grow_with_key_events(client, incident, pm,
 
 
 def test_a_long_timeline_is_shown_a_page_at_a_time(client, incident, pm, other_team_member):
-    analysis = AnalysisSessionFactory(responder=incident.responders.get())
+    analysis = AnalysisSessionFactory(
+        responder=incident.responders.get(), status=AnalysisSession.Status.SUBMITTED
+    )
     KeyEvent.objects.bulk_create(
         KeyEvent(
             analysis=analysis,
