@@ -23,7 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from incidents.models import Incident, Team, User
-from incidents.services import audit_record
+from incidents.services import audit_record, single_line
 from reviews.backlog import RemoteItem
 from reviews.models import ImprovementAction, Review
 from ybiyri.celery import enqueue_on_commit
@@ -50,7 +50,7 @@ def _check_fields(values: dict[str, Any], *, incident: Incident | None = None) -
     errors: dict[str, str] = {}
     cleaned = dict(values)
     if "title" in values:
-        title = (values["title"] or "").strip()
+        title = single_line(values["title"] or "")
         if not title:
             errors["title"] = "Give the action a title."
         elif len(title) > ImprovementAction._meta.get_field("title").max_length:
@@ -346,7 +346,6 @@ def action_sync_claim(*, action_id: int) -> ImprovementAction | None:
     )
 
 
-@transaction.atomic
 def action_sync_succeeded(*, action: ImprovementAction, item: RemoteItem, pushed: dict[str, Any]) -> bool:
     """Record the tracker's key and URL. Returns False if the action changed during the push.
 
