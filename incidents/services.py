@@ -44,6 +44,11 @@ class StaleVersion(Exception):
         )
 
 
+def single_line(text: str) -> str:
+    """Titles are one line: they become email subjects and ticket summaries, where line breaks break."""
+    return " ".join(text.split())
+
+
 def audit_record(
     *,
     actor: User | None,
@@ -89,7 +94,7 @@ def notification_queue(
         defaults={
             "recipient": recipient,
             "to_email": to_email,
-            "subject": subject[:250],
+            "subject": single_line(subject)[:250],
             "body": body,
             "ics": ics,
             "ics_method": ics_method,
@@ -143,7 +148,7 @@ def incident_declare(
 ) -> Incident:
     check_service_belongs_to_team(service=service, team=team)
     incident = Incident(
-        title=title.strip(),
+        title=single_line(title),
         summary=summary.strip(),
         severity=severity,
         team=team,
@@ -168,6 +173,8 @@ def incident_update(*, incident: Incident, by: User, **changes: Any) -> Incident
     unknown = set(changes) - set(INCIDENT_FIELDS)
     if unknown:
         raise TypeError(f"Not incident fields: {sorted(unknown)}")
+    if "title" in changes:
+        changes["title"] = single_line(changes["title"])
     before = {name: str(getattr(incident, name)) for name in changes}
     for name, value in changes.items():
         setattr(incident, name, value)

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
+from incidents.services import single_line
 from reviews.markdown import render_markdown
 from reviews.models import Narrative
 
@@ -34,7 +35,7 @@ class BroadcastContent:
     @property
     def subject(self) -> str:
         """The email subject: severity, team and title, e.g. "[SEV2] Payments: Checkout timeouts"."""
-        return f"[{self.severity}] {self.team}: {self.title}"
+        return single_line(f"[{self.severity}] {self.team}: {self.title}")
 
 
 def format_duration(duration: timedelta) -> str:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from incidents.calendar import CalendarEvent, absolute_url
 from incidents.models import Incident, User
 from incidents.selectors import incident_timeline
-from incidents.services import StaleVersion, audit_record
+from incidents.services import StaleVersion, audit_record, single_line
 from reviews.models import (
     ImprovementAction,
     Narrative,
@@ -128,7 +128,7 @@ def narrative_save(*, narrative: Narrative, by: User, version: int, title: str, 
     locked = Narrative.objects.select_for_update().select_related("incident__team").get(pk=narrative.pk)
     if locked.version != version:
         raise StaleVersion(current_version=locked.version)
-    title = title.strip()
+    title = single_line(title)
     if not title:
         raise ValidationError({"title": "Give the narrative a title."})
     if not body.strip():

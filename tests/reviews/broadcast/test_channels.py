@@ -161,7 +161,7 @@ def test_non_ascii_titles_and_sender_names_are_encoded_and_read_back_intact(
     channels, smtp_server, narrative, publish
 ):
     channels.DEFAULT_FROM_EMAIL = "Équipe ybiyri <ybiyri@example.org>"
-    narrative.title = "Paiements refusés — la file d’attente a débordé " + "très longtemps " * 6
+    narrative.title = "Paiements refusés — la file d’attente a débordé" + " très longtemps" * 6
     narrative.save()
 
     publish(narrative)
