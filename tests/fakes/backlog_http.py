@@ -13,6 +13,7 @@ import json
 import re
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -65,6 +66,9 @@ class Emulator:
         self.requests: list[Recorded] = []
         self.faults: deque[Fault] = deque()
         self.record_requests = True
+        # Called as on_request(method, path) before each request is served: lets a test act while
+        # a worker waits on the tracker (say, someone edits the action mid-push).
+        self.on_request: Callable[[str, str], None] | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -155,6 +159,8 @@ class Emulator:
         if self.record_requests:
             with self.lock:
                 self.requests.append(recorded)
+        if self.on_request is not None:
+            self.on_request(method, path)
         fault = self._take_fault(method, path)
         if fault is not None and not fault.drop_after:
             reply = Reply(fault.status, fault.body, fault.headers)

@@ -222,3 +222,33 @@ def test_jira_not_configured_fails_with_the_variable_to_set(jira_team, settings,
     action = raise_action()
     assert action.sync_state == SyncState.FAILED
     assert "JIRA_URL" in action.sync_error
+
+
+def test_an_edit_made_while_the_issue_is_being_created_is_pushed_next(
+    transactional_db, fake_jira_cloud, jira_team, incident, pm
+):
+    from reviews.services.actions import action_raise
+
+    def edit_during_create(method, path):
+        if method == "POST" and path.endswith("/issue"):
+            fake_jira_cloud.on_request = None
+            # Someone renames the action while the worker waits for Jira.
+            action_update(action=ImprovementAction.objects.get(), by=pm, title="Renamed mid-push")
+
+    fake_jira_cloud.on_request = edit_during_create
+    action = action_raise(
+        incident=incident,
+        review=None,
+        by=pm,
+        title="Original title",
+        description="",
+        kind="technical",
+        owner=None,
+        priority="medium",
+        due_date=None,
+    )
+    action.refresh_from_db()
+    assert action.sync_state == SyncState.SYNCED
+    assert action.title == "Renamed mid-push"
+    assert len(fake_jira_cloud.issues) == 1
+    assert fake_jira_cloud.issues["PAY-1"]["fields"]["summary"] == "Renamed mid-push"
