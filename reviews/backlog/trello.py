@@ -249,3 +249,18 @@ def trello_webhook_card(payload: dict[str, Any], *, done_list_id: str) -> Remote
     if card.get("closed") is False or (done_list_id and list_before == done_list_id):
         return RemoteItem(key=card["id"], url=url, done=False)
     return None
+
+
+def trello_register_webhook(*, team: Team, callback_url: str) -> dict[str, Any]:
+    """Ask Trello to call `callback_url` for changes on the board that holds the team's list.
+
+    Trello sends a HEAD to the callback URL first and only registers the webhook if it answers
+    200, so the site must be reachable from Trello. Returns Trello's webhook object.
+    """
+    tracker = TrelloTracker.for_team(team)
+    # GET /1/lists/{id} → its board
+    # https://developer.atlassian.com/cloud/trello/rest/api-group-lists/#api-lists-id-get
+    board_id = tracker.client.request("GET", f"lists/{tracker.list_id}", fields="idBoard")["idBoard"]
+    return tracker.client.create_webhook(
+        model_id=board_id, callback_url=callback_url, description=f"ybiyri: {team.name} backlog"
+    )

@@ -175,7 +175,10 @@ class FakeTrello(Emulator):
             if trello_list is None:
                 return Reply(400, "invalid id", {"Content-Type": "text/plain"})
             if not list_match.group(2):
-                return Reply(200, trello_list)
+                fields = [name for name in params.get("fields", "").split(",") if name]
+                return Reply(
+                    200, {k: v for k, v in trello_list.items() if not fields or k in fields or k == "id"}
+                )
             wanted = params.get("filter", "open")
             cards = [
                 card

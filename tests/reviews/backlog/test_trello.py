@@ -140,3 +140,12 @@ def test_the_reconciler_catches_a_card_archived_without_a_webhook(fake_trello, c
     assert backlog_status_reconcile_task.delay().get() == 1
     carded.refresh_from_db()
     assert carded.status == ImprovementAction.Status.OPEN
+
+
+def test_registering_the_webhook_watches_the_board_of_the_teams_list(fake_trello, trello_team):
+    from reviews.backlog.trello import trello_register_webhook
+
+    hook = trello_register_webhook(team=trello_team, callback_url=trello_callback_url())
+    assert hook["idModel"] == fake_trello.board_id
+    assert hook["callbackURL"] == "https://ybiyri.example.org/integrations/trello/webhook/"
+    assert fake_trello.webhooks == [hook]
