@@ -16,9 +16,9 @@ RUN pip install -r requirements.txt
 COPY . .
 
 # Static files are collected at build time and served by WhiteNoise with hashed names.
-RUN DEBUG=0 SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput
 ENV STATIC_MANIFEST=1 \
     DEBUG=0
+RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput
 
 USER ybiyri
 EXPOSE 8000
