@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from incidents.access import access_incident, can_manage_incident
+from incidents.access import access_incident, can_manage_incident, can_manage_team
 from incidents.forms import add_service_errors
 from incidents.models import AnalysisSession
 from incidents.selectors import incident_timeline
@@ -341,11 +341,11 @@ def action_backlog(request: HttpRequest) -> HttpResponse:
         ordering=criteria.get("sort") or "-raised_at",
     )
     page, query_string = page_of(request, actions, ACTIONS_PER_PAGE)
-    return render(
-        request,
-        "reviews/action_list.html",
-        {"filters": filters, "page": page, "query_string": query_string},
-    )
+    managed = {
+        action.pk for action in page.object_list if can_manage_team(request.user, action.incident.team_id)
+    }
+    context = {"filters": filters, "page": page, "query_string": query_string, "editable_ids": managed}
+    return render(request, "reviews/action_list.html", context)
 
 
 @require_POST

@@ -285,3 +285,28 @@ def test_the_backlog_view_filters_and_sorts_actions(client, incident, pm):
     assert response.text.index("Urgent thing") < response.text.index("Low thing")
     response = client.get(reverse("reviews:actions"), {"priority": "low"})
     assert "Low thing" in response.text and "Urgent thing" not in response.text
+
+
+def test_an_untracked_action_is_marked_done_from_the_backlog(client, incident, pm, teammate):
+    action = action_raise(
+        incident=incident, review=None, by=pm, title="Write the runbook", description="",
+        kind="human", owner=None, priority="medium", due_date=None,
+    )  # fmt: skip
+    client.force_login(pm)
+    page = client.get(reverse("reviews:actions"))
+    assert f'action="{reverse("reviews:action_status", args=[action.pk])}"' in page.text
+    response = client.post(
+        reverse("reviews:action_status", args=[action.pk]), {"status": "done", "next": "/actions/"}
+    )
+    assert response["Location"] == "/actions/"
+    action.refresh_from_db()
+    assert action.status == "done" and action.done_at is not None
+    client.force_login(teammate)
+    assert 'class="status-form"' not in client.get(reverse("reviews:actions")).text
+    assert (
+        client.post(reverse("reviews:action_status", args=[action.pk]), {"status": "open"}).status_code == 403
+    )
+    client.force_login(pm)
+    client.post(reverse("reviews:action_status", args=[action.pk]), {"status": "nonsense"})
+    action.refresh_from_db()
+    assert action.status == "done"
