@@ -109,20 +109,25 @@ class NarrativeForm(forms.Form):
     )
 
 
+def id_choices(model, empty_label: str):
+    """Choices of (id, name) read afresh each time a form is built, without model instances."""
+
+    def choices() -> list[tuple[object, str]]:
+        return [("", empty_label), *model.objects.order_by("name").values_list("id", "name")]
+
+    return choices
+
+
 class LibraryFilterForm(forms.Form):
     q = forms.CharField(
         required=False, max_length=200, label="Search", widget=forms.TextInput(attrs={"type": "search"})
     )
-    team = forms.ModelChoiceField(
-        queryset=Team.objects.only("id", "name"), required=False, empty_label="All teams"
-    )
-    service = forms.ModelChoiceField(
-        queryset=Service.objects.only("id", "name"), required=False, empty_label="All services"
-    )
+    # Ids and names only: the library is the most read page, and its filters list every team,
+    # service and theme of the organisation.
+    team = forms.TypedChoiceField(coerce=int, required=False, choices=id_choices(Team, "All teams"))
+    service = forms.TypedChoiceField(coerce=int, required=False, choices=id_choices(Service, "All services"))
     severity = forms.ChoiceField(choices=[("", "Any severity"), *Incident.Severity.choices], required=False)
-    theme = forms.ModelChoiceField(
-        queryset=LearningTheme.objects.all(), required=False, empty_label="Any theme"
-    )
+    theme = forms.TypedChoiceField(coerce=int, required=False, choices=id_choices(LearningTheme, "Any theme"))
 
 
 class InsightsFilterForm(forms.Form):

@@ -468,14 +468,13 @@ def revision_diff(older: NarrativeRevision, newer: NarrativeRevision) -> list[tu
 def narrative_library(request: HttpRequest) -> HttpResponse:
     filters = LibraryFilterForm(request.GET or None)
     criteria = filters.cleaned_data if filters.is_valid() else {}
-    team, service, theme = criteria.get("team"), criteria.get("service"), criteria.get("theme")
     narratives = selectors.narrative_library(
         viewer=request.user,
         query=criteria.get("q", ""),
-        team_id=team.pk if team else None,
-        service_id=service.pk if service else None,
+        team_id=criteria.get("team") or None,
+        service_id=criteria.get("service") or None,
         severity=criteria.get("severity", ""),
-        theme_id=theme.pk if theme else None,
+        theme_id=criteria.get("theme") or None,
     )
     page, query_string = page_of(request, narratives, NARRATIVES_PER_PAGE)
     context = {
