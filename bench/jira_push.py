@@ -67,8 +67,16 @@ def jira_emulator():
 
 @contextmanager
 def throwaway_database():
+    import tempfile
+
+    from django.conf import settings
     from django.test.utils import setup_databases, teardown_databases
 
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3") and os.environ.get("REDIS_URL"):
+        # The worker thread and this one both use the database: an in-memory SQLite database in
+        # shared-cache mode fails at once on a lock ("table is locked"), a file waits its turn.
+        database.setdefault("TEST", {})["NAME"] = os.path.join(tempfile.mkdtemp(), "jira_push.sqlite3")
     config = setup_databases(verbosity=0, interactive=False, keepdb=False)
     try:
         yield
