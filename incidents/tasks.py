@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.core.mail import EmailMessage
+from django.db import close_old_connections
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -46,6 +47,8 @@ def notification_message(notification: Notification) -> EmailMessage:
 @shared_task(bind=True, max_retries=MAX_ATTEMPTS, acks_late=True)
 def notification_send_task(self, notification_id: int) -> str:
     """Send one outbox email exactly once: a duplicate delivery of this task finds the row claimed."""
+    # Workers reuse database connections across tasks (CELERY_DB_REUSE_MAX): drop a broken one first.
+    close_old_connections()
     claimed = Notification.objects.filter(pk=notification_id, state=Notification.State.PENDING).update(
         state=Notification.State.SENDING, attempts=F("attempts") + 1, claimed_at=timezone.now()
     )

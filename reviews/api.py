@@ -442,7 +442,10 @@ class ActionViewSet(ApiViewSet, mixins.ListModelMixin):
     def retry_sync(self, request: Request, pk: str) -> Response:
         """Push the action to the team's tracker again (after a failure or a configuration fix)."""
         action = access_action(user=request.user, action_id=pk, for_edit=True)
-        return Response(ActionSerializer(action_retry_sync(action=action, by=request.user)).data)
+        action = action_retry_sync(action=action, by=request.user)
+        # Without a broker the push ran as the transaction committed: answer with what it left.
+        action.refresh_from_db()
+        return Response(ActionSerializer(action).data)
 
 
 # --- narratives and deliveries --------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Trello: pushing cards through our client over HTTP to the emulator, its webhook and faults."""
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 
 from reviews.backlog.tasks import backlog_status_reconcile_task
@@ -149,3 +150,9 @@ def test_registering_the_webhook_watches_the_board_of_the_teams_list(fake_trello
     assert hook["idModel"] == fake_trello.board_id
     assert hook["callbackURL"] == "https://ybiyri.example.org/integrations/trello/webhook/"
     assert fake_trello.webhooks == [hook]
+
+
+def test_the_command_registers_a_webhook_for_each_trello_team(fake_trello, trello_team, capsys):
+    call_command("register_trello_webhooks")
+    assert [hook["idModel"] for hook in fake_trello.webhooks] == [fake_trello.board_id]
+    assert "Payments: webhook" in capsys.readouterr().out
