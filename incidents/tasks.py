@@ -8,12 +8,12 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.core.mail import EmailMessage
-from django.db import close_old_connections
 from django.db.models import F, Q
 from django.utils import timezone
 
 from incidents.calendar import calendar_attach
 from incidents.models import Notification
+from ybiyri.celery import vet_database_connection
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +47,7 @@ def notification_message(notification: Notification) -> EmailMessage:
 @shared_task(bind=True, max_retries=MAX_ATTEMPTS, acks_late=True)
 def notification_send_task(self, notification_id: int) -> str:
     """Send one outbox email exactly once: a duplicate delivery of this task finds the row claimed."""
-    # Workers reuse database connections across tasks (CELERY_DB_REUSE_MAX): drop a broken one first.
-    close_old_connections()
+    vet_database_connection(self)
     claimed = Notification.objects.filter(pk=notification_id, state=Notification.State.PENDING).update(
         state=Notification.State.SENDING, attempts=F("attempts") + 1, claimed_at=timezone.now()
     )

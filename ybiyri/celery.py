@@ -29,3 +29,15 @@ def enqueue_on_commit(task, *args) -> None:
             logger.exception("Could not enqueue %s%r; the reconciler will pick it up", task.name, args)
 
     transaction.on_commit(enqueue)
+
+
+def vet_database_connection(task) -> None:
+    """In a worker, replace a database connection the server dropped, as Django does between requests.
+
+    Workers reuse their connection across tasks (CELERY_DB_REUSE_MAX). An eager task runs inside
+    the caller's transaction and must not touch its connection.
+    """
+    if not task.request.is_eager:
+        from django.db import close_old_connections
+
+        close_old_connections()

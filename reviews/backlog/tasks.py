@@ -13,7 +13,6 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.db import close_old_connections
 from django.utils import timezone
 
 from incidents.models import Team
@@ -35,6 +34,7 @@ from reviews.services.actions import (
     action_syncs_reclaim_stuck,
     sync_fingerprint,
 )
+from ybiyri.celery import vet_database_connection
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +61,7 @@ def retry_countdown(attempt: int, retry_after: int | None = None, *, rng: random
 @shared_task(bind=True, max_retries=MAX_CELERY_RETRIES, acks_late=True, ignore_result=True)
 def action_push_task(self, action_id: int) -> None:
     """Create or update the action's issue or card. A delivery that cannot claim the row does nothing."""
-    if not self.request.is_eager:
-        # Workers reuse their database connection across tasks (CELERY_DB_REUSE_MAX): vet it the
-        # way Django does between requests, so a connection the server dropped is replaced.
-        close_old_connections()
+    vet_database_connection(self)
     action = action_sync_claim(action_id=action_id)
     if action is None:
         return
