@@ -1,6 +1,5 @@
 """iCalendar (RFC 5545) invitations for time-boxed analyses, reviews and walkthroughs."""
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -68,7 +67,3 @@ def calendar_attach(message: EmailMessage, *, ics: str, method: str) -> None:
 
 def absolute_url(path: str) -> str:
     return f"{settings.SITE_URL}{path}"
-
-
-def user_list(users: Iterable[User]) -> tuple[User, ...]:
-    return tuple(user for user in users if user.email)

@@ -4,7 +4,7 @@ Every figure is one aggregate query, so the page costs the same whatever the dat
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.utils import timezone
@@ -109,7 +109,3 @@ def insights_for(*, viewer: User, since: datetime, team_id: int | None = None) -
         reach=reach,
         most_read=most_read,
     )
-
-
-def default_since() -> datetime:
-    return timezone.now() - timedelta(days=180)
