@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.http import Http404
 
 from incidents.access import can_manage_incident, can_view_incident, sees_everything, user_team_ids
-from incidents.models import Incident, User
+from incidents.models import Incident, Responder, User
 from reviews.models import ImprovementAction, Narrative, Review, Walkthrough
 
 
@@ -70,16 +70,21 @@ def can_publish_narrative(user: User, narrative: Narrative) -> bool:
     return can_facilitate(user, narrative.incident)
 
 
-def readable_narratives_q(user: User, prefix: str = "") -> Q:
-    """Published narratives the user may read (the library never lists drafts)."""
-    published = Q(**{f"{prefix}status": Narrative.Status.PUBLISHED})
+def readable_narratives_q(user: User) -> Q:
+    """Published narratives the user may read (the library never lists drafts).
+
+    The responder condition is a subquery, not a join, so that no narrative is repeated and
+    lists need no DISTINCT over the whole library.
+    """
+    published = Q(status=Narrative.Status.PUBLISHED)
     if sees_everything(user):
         return published
-    open_to_all = Q(**{f"{prefix}incident__confidential": False})
-    confidential_but_mine = Q(**{f"{prefix}incident__team_id__in": user_team_ids(user)}) | Q(
-        **{f"{prefix}incident__responders__user": user}
+    responded = Responder.objects.filter(user=user).values("incident_id")
+    return published & (
+        Q(incident__confidential=False)
+        | Q(incident__team_id__in=user_team_ids(user))
+        | Q(incident_id__in=responded)
     )
-    return published & (open_to_all | confidential_but_mine)
 
 
 def access_narrative(

@@ -5,7 +5,7 @@ from django.db import connection
 from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from incidents.access import sees_everything, visible_incidents_q
+from incidents.access import visible_incidents_q
 from incidents.models import AnalysisSession, LearningTheme, User
 from reviews.access import readable_narratives_q
 from reviews.models import ImprovementAction, Narrative, NarrativeRead, Review, Walkthrough
@@ -29,7 +29,6 @@ def narratives_recent(*, viewer: User) -> QuerySet[Narrative]:
         Narrative.objects.filter(readable_narratives_q(viewer))
         .select_related("incident__team", "incident__service")
         .defer("search_vector")
-        .distinct()
         .order_by("-published_at", "-id")
     )
 
@@ -125,13 +124,8 @@ def narrative_library(
     if severity:
         narratives = narratives.filter(incident__severity=severity)
     if theme_id:
-        narratives = narratives.filter(
-            incident__analyses__themes__id=theme_id,
-            incident__analyses__status=AnalysisSession.Status.SUBMITTED,
-        )
-    if not sees_everything(viewer) or theme_id:
-        # Joins through responders/analyses can repeat a narrative.
-        narratives = narratives.distinct()
+        themed = AnalysisSession.objects.filter(themes__id=theme_id, status=AnalysisSession.Status.SUBMITTED)
+        narratives = narratives.filter(incident_id__in=themed.values("incident_id"))
     query = query.strip()
     if not query:
         return narratives.order_by("-published_at", "-id")
