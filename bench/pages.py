@@ -111,10 +111,10 @@ def generate() -> tuple[User, Incident]:
         ),
         batch_size=BATCH,
     )
-    viewer = users[0]
-    viewer.is_problem_manager = True
-    viewer.save(update_fields=["is_problem_manager"])
     teams = Team.objects.bulk_create(Team(name=f"Team {i}", slug=f"team-{i}") for i in range(50))
+    # The reader is an ordinary member of one team: the library's visibility rules apply in full.
+    viewer = users[0]
+    teams[0].members.add(viewer)
     services = Service.objects.bulk_create(
         Service(team=teams[i % 50], name=f"service-{i}", operating_model=rng.choice(["ybiyri", "ops"]))
         for i in range(200)
@@ -132,6 +132,7 @@ def generate() -> tuple[User, Incident]:
                 resolved_at=now - timedelta(minutes=i * 7 - 90),
                 declared_by=viewer,
                 status="closed",
+                confidential=i % 50 == 7,
             )
             for i in range(incident_count)
         ),
