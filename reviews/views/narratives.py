@@ -1,0 +1,204 @@
+"""Narrative pages: drafting, editing, revisions, publishing, the library and walkthroughs."""
+
+import difflib
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from incidents.access import access_incident, can_manage_incident
+from incidents.forms import add_service_errors
+from incidents.services import StaleVersion
+from reviews import selectors
+from reviews.access import access_narrative, access_walkthrough, can_publish_narrative, in_narrative_team
+from reviews.forms import LibraryFilterForm, NarrativeForm, WalkthroughForm
+from reviews.models import Narrative, NarrativeRevision
+from reviews.services import narrative as narrative_services
+from reviews.views.review import meeting_arguments
+from ybiyri.views import call_reporting, page_of
+
+NARRATIVES_PER_PAGE = 20
+
+
+@require_POST
+def narrative_draft(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = access_incident(user=request.user, incident_id=pk)
+    if not in_narrative_team(request.user, incident):
+        raise PermissionDenied("Only the incident's team can draft its narrative.")
+    try:
+        narrative = narrative_services.narrative_draft(incident=incident, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        existing = Narrative.objects.filter(incident=incident).first()
+        return redirect("reviews:narrative_edit", existing.pk) if existing else redirect(incident)
+    messages.success(request, "Draft created from the narrative template: now tell the story.")
+    return redirect("reviews:narrative_edit", narrative.pk)
+
+
+@require_GET
+def narrative_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    narrative = access_narrative(user=request.user, narrative_id=pk)
+    narrative_services.narrative_record_read(narrative=narrative, reader=request.user)
+    team_view = in_narrative_team(request.user, narrative.incident)
+    context = {
+        "narrative": narrative,
+        "incident": narrative.incident,
+        "themes": selectors.narrative_themes(narrative=narrative),
+        "related": selectors.narrative_related(narrative=narrative, viewer=request.user),
+        "read_count": narrative.reads.count(),
+        "readers": selectors.narrative_readers(narrative=narrative),
+        "walkthroughs": selectors.narrative_walkthroughs(narrative=narrative),
+        "team_view": team_view,
+        "can_publish": can_publish_narrative(request.user, narrative),
+    }
+    if team_view and narrative.is_published:
+        from reviews.broadcast.selectors import broadcast_progress
+
+        context["broadcast"] = broadcast_progress(narrative=narrative)
+    return render(request, "reviews/narrative_detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def narrative_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    narrative = access_narrative(user=request.user, narrative_id=pk, for_edit=True)
+    form = NarrativeForm(
+        request.POST or None,
+        initial={"version": narrative.version, "title": narrative.title, "body": narrative.body},
+    )
+    conflict, status = None, 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                narrative_services.narrative_save(narrative=narrative, by=request.user, **form.cleaned_data)
+            except StaleVersion as stale:
+                narrative.refresh_from_db()
+                conflict = {"message": str(stale), "current_body": narrative.body}
+                form = NarrativeForm({**request.POST.dict(), "version": stale.current_version})
+                form.is_valid()
+                status = 409
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                messages.success(request, "Narrative saved as a new revision.")
+                return redirect(narrative)
+    context = {"narrative": narrative, "incident": narrative.incident, "form": form, "conflict": conflict}
+    return render(request, "reviews/narrative_edit.html", context, status=status)
+
+
+@require_POST
+def narrative_publish(request: HttpRequest, pk: int) -> HttpResponse:
+    narrative = access_narrative(user=request.user, narrative_id=pk, for_publish=True)
+    rebroadcast = narrative.is_published
+    try:
+        narrative_services.narrative_publish(narrative=narrative, by=request.user, broadcast=True)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request,
+            "Broadcast again to the organisation."
+            if rebroadcast
+            else "Published: the organisation is being told.",
+        )
+    return redirect(narrative)
+
+
+@require_GET
+def narrative_revisions(request: HttpRequest, pk: int) -> HttpResponse:
+    narrative = access_narrative(user=request.user, narrative_id=pk, for_edit=True)
+    revisions = list(narrative.revisions.select_related("created_by").order_by("-version"))
+    diff = None
+    if request.GET.get("a") and request.GET.get("b"):
+        try:
+            versions = int(request.GET["a"]), int(request.GET["b"])
+        except ValueError:
+            raise Http404("No such revision") from None
+        by_version = {revision.version: revision for revision in revisions}
+        if any(version not in by_version for version in versions):
+            raise Http404("No such revision")
+        older, newer = (by_version[version] for version in sorted(versions))
+        diff = {"older": older, "newer": newer, "lines": revision_diff(older, newer)}
+    context = {"narrative": narrative, "revisions": revisions, "diff": diff}
+    return render(request, "reviews/narrative_revisions.html", context)
+
+
+def revision_diff(older: NarrativeRevision, newer: NarrativeRevision) -> list[tuple[str, str]]:
+    """Line diff of two revisions as (kind, text): kind is "same", "added" or "removed"."""
+    lines = []
+    old_text = f"# {older.title}\n\n{older.body}".splitlines()
+    new_text = f"# {newer.title}\n\n{newer.body}".splitlines()
+    for line in difflib.ndiff(old_text, new_text):
+        code, text = line[:2], line[2:]
+        if code == "? ":
+            continue
+        lines.append(({"  ": "same", "+ ": "added", "- ": "removed"}[code], text))
+    return lines
+
+
+@require_GET
+def narrative_library(request: HttpRequest) -> HttpResponse:
+    filters = LibraryFilterForm(request.GET or None)
+    criteria = filters.cleaned_data if filters.is_valid() else {}
+    narratives = selectors.narrative_library(
+        viewer=request.user,
+        query=criteria.get("q", ""),
+        team_id=criteria.get("team") or None,
+        service_id=criteria.get("service") or None,
+        severity=criteria.get("severity", ""),
+        theme_id=criteria.get("theme") or None,
+    )
+    page, query_string = page_of(request, narratives, NARRATIVES_PER_PAGE)
+    context = {
+        "filters": filters,
+        "page": page,
+        "query_string": query_string,
+        "query": criteria.get("q", ""),
+    }
+    template = "reviews/_narrative_results.html" if request.htmx else "reviews/narrative_library.html"
+    return render(request, template, context)
+
+
+@require_http_methods(["GET", "POST"])
+def walkthrough_schedule(request: HttpRequest, pk: int) -> HttpResponse:
+    narrative = access_narrative(user=request.user, narrative_id=pk)
+    if not (
+        can_publish_narrative(request.user, narrative)
+        or can_manage_incident(request.user, narrative.incident)
+    ):
+        raise PermissionDenied(
+            "Only the facilitator and the team's product managers can schedule walkthroughs."
+        )
+    form = WalkthroughForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            narrative_services.walkthrough_schedule(
+                narrative=narrative,
+                by=request.user,
+                audience_email=data["audience_email"],
+                attendees=list(data["attendees"]),
+                **meeting_arguments(data),
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "Walkthrough scheduled; invites are on their way.")
+            return redirect(narrative)
+    context = {"narrative": narrative, "form": form}
+    return render(request, "reviews/walkthrough_form.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+def walkthrough_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    walkthrough = access_walkthrough(user=request.user, walkthrough_id=pk, for_manage=True)
+    call_reporting(
+        request,
+        narrative_services.walkthrough_cancel,
+        walkthrough=walkthrough,
+        by=request.user,
+        success="Walkthrough cancelled.",
+    )
+    return redirect(walkthrough.narrative)
