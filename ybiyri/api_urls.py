@@ -4,8 +4,8 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from incidents import api as incidents_api
-from reviews import api as reviews_api
+from incidents.api import views as incidents_api
+from reviews.api import views as reviews_api
 from ybiyri.api_errors import api_not_found
 
 router = DefaultRouter()

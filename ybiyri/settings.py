@@ -355,13 +355,13 @@ SPECTACULAR_SETTINGS |= {
     # Like everything but the sign-in page, the schema and its docs are for signed-in members.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "ENUM_NAME_OVERRIDES": {
-        "IncidentStatusEnum": "incidents.api.IncidentStatus",
-        "AnalysisStatusEnum": "incidents.api.AnalysisStatus",
-        "ReviewStatusEnum": "reviews.api.ReviewStatus",
-        "ActionStatusEnum": "reviews.api.ActionStatus",
-        "ActionKindEnum": "reviews.api.ActionKind",
-        "FactorKindEnum": "reviews.api.FactorKind",
-        "NarrativeStatusEnum": "reviews.api.NarrativeStatus",
+        "IncidentStatusEnum": "incidents.api.serializers.IncidentStatus",
+        "AnalysisStatusEnum": "incidents.api.serializers.AnalysisStatus",
+        "ReviewStatusEnum": "reviews.api.serializers.ReviewStatus",
+        "ActionStatusEnum": "reviews.api.serializers.ActionStatus",
+        "ActionKindEnum": "reviews.api.serializers.ActionKind",
+        "FactorKindEnum": "reviews.api.serializers.FactorKind",
+        "NarrativeStatusEnum": "reviews.api.serializers.NarrativeStatus",
     },
 }
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "ybiyri.api_errors.api_exception_handler"

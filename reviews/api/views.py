@@ -1,5 +1,5 @@
 """The API for reviews, their outcomes, improvement actions, narratives and deliveries: thin DRF
-views over ``reviews.services``, ``reviews.selectors`` and ``reviews.access`` (see incidents/api.py
+views over ``reviews.services``, ``reviews.selectors`` and ``reviews.access`` (see incidents/api/
 for the conventions)."""
 
 from typing import Any
@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -21,76 +21,36 @@ from incidents.access import (
     user_team_ids,
     visible_incidents_q,
 )
-from incidents.api import ApiViewSet, id_field, referenced
-from incidents.models import Incident, User
+from incidents.api.views import ApiViewSet, referenced
+from incidents.models import User
 from reviews import selectors
-from reviews.access import (
-    access_action,
-    access_narrative,
-    access_review,
-    can_facilitate,
-    in_narrative_team,
+from reviews.access import access_action, access_narrative, access_review, can_facilitate, in_narrative_team
+from reviews.api.serializers import (
+    ACTION_FILTERS,
+    NARRATIVE_FILTERS,
+    ActionFilterSerializer,
+    ActionRaiseSerializer,
+    ActionSerializer,
+    ActionUpdateSerializer,
+    ContributingFactorInputSerializer,
+    ContributingFactorSerializer,
+    DeliverySerializer,
+    LearningInputSerializer,
+    LearningSerializer,
+    MeetingInputSerializer,
+    NarrativeDraftSerializer,
+    NarrativeFilterSerializer,
+    NarrativeListSerializer,
+    NarrativePublishSerializer,
+    NarrativeSaveSerializer,
+    NarrativeSerializer,
+    ReviewScheduleSerializer,
+    ReviewSerializer,
 )
-from reviews.markdown import render_markdown
 from reviews.models import ContributingFactor, Delivery, ImprovementAction, Learning, Narrative, Review
 from reviews.services import narrative as narrative_services
 from reviews.services import review as review_services
 from reviews.services.actions import action_raise, action_retry_sync, action_update
-
-# Named choice sets for the schema (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
-FactorKind = ContributingFactor.Kind
-ActionKind = ImprovementAction.Kind
-ActionStatus = ImprovementAction.Status
-ReviewStatus = Review.Status
-NarrativeStatus = Narrative.Status
-
-# --- reviews --------------------------------------------------------------------------------
-
-
-class ReviewSerializer(serializers.ModelSerializer):
-    video_url = serializers.CharField(read_only=True, help_text="A video call URL, or empty.")
-    attendees = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-    ends_at = serializers.DateTimeField(read_only=True)
-
-    class Meta:
-        model = Review
-        fields = [
-            "id",
-            "uid",
-            "incident",
-            "scheduled_at",
-            "ends_at",
-            "time_zone",
-            "duration_minutes",
-            "location",
-            "video_url",
-            "facilitator",
-            "attendees",
-            "scheduled_by",
-            "status",
-            "sequence",
-            "completed_steps",
-            "context_notes",
-            "perspectives_notes",
-            "held_at",
-        ]
-        read_only_fields = fields
-
-
-class MeetingInputSerializer(serializers.Serializer):
-    scheduled_at = serializers.DateTimeField()
-    time_zone = serializers.CharField(max_length=64, default="UTC")
-    duration_minutes = serializers.IntegerField(
-        min_value=review_services.MIN_DURATION_MINUTES, max_value=review_services.MAX_DURATION_MINUTES
-    )
-    facilitator = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
-    attendees = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), many=True, required=False)
-    location = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    video_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
-
-
-class ReviewScheduleSerializer(MeetingInputSerializer):
-    incident = id_field()
 
 
 class ReviewFilter(filters.FilterSet):
@@ -217,19 +177,6 @@ class ReviewOutcomeViewSet(ApiViewSet, mixins.ListModelMixin):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ContributingFactorSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = ContributingFactor
-        fields = ["id", "review", "description", "kind", "created_by", "created_at"]
-        read_only_fields = fields
-
-
-class ContributingFactorInputSerializer(serializers.Serializer):
-    review = id_field()
-    description = serializers.CharField(max_length=2000)
-    kind = serializers.ChoiceField(choices=ContributingFactor.Kind.choices)
-
-
 @extend_schema_view(
     create=extend_schema(
         request=ContributingFactorInputSerializer, responses={201: ContributingFactorSerializer}
@@ -256,18 +203,6 @@ class ContributingFactorViewSet(ReviewOutcomeViewSet):
         review_services.factor_delete(factor=factor, by=by)
 
 
-class LearningSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Learning
-        fields = ["id", "review", "description", "rank", "created_by", "created_at"]
-        read_only_fields = fields
-
-
-class LearningInputSerializer(serializers.Serializer):
-    review = id_field()
-    description = serializers.CharField(max_length=2000)
-
-
 @extend_schema_view(
     create=extend_schema(request=LearningInputSerializer, responses={201: LearningSerializer})
 )
@@ -290,91 +225,6 @@ class LearningViewSet(ReviewOutcomeViewSet):
 
     def remove_part(self, learning: Learning, *, by: User) -> None:
         review_services.learning_delete(learning=learning, by=by)
-
-
-# --- improvement actions --------------------------------------------------------------------
-
-
-class ActionSerializer(serializers.ModelSerializer):
-    external_url = serializers.CharField(read_only=True, help_text="The tracker's URL, empty until synced.")
-    cost_of_delay_seconds = serializers.SerializerMethodField(
-        help_text="From raised to done, or to now while not done: the cost of delay so far."
-    )
-
-    class Meta:
-        model = ImprovementAction
-        fields = [
-            "id",
-            "uuid",
-            "incident",
-            "review",
-            "title",
-            "description",
-            "kind",
-            "owner",
-            "priority",
-            "status",
-            "due_date",
-            "raised_by",
-            "raised_at",
-            "done_at",
-            "cost_of_delay_seconds",
-            "tracker",
-            "sync_state",
-            "sync_error",
-            "external_key",
-            "external_url",
-            "synced_at",
-        ]
-        read_only_fields = fields
-
-    def get_cost_of_delay_seconds(self, action: ImprovementAction) -> int:
-        return int(action.cost_of_delay.total_seconds())
-
-
-class ActionUpdateSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=200)
-    description = serializers.CharField(max_length=10000, allow_blank=True)
-    kind = serializers.ChoiceField(choices=ImprovementAction.Kind.choices)
-    owner = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), allow_null=True)
-    priority = serializers.ChoiceField(choices=ImprovementAction.Priority.choices)
-    due_date = serializers.DateField(allow_null=True)
-    status = serializers.ChoiceField(choices=ImprovementAction.Status.choices)
-
-
-class ActionRaiseSerializer(ActionUpdateSerializer):
-    incident = id_field()
-    review = id_field(required=False, allow_null=True, default=None)
-    description = serializers.CharField(max_length=10000, allow_blank=True, required=False, default="")
-    owner = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.all(), allow_null=True, required=False, default=None
-    )
-    priority = serializers.ChoiceField(
-        choices=ImprovementAction.Priority.choices, default=ImprovementAction.Priority.MEDIUM
-    )
-    due_date = serializers.DateField(allow_null=True, required=False, default=None)
-    status = None
-
-
-ACTION_FILTERS = [
-    OpenApiParameter("team", int, description="Only this team's actions"),
-    OpenApiParameter("status", str, enum=ImprovementAction.Status.values),
-    OpenApiParameter("priority", str, enum=ImprovementAction.Priority.values),
-    OpenApiParameter("owner", int),
-    OpenApiParameter("incident", int),
-    OpenApiParameter("ordering", str, enum=["-raised_at", "raised_at", "priority", "due_date", "status"]),
-]
-
-
-class ActionFilterSerializer(serializers.Serializer):
-    team = id_field(required=False)
-    status = serializers.ChoiceField(choices=ImprovementAction.Status.choices, required=False)
-    priority = serializers.ChoiceField(choices=ImprovementAction.Priority.choices, required=False)
-    owner = id_field(required=False)
-    incident = id_field(required=False)
-    ordering = serializers.ChoiceField(
-        choices=["-raised_at", "raised_at", "priority", "due_date", "status"], required=False
-    )
 
 
 @extend_schema_view(
@@ -446,78 +296,6 @@ class ActionViewSet(ApiViewSet, mixins.ListModelMixin):
         # Without a broker the push ran as the transaction committed: answer with what it left.
         action.refresh_from_db()
         return Response(ActionSerializer(action).data)
-
-
-# --- narratives and deliveries --------------------------------------------------------------
-
-
-class NarrativeSerializer(serializers.ModelSerializer):
-    body_html = serializers.SerializerMethodField(help_text="The body rendered and sanitised.")
-
-    class Meta:
-        model = Narrative
-        fields = [
-            "id",
-            "incident",
-            "title",
-            "body",
-            "body_html",
-            "status",
-            "version",
-            "publication",
-            "created_by",
-            "created_at",
-            "updated_at",
-            "published_at",
-            "published_by",
-        ]
-        read_only_fields = fields
-
-    def get_body_html(self, narrative: Narrative) -> str:
-        return str(render_markdown(narrative.body))
-
-
-class NarrativeListSerializer(NarrativeSerializer):
-    """A narrative in a list: everything but the body (read one narrative for its text)."""
-
-    class Meta(NarrativeSerializer.Meta):
-        fields = [name for name in NarrativeSerializer.Meta.fields if name not in {"body", "body_html"}]
-        read_only_fields = fields
-
-
-class NarrativeDraftSerializer(serializers.Serializer):
-    incident = id_field()
-
-
-class NarrativeSaveSerializer(serializers.Serializer):
-    version = serializers.IntegerField(min_value=1, help_text="The version your edit is based on.")
-    title = serializers.CharField(max_length=200, required=False)
-    body = serializers.CharField(max_length=200000, required=False)
-
-
-class NarrativePublishSerializer(serializers.Serializer):
-    broadcast = serializers.BooleanField(
-        default=True, help_text="For a narrative already published: broadcast it again."
-    )
-
-
-NARRATIVE_FILTERS = [
-    OpenApiParameter("search", str, description="Full-text search (title matches rank first)"),
-    OpenApiParameter("status", str, enum=Narrative.Status.values, description="`draft`: your teams' drafts"),
-    OpenApiParameter("team", int),
-    OpenApiParameter("service", int),
-    OpenApiParameter("severity", str, enum=Incident.Severity.values),
-    OpenApiParameter("theme", int),
-]
-
-
-class NarrativeFilterSerializer(serializers.Serializer):
-    search = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    status = serializers.ChoiceField(choices=Narrative.Status.choices, required=False)
-    team = id_field(required=False)
-    service = id_field(required=False)
-    severity = serializers.ChoiceField(choices=Incident.Severity.choices, required=False)
-    theme = id_field(required=False)
 
 
 @extend_schema_view(
@@ -596,25 +374,6 @@ class NarrativeViewSet(ApiViewSet, mixins.ListModelMixin):
             narrative=narrative, by=request.user, broadcast=serializer.validated_data["broadcast"]
         )
         return Response(NarrativeSerializer(published).data)
-
-
-class DeliverySerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Delivery
-        fields = [
-            "id",
-            "uuid",
-            "narrative",
-            "publication",
-            "channel",
-            "recipient",
-            "state",
-            "attempts",
-            "last_error",
-            "created_at",
-            "delivered_at",
-        ]
-        read_only_fields = fields
 
 
 class DeliveryViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):

@@ -1,0 +1,1 @@
+"""The REST API of the incidents app: serializers and views."""

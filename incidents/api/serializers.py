@@ -1,0 +1,245 @@
+"""Serializers of the people, teams, incidents and analyses API: they parse and shape, nothing more.
+
+Input serializers check types and sizes; the views fetch objects through ``incidents.access`` and
+call one service, whose ``ValidationError`` and ``StaleVersion`` ``ybiyri.api_errors`` turns into 400
+and 409 responses.
+"""
+
+from typing import Any
+
+from rest_framework import serializers
+
+from incidents import services
+from incidents.models import (
+    AnalysisSession,
+    Incident,
+    Interview,
+    KeyEvent,
+    LearningTheme,
+    Responder,
+    Service,
+    Team,
+    User,
+)
+
+# Text without a length in the model still gets a bound: a request is not a place for megabytes.
+MAX_TEXT = 100_000
+
+
+# The largest id a (big) auto field holds; larger numbers must be refused before they reach SQL.
+MAX_ID = 2**63 - 1
+
+
+def id_field(**kwargs: Any) -> serializers.IntegerField:
+    """An id in a body or query string: a positive integer the database can hold."""
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+# Named choice sets for the schema (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
+IncidentStatus = Incident.Status
+
+
+AnalysisStatus = AnalysisSession.Status
+
+
+class UserSerializer(serializers.ModelSerializer):
+    display_name = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "display_name", "first_name", "last_name", "email", "is_problem_manager"]
+        read_only_fields = fields
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    members = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    product_managers = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = Team
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "members",
+            "product_managers",
+            "tracker",
+            "jira_project_key",
+            "trello_list_id",
+        ]
+        read_only_fields = fields
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    on_call = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Service
+        fields = ["id", "team", "name", "description", "operating_model", "on_call"]
+        read_only_fields = fields
+
+
+class ThemeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LearningTheme
+        fields = ["id", "name", "slug", "description", "created_at"]
+        read_only_fields = ["id", "slug", "description", "created_at"]
+
+
+class KeyEventSerializer(serializers.ModelSerializer):
+    evidence_url = serializers.CharField(read_only=True, help_text="A link to the evidence, or empty.")
+    analyst = serializers.IntegerField(source="analysis.analyst_id", read_only=True)
+    analyst_name = serializers.CharField(source="analysis.analyst.display_name", read_only=True)
+
+    class Meta:
+        model = KeyEvent
+        fields = [
+            "id",
+            "incident",
+            "analysis",
+            "analyst",
+            "analyst_name",
+            "occurred_at",
+            "description",
+            "evidence_url",
+        ]
+        read_only_fields = fields
+
+
+class KeyEventPageSerializer(serializers.Serializer):
+    """One page of a timeline (the same shape as every paginated list)."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = KeyEventSerializer(many=True)
+
+
+class ResponderSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+    display_name = serializers.CharField(source="user.display_name", read_only=True)
+    analysis = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Responder
+        fields = ["id", "user", "username", "display_name", "role", "analysis"]
+        read_only_fields = fields
+
+    def get_analysis(self, responder: Responder) -> int | None:
+        analysis = getattr(responder, "analysis", None)
+        return analysis.pk if analysis is not None else None
+
+
+class ResponderInputSerializer(serializers.Serializer):
+    user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
+    role = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    responders = ResponderSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id",
+            "uuid",
+            "title",
+            "summary",
+            "severity",
+            "status",
+            "team",
+            "service",
+            "started_at",
+            "detected_at",
+            "mitigated_at",
+            "resolved_at",
+            "confidential",
+            "declared_by",
+            "created_at",
+            "updated_at",
+            "responders",
+        ]
+        read_only_fields = fields
+
+
+class IncidentInputSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    summary = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True, default="")
+    severity = serializers.ChoiceField(choices=Incident.Severity.choices)
+    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all())
+    service = serializers.PrimaryKeyRelatedField(queryset=Service.objects.all())
+    started_at = serializers.DateTimeField()
+    detected_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    mitigated_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    resolved_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    confidential = serializers.BooleanField(required=False, default=False)
+    responders = ResponderInputSerializer(many=True, required=False, default=list, max_length=100)
+
+
+class IncidentUpdateSerializer(IncidentInputSerializer):
+    responders = None  # responders have their own endpoint
+
+
+class AnalysisSerializer(serializers.ModelSerializer):
+    themes = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = AnalysisSession
+        fields = [
+            "id",
+            "incident",
+            "responder",
+            "analyst",
+            "scheduled_by",
+            "allocated_minutes",
+            "due_at",
+            "status",
+            "report",
+            "version",
+            "time_spent_minutes",
+            "themes",
+            "created_at",
+            "updated_at",
+            "submitted_at",
+        ]
+        read_only_fields = fields
+
+
+class AnalysisAllocateSerializer(serializers.Serializer):
+    responder = serializers.PrimaryKeyRelatedField(
+        queryset=Responder.objects.select_related("user", "incident")
+    )
+    allocated_minutes = serializers.IntegerField(min_value=1, max_value=services.MAX_ALLOCATED_MINUTES)
+    due_at = serializers.DateTimeField()
+
+
+class AnalysisSaveSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1, help_text="The version your edit is based on.")
+    report = serializers.CharField(max_length=MAX_TEXT, allow_blank=True, required=False)
+    time_spent_minutes = serializers.IntegerField(
+        min_value=0, max_value=services.MAX_TIME_SPENT_MINUTES, required=False
+    )
+    themes = serializers.PrimaryKeyRelatedField(
+        queryset=LearningTheme.objects.all(), many=True, required=False
+    )
+
+
+class InterviewSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Interview
+        fields = ["id", "analysis", "interviewee", "held_at", "notes"]
+        read_only_fields = fields
+
+
+class InterviewInputSerializer(serializers.Serializer):
+    analysis = id_field()
+    interviewee = serializers.CharField(max_length=120)
+    held_at = serializers.DateTimeField()
+    notes = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True, default="")
+
+
+class KeyEventInputSerializer(serializers.Serializer):
+    analysis = id_field()
+    occurred_at = serializers.DateTimeField()
+    description = serializers.CharField(max_length=2000)
+    evidence_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")

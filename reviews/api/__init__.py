@@ -1,0 +1,1 @@
+"""The REST API of the reviews app: serializers and views."""
