@@ -92,6 +92,16 @@ def can_read_analysis(user: User, analysis: AnalysisSession) -> bool:
     return sees_everything(user) or analysis.incident.team_id in user_team_ids(user)
 
 
+def readable_analyses_q(user: User, prefix: str = "") -> Q:
+    """A filter for the analyses `user` may read: their own, and the submitted ones of their teams
+    (the query form of `can_read_analysis`); `prefix` reaches them through a relation."""
+    own = Q(**{f"{prefix}analyst": user})
+    submitted = Q(**{f"{prefix}status": AnalysisSession.Status.SUBMITTED})
+    if sees_everything(user):
+        return own | submitted
+    return own | (submitted & Q(**{f"{prefix}incident__team_id__in": user_team_ids(user)}))
+
+
 def access_analysis(*, user: User, analysis_id: int, for_edit: bool = False) -> AnalysisSession:
     """The analysis, or 404 when its incident is invisible, 403 when it is not readable/editable."""
     try:

@@ -20,7 +20,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from incidents import selectors, services
-from incidents.access import access_analysis, access_incident, can_manage_team, sees_everything, user_team_ids
+from incidents.access import (
+    access_analysis,
+    access_incident,
+    can_manage_team,
+    readable_analyses_q,
+)
 from incidents.api.serializers import (
     AnalysisAllocateSerializer,
     AnalysisSaveSerializer,
@@ -245,16 +250,6 @@ class IncidentViewSet(ApiViewSet, mixins.ListModelMixin):
         )
 
 
-def readable_analyses(viewer: User, prefix: str = "") -> Q:
-    """Analyses `viewer` may read: their own, and submitted ones of the teams they belong to
-    (mirrors ``incidents.access.can_read_analysis``)."""
-    own = Q(**{f"{prefix}analyst": viewer})
-    submitted = Q(**{f"{prefix}status": AnalysisSession.Status.SUBMITTED})
-    if sees_everything(viewer):
-        return own | submitted
-    return own | (submitted & Q(**{f"{prefix}incident__team_id__in": user_team_ids(viewer)}))
-
-
 class AnalysisFilter(filters.FilterSet):
     class Meta:
         model = AnalysisSession
@@ -279,7 +274,7 @@ class AnalysisViewSet(ApiViewSet, mixins.ListModelMixin):
 
     def visible_queryset(self) -> QuerySet[AnalysisSession]:
         return (
-            AnalysisSession.objects.filter(readable_analyses(self.request.user))
+            AnalysisSession.objects.filter(readable_analyses_q(self.request.user))
             .prefetch_related("themes")
             .order_by("due_at", "id")
         )
@@ -334,7 +329,7 @@ class AnalysisPartViewSet(ApiViewSet, mixins.ListModelMixin):
     http_method_names = ["get", "post", "delete", "head", "options"]
 
     def visible_queryset(self) -> QuerySet:
-        return self.model.objects.filter(readable_analyses(self.request.user, prefix="analysis__"))
+        return self.model.objects.filter(readable_analyses_q(self.request.user, prefix="analysis__"))
 
     def get_part(self, pk: str, *, for_edit: bool = False):
         part = get_object_or_404(self.model.objects.select_related("analysis"), pk=pk)
