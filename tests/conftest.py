@@ -137,3 +137,13 @@ def celery_worker_on_redis(redis_url, transactional_db):
     celery_app.control.purge()
     with start_worker(celery_app, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=30):
         yield celery_app
+    # The worker's threads kept their own database connections; end them so that the test
+    # database can be flushed now and dropped at the end of the run.
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
