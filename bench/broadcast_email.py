@@ -22,6 +22,8 @@ import smtplib
 import time
 from contextlib import contextmanager
 
+from bench.support import one_worker, throwaway_database
+
 TARGET_PER_SECOND = 500
 
 
@@ -62,17 +64,6 @@ def smtp_server():
     finally:
         stop.set()
         process.join(timeout=10)
-
-
-@contextmanager
-def throwaway_database():
-    from django.test.utils import setup_databases, teardown_databases
-
-    config = setup_databases(verbosity=0, interactive=False, keepdb=False)
-    try:
-        yield
-    finally:
-        teardown_databases(config, verbosity=0)
 
 
 def create_organisation(members: int):
@@ -149,21 +140,6 @@ def run_baseline(port: int, received, messages) -> float:
     return time.perf_counter() - start
 
 
-@contextmanager
-def one_worker():
-    """A real Celery worker (one process slot) on Redis when REDIS_URL is set; else eager mode."""
-    from ybiyri.celery import app
-
-    if not os.environ.get("REDIS_URL"):
-        yield "eager, in-process (no REDIS_URL)"
-        return
-    from celery.contrib.testing.worker import start_worker
-
-    app.control.purge()
-    with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING"):
-        yield "one Celery worker (solo pool) on Redis"
-
-
 def run_ybiyri(narrative, members: int) -> tuple[float, float]:
     from django.db import transaction
     from django.utils import timezone
@@ -206,7 +182,7 @@ def main() -> None:
     from reviews.models import Delivery
 
     logging.getLogger("reviews.broadcast").setLevel(logging.ERROR)
-    with smtp_server() as (port, received), throwaway_database():
+    with smtp_server() as (port, received), throwaway_database("broadcast_email"):
         settings.MAILERS = {
             "default": {
                 "BACKEND": "django.core.mail.backends.smtp.EmailBackend",

@@ -23,6 +23,8 @@ import os
 import time
 from contextlib import contextmanager
 
+from bench.support import one_worker, throwaway_database
+
 TARGET_PER_SECOND = 100
 
 
@@ -63,25 +65,6 @@ def jira_emulator():
         parent.send("stop")
         parent.recv()
         process.join(timeout=10)
-
-
-@contextmanager
-def throwaway_database():
-    import tempfile
-
-    from django.conf import settings
-    from django.test.utils import setup_databases, teardown_databases
-
-    database = settings.DATABASES["default"]
-    if database["ENGINE"].endswith("sqlite3") and os.environ.get("REDIS_URL"):
-        # The worker thread and this one both use the database: an in-memory SQLite database in
-        # shared-cache mode fails at once on a lock ("table is locked"), a file waits its turn.
-        database.setdefault("TEST", {})["NAME"] = os.path.join(tempfile.mkdtemp(), "jira_push.sqlite3")
-    config = setup_databases(verbosity=0, interactive=False, keepdb=False)
-    try:
-        yield
-    finally:
-        teardown_databases(config, verbosity=0)
 
 
 def create_pending_actions(count: int):
@@ -163,21 +146,6 @@ def run_baseline(url: str, user: str, token: str, built: list[tuple[str, dict]])
     return time.perf_counter() - start
 
 
-@contextmanager
-def one_worker():
-    """A real Celery worker (one process slot) on Redis when REDIS_URL is set; else eager mode."""
-    from ybiyri.celery import app
-
-    if not os.environ.get("REDIS_URL"):
-        yield "eager, in-process (no REDIS_URL)"
-        return
-    from celery.contrib.testing.worker import start_worker
-
-    app.control.purge()
-    with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING"):
-        yield "one Celery worker (solo pool) on Redis"
-
-
 def run_ybiyri(count: int) -> float:
     from reviews.backlog.tasks import action_push_task
     from reviews.models import ImprovementAction
@@ -214,7 +182,7 @@ def main() -> None:
 
     logging.getLogger("reviews.backlog").setLevel(logging.ERROR)
     logging.getLogger("celery").setLevel(logging.WARNING)  # no "received"/"succeeded" line per task
-    with jira_emulator() as ((url, user, token), emulator), throwaway_database():
+    with jira_emulator() as ((url, user, token), emulator), throwaway_database("jira_push"):
         settings.JIRA_URL, settings.JIRA_USER, settings.JIRA_API_TOKEN = url, user, token
         jira_clients_reset()
         team = create_pending_actions(args.actions)
