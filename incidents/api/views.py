@@ -321,19 +321,23 @@ class AnalysisViewSet(ApiViewSet, mixins.ListModelMixin):
         return Response(AnalysisSerializer(services.analysis_submit(analysis=analysis, by=request.user)).data)
 
 
-class AnalysisPartViewSet(ApiViewSet, mixins.ListModelMixin):
-    """What an analysis holds: listed for readers, added and deleted by the analyst only."""
+class ChildViewSet(ApiViewSet, mixins.ListModelMixin):
+    """Rows that belong to a parent (an analysis, a review): read, added and deleted under the
+    parent's access rule, through the services named by `add_part` and `remove_part`."""
 
-    model: type[Interview] | type[KeyEvent]
+    model: type
+    parent_field: str
     input_serializer: type[serializers.Serializer]
     http_method_names = ["get", "post", "delete", "head", "options"]
 
-    def visible_queryset(self) -> QuerySet:
-        return self.model.objects.filter(readable_analyses_q(self.request.user, prefix="analysis__"))
+    def access_parent(self, parent_id: int, *, for_change: bool):
+        """The parent through its `access_*` function (404/403 raised there)."""
+        raise NotImplementedError
 
-    def get_part(self, pk: str, *, for_edit: bool = False):
-        part = get_object_or_404(self.model.objects.select_related("analysis"), pk=pk)
-        access_analysis(user=self.request.user, analysis_id=part.analysis_id, for_edit=for_edit)
+    def get_part(self, pk: str, *, for_change: bool = False):
+        part = get_object_or_404(self.model.objects.select_related(self.parent_field), pk=pk)
+        parent = self.access_parent(getattr(part, f"{self.parent_field}_id"), for_change=for_change)
+        setattr(part, self.parent_field, parent)
         return part
 
     def retrieve(self, request: Request, pk: str) -> Response:
@@ -343,18 +347,29 @@ class AnalysisPartViewSet(ApiViewSet, mixins.ListModelMixin):
         serializer = self.input_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        analysis_id = data.pop("analysis")
-        analysis = referenced(
-            "analysis",
-            analysis_id,
-            lambda: access_analysis(user=request.user, analysis_id=analysis_id, for_edit=True),
+        parent_id = data.pop(self.parent_field)
+        parent = referenced(
+            self.parent_field, parent_id, lambda: self.access_parent(parent_id, for_change=True)
         )
-        part = self.add_part(analysis=analysis, by=request.user, **data)
+        part = self.add_part(**{self.parent_field: parent}, by=request.user, **data)
         return Response(self.get_serializer(part).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        self.remove_part(self.get_part(pk, for_edit=True), by=request.user)
+        self.remove_part(self.get_part(pk, for_change=True), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AnalysisPartViewSet(ChildViewSet):
+    """What an analysis holds: listed for readers, added and deleted by the analyst only."""
+
+    model: type[Interview] | type[KeyEvent]
+    parent_field = "analysis"
+
+    def visible_queryset(self) -> QuerySet:
+        return self.model.objects.filter(readable_analyses_q(self.request.user, prefix="analysis__"))
+
+    def access_parent(self, parent_id: int, *, for_change: bool):
+        return access_analysis(user=self.request.user, analysis_id=parent_id, for_edit=for_change)
 
 
 @extend_schema_view(
@@ -397,11 +412,6 @@ class KeyEventViewSet(AnalysisPartViewSet):
 
     def visible_queryset(self) -> QuerySet[KeyEvent]:
         return super().visible_queryset().select_related("analysis__analyst").order_by("occurred_at", "id")
-
-    def get_part(self, pk: str, *, for_edit: bool = False) -> KeyEvent:
-        part = get_object_or_404(KeyEvent.objects.select_related("analysis__analyst"), pk=pk)
-        access_analysis(user=self.request.user, analysis_id=part.analysis_id, for_edit=for_edit)
-        return part
 
     def add_part(self, **kwargs: Any) -> KeyEvent:
         event = services.key_event_add(**kwargs)

@@ -5,10 +5,9 @@ for the conventions)."""
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
@@ -21,7 +20,7 @@ from incidents.access import (
     user_team_ids,
     visible_incidents_q,
 )
-from incidents.api.views import ApiViewSet, referenced
+from incidents.api.views import ApiViewSet, ChildViewSet, referenced
 from incidents.models import User
 from reviews import selectors
 from reviews.access import access_action, access_narrative, access_review, can_facilitate, in_narrative_team
@@ -138,43 +137,18 @@ class ReviewViewSet(ApiViewSet, mixins.ListModelMixin):
         )
 
 
-class ReviewOutcomeViewSet(ApiViewSet, mixins.ListModelMixin):
+class ReviewOutcomeViewSet(ChildViewSet):
     """What a review produces: readable by whoever sees the incident, added and deleted by the
     facilitator and the team's product managers."""
 
     model: type[ContributingFactor] | type[Learning]
-    input_serializer: type[serializers.Serializer]
-    http_method_names = ["get", "post", "delete", "head", "options"]
+    parent_field = "review"
 
     def visible_queryset(self) -> QuerySet:
         return self.model.objects.filter(visible_incidents_q(self.request.user, prefix="review__incident__"))
 
-    def get_outcome(self, pk: str, *, for_manage: bool = False):
-        outcome = get_object_or_404(self.model.objects.select_related("review"), pk=pk)
-        outcome.review = access_review(
-            user=self.request.user, review_id=outcome.review_id, for_manage=for_manage
-        )
-        return outcome
-
-    def retrieve(self, request: Request, pk: str) -> Response:
-        return Response(self.get_serializer(self.get_outcome(pk)).data)
-
-    def create(self, request: Request) -> Response:
-        serializer = self.input_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        review_id = data.pop("review")
-        review = referenced(
-            "review",
-            review_id,
-            lambda: access_review(user=request.user, review_id=review_id, for_manage=True),
-        )
-        outcome = self.add_part(review=review, by=request.user, **data)
-        return Response(self.get_serializer(outcome).data, status=status.HTTP_201_CREATED)
-
-    def destroy(self, request: Request, pk: str) -> Response:
-        self.remove_part(self.get_outcome(pk, for_manage=True), by=request.user)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    def access_parent(self, parent_id: int, *, for_change: bool):
+        return access_review(user=self.request.user, review_id=parent_id, for_manage=for_change)
 
 
 @extend_schema_view(
