@@ -160,6 +160,11 @@ class ImprovementAction(models.Model):
         return self.title
 
     @property
+    def status_set_by_people(self) -> bool:
+        """Whether people set the status; a tracked action's status follows its tracker."""
+        return self.sync_state == self.SyncState.NOT_SYNCED
+
+    @property
     def idempotency_label(self) -> str:
         return f"ybiyri-{self.uuid}"
 

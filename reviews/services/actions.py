@@ -259,7 +259,7 @@ def action_update(
 def _check_manual_status_allowed(action: ImprovementAction) -> None:
     # A tracked action's status follows the tracker; a manual change would be undone by the next
     # webhook or reconcile, or contradict an issue that is about to be created.
-    if action.sync_state != SyncState.NOT_SYNCED:
+    if not action.status_set_by_people:
         tracker = Team.Tracker(action.tracker).label if action.tracker else "the tracker"
         raise ValidationError(
             {"status": f"This action is tracked in {tracker}: its status follows it there."}

@@ -5,9 +5,8 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from incidents.access import can_manage_team
 from reviews import selectors
-from reviews.access import access_action
+from reviews.access import access_action, actions_editable
 from reviews.forms import ActionFilterForm
 from reviews.models import ImprovementAction
 from reviews.services.actions import action_set_status
@@ -55,8 +54,6 @@ def action_backlog(request: HttpRequest) -> HttpResponse:
         ordering=criteria.get("sort") or "-raised_at",
     )
     page, query_string = page_of(request, actions, ACTIONS_PER_PAGE)
-    managed = {
-        action.pk for action in page.object_list if can_manage_team(request.user, action.incident.team_id)
-    }
+    managed = actions_editable(request.user, page.object_list)
     context = {"filters": filters, "page": page, "query_string": query_string, "editable_ids": managed}
     return render(request, "reviews/action_list.html", context)

@@ -310,3 +310,17 @@ def test_an_untracked_action_is_marked_done_from_the_backlog(client, incident, p
     client.post(reverse("reviews:action_status", args=[action.pk]), {"status": "nonsense"})
     action.refresh_from_db()
     assert action.status == "done"
+
+
+def test_the_facilitator_sets_action_status_from_the_backlog_too(client, incident, pm, teammate):
+    review_services.review_schedule(
+        incident=incident, by=pm, scheduled_at=timezone.now() + timedelta(days=1), time_zone="UTC",
+        duration_minutes=60, facilitator=teammate, attendees=[],
+    )  # fmt: skip
+    action = action_raise(
+        incident=incident, review=None, by=pm, title="Pair on the runbook", description="",
+        kind="human", owner=None, priority="low", due_date=None,
+    )  # fmt: skip
+    client.force_login(teammate)
+    page = client.get(reverse("reviews:actions"))
+    assert f'action="{reverse("reviews:action_status", args=[action.pk])}"' in page.text
