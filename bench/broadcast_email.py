@@ -21,6 +21,7 @@ import os
 import smtplib
 import time
 from contextlib import contextmanager
+from datetime import timedelta
 
 from bench.support import one_worker, throwaway_database
 
@@ -90,8 +91,8 @@ def create_organisation(members: int):
         severity=Incident.Severity.SEV2,
         team=team,
         service=service,
-        started_at=now - timezone.timedelta(days=2),
-        resolved_at=now - timezone.timedelta(days=2) + timezone.timedelta(hours=1),
+        started_at=now - timedelta(days=2),
+        resolved_at=now - timedelta(days=2) + timedelta(hours=1),
         declared_by=pm,
     )
     body = (

@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import time
 from contextlib import contextmanager
+from datetime import timedelta
 
 from bench.support import one_worker, throwaway_database
 
@@ -83,7 +84,7 @@ def create_pending_actions(count: int):
         severity=Incident.Severity.SEV2,
         team=team,
         service=service,
-        started_at=now - timezone.timedelta(days=2),
+        started_at=now - timedelta(days=2),
         declared_by=pm,
     )
     ImprovementAction.objects.bulk_create(

@@ -1,5 +1,7 @@
 """Reads for reviews, actions and the narrative library, each with a fixed number of queries."""
 
+from datetime import timedelta
+
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
 from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Value, When
@@ -17,7 +19,7 @@ def reviews_upcoming(*, user: User) -> QuerySet[Review]:
     """Scheduled reviews the user attends or facilitates, soonest first."""
     return (
         Review.objects.filter(Q(attendees=user) | Q(facilitator=user), status=Review.Status.SCHEDULED)
-        .filter(scheduled_at__gte=timezone.now() - timezone.timedelta(hours=3))
+        .filter(scheduled_at__gte=timezone.now() - timedelta(hours=3))
         .select_related("incident")
         .distinct()
         .order_by("scheduled_at")
