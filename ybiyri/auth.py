@@ -1,9 +1,11 @@
 """Signing in: local accounts with throttling against password guessing, and OpenID Connect SSO.
 
-Throttling counts failed attempts per username and per client address in the Django cache
-(Redis in production, so every web process shares the counts). Once either count reaches
-``LOGIN_FAILURE_LIMIT`` within ``LOGIN_FAILURE_WINDOW_SECONDS`` the form refuses *before*
-checking the password, so a guesser learns nothing more until the window has passed.
+Throttling counts failed attempts per account (the username, case-insensitively) and per client
+address in the Django cache (Redis in production, so every web process shares the counts). Within
+``LOGIN_FAILURE_WINDOW_SECONDS``, once an account has ``LOGIN_FAILURE_LIMIT`` failures, or an
+address has ``LOGIN_FAILURE_ADDRESS_LIMIT`` (a much higher count: a whole office may sign in from
+behind one NAT address), the form refuses *before* checking the password, so a guesser learns
+nothing more until the window has passed.
 
 Single sign-on uses mozilla-django-oidc, configured in settings only when ``OIDC_RP_CLIENT_ID``
 is set. The subclasses here add what the library leaves out: discovery
@@ -70,27 +72,29 @@ def _address_key(address: str) -> str:
     return f"login-failures:ip:{address}"
 
 
-def _throttle_keys(*, username: str, address: str) -> list[str]:
-    keys = [_address_key(address)]
+def _throttle_limits(*, username: str, address: str) -> dict[str, int]:
+    """The cache keys that count this attempt's failures, each with the count that locks it."""
+    limits = {_address_key(address): settings.LOGIN_FAILURE_ADDRESS_LIMIT}
     if username.strip():
-        keys.append(_username_key(username))
-    return keys
+        limits[_username_key(username)] = settings.LOGIN_FAILURE_LIMIT
+    return limits
 
 
 def login_is_throttled(*, username: str, address: str) -> bool:
-    """True when the username or the address has used up its failed attempts in the window."""
-    counts = cache.get_many(_throttle_keys(username=username, address=address))
-    return any(count >= settings.LOGIN_FAILURE_LIMIT for count in counts.values())
+    """True when the account or the address has used up its failed attempts in the window."""
+    limits = _throttle_limits(username=username, address=address)
+    counts = cache.get_many(list(limits))
+    return any(count >= limits[key] for key, count in counts.items())
 
 
 def login_failure_record(*, username: str, address: str) -> None:
-    """Count one failed attempt against the username and the address.
+    """Count one failed attempt against the account and the address.
 
     The window is fixed from the first failure (the key's expiry is set when it is created and
     ``incr`` keeps it), so a guesser cannot keep a count alive forever nor reset it by waiting
     part of the window.
     """
-    for key in _throttle_keys(username=username, address=address):
+    for key in _throttle_limits(username=username, address=address):
         cache.add(key, 0, timeout=settings.LOGIN_FAILURE_WINDOW_SECONDS)
         try:
             cache.incr(key)
