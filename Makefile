@@ -11,7 +11,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3 \
 	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 	    command -v $$p; break; fi; done)
 
-.PHONY: run test venv lint format migrate seed worker beat bench clean
+.PHONY: run test test-browser venv lint format migrate seed worker beat bench clean
 
 $(VENV)/.installed: requirements.txt
 	@if [ -z "$(PYTHON)" ]; then echo "ybiyri needs Python 3.12 or newer: install it (or pass PYTHON=/path/to/python3.12)." >&2; exit 1; fi
@@ -48,6 +48,10 @@ format: venv
 test: lint
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The browser tests alone (Chromium at /usr/bin/chromium; axe-core from tests/browser/install.sh).
+test-browser: venv
+	$(PY) -m pytest -m browser tests/browser $(PYTEST_ARGS)
 
 # Benchmarks print their figures with a baseline measured in the same run. They need PostgreSQL
 # (and the page benchmark empties the database it is given): BENCH_DATABASE_URL names it.
