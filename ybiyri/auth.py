@@ -11,7 +11,10 @@ Single sign-on uses mozilla-django-oidc, configured in settings only when ``OIDC
 is set. The subclasses here add what the library leaves out: discovery
 (``OIDC_OP_DISCOVERY``), audience / issuer / expiry checks on the ID token, mapping the
 provider's claims onto :class:`incidents.models.User`, and refusals that end on the sign-in page
-with a message instead of an error page.
+with a message instead of an error page. Two refusals get a page of their own, because the person
+can do something about them: an email address the provider has not verified (accounts are found
+by email, so an unverified one would hand its account to whoever typed it in at the provider), and
+a staff or superuser account (administrators sign in locally, never through the provider).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation, ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
@@ -195,6 +199,37 @@ def oidc_provider_metadata() -> dict[str, Any]:
     return metadata
 
 
+class SingleSignOnRefused(Exception):
+    """The provider vouched for this person, but ybiyri will not sign them in this way.
+
+    Raised from the backend through ``django.contrib.auth.authenticate`` (which lets anything but
+    PermissionDenied through) so that the callback can explain the refusal on its own page.
+    """
+
+    template_name: str
+
+    def __init__(self, message: str, *, email: str) -> None:
+        super().__init__(message)
+        self.email = email
+
+
+class UnverifiedEmailRefused(SingleSignOnRefused):
+    template_name = "registration/sso_unverified_email.html"
+
+
+class PrivilegedAccountRefused(SingleSignOnRefused):
+    template_name = "registration/sso_privileged_account.html"
+
+
+def email_is_verified(claims: dict[str, Any]) -> bool:
+    """Whether the provider vouches for the email claim: ``email_verified`` is boolean true, or
+    the string "true" that some providers send. Absent, false or anything else is not."""
+    verified = claims.get("email_verified")
+    if isinstance(verified, str):
+        return verified.strip().lower() == "true"
+    return verified is True
+
+
 def oidc_setting(name: str, *default: Any) -> Any:
     """A setting for the OIDC library: the environment's value first, else the discovered one."""
     if name not in DISCOVERED_SETTINGS:
@@ -211,8 +246,9 @@ class OIDCBackend(OIDCAuthenticationBackend):
     """Signs people in with the organisation's identity provider, mapping claims onto User.
 
     People are matched by verified email (case-insensitive); a new account takes the
-    provider's ``preferred_username`` when free. Name and email are refreshed from the claims
-    at every sign-in. ID tokens must be signed with ``OIDC_RP_SIGN_ALGO``, name this
+    provider's ``preferred_username`` when free and also needs a verified email. Staff and
+    superuser accounts are never signed in this way. Name and email are refreshed from the
+    claims at every sign-in. ID tokens must be signed with ``OIDC_RP_SIGN_ALGO``, name this
     application as audience, come from the configured issuer and be unexpired (with
     ``OIDC_CLOCK_SKEW_SECONDS`` of leeway); anything else is refused and logged.
     """
@@ -290,8 +326,17 @@ class OIDCBackend(OIDCAuthenticationBackend):
         return claims
 
     def verify_claims(self, claims: dict[str, Any]) -> bool:
-        # Matching accounts by email is only safe when the provider vouches for the address.
-        return bool(claims.get("email")) and claims.get("email_verified", True) is not False
+        """An email is needed to find or create the account (without one the sign-in fails);
+        one the provider has not verified is refused with its own explanation."""
+        email = claims.get("email")
+        if not email:
+            return False
+        if not email_is_verified(claims):
+            raise UnverifiedEmailRefused(
+                f"the provider did not verify {email!r} (email_verified={claims.get('email_verified')!r})",
+                email=email,
+            )
+        return True
 
     def filter_users_by_claims(self, claims: dict[str, Any]):
         return User.objects.filter(email__iexact=claims.get("email", ""))
@@ -326,6 +371,13 @@ class OIDCBackend(OIDCAuthenticationBackend):
         )
 
     def update_user(self, user: User, claims: dict[str, Any]) -> User:
+        """Refresh the matched account from the claims; an administrator's account is refused, so
+        that whoever controls an address at the provider cannot take over an admin account."""
+        if user.is_staff or user.is_superuser:
+            raise PrivilegedAccountRefused(
+                f"{user.username!r} is a staff or superuser account and signs in locally only",
+                email=claims["email"],
+            )
         first_name, last_name = self.names_from_claims(claims)
         changed = {
             field: value
@@ -388,3 +440,6 @@ class OIDCCallbackView(OIDCAuthenticationCallbackView):
             # An unknown or replayed `state`: refuse like any other failure, without a 400 page.
             logger.warning("Single sign-on callback refused: %s", exc)
             return self.login_failure()
+        except SingleSignOnRefused as refusal:
+            logger.warning("Single sign-on refused: %s", refusal)
+            return render(request, refusal.template_name, {"email": refusal.email}, status=403)

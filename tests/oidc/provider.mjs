@@ -8,6 +8,10 @@
 // ready. Any login name is accepted at the provider's own sign-in form (its development
 // interactions); the account's claims are derived from that name (alice → alice@example.org).
 //
+// A login name may override the account's claims after semicolons, for testing how ybiyri treats
+// what providers send: `gina;email_verified="false"` sends the string "false", `gina;email_verified=false`
+// the boolean, and `gina;email_verified` (no value) leaves the claim out. Values are JSON.
+//
 // Clients listed in OIDC_WRONG_AUDIENCE_CLIENTS get ID tokens whose `aud` names another
 // application, re-signed with the provider's own key: this stands in for a token substitution or
 // a misconfigured provider, so the relying party's audience check is what has to refuse it.
@@ -26,16 +30,26 @@ const signingJwk = { ...(await exportJWK(privateKey)), kid: 'ybiyri-test-key', a
 const signingKey = await importJWK(signingJwk, 'RS256');
 
 function claimsFor(accountId) {
-  const given = accountId.charAt(0).toUpperCase() + accountId.slice(1);
-  return {
+  const [login, ...overrides] = accountId.split(';');
+  const given = login.charAt(0).toUpperCase() + login.slice(1);
+  const claims = {
     sub: accountId,
-    email: `${accountId}@example.org`,
+    email: `${login}@example.org`,
     email_verified: true,
-    preferred_username: accountId,
+    preferred_username: login,
     name: `${given} Example`,
     given_name: given,
     family_name: 'Example',
   };
+  for (const override of overrides) {
+    const separator = override.indexOf('=');
+    if (separator === -1) {
+      delete claims[override];
+    } else {
+      claims[override.slice(0, separator)] = JSON.parse(override.slice(separator + 1));
+    }
+  }
+  return claims;
 }
 
 const server = http.createServer();

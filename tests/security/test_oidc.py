@@ -123,6 +123,74 @@ def test_a_taken_username_is_never_reused_for_someone_else(client, sso):
     assert user.email == "bob@example.org"
 
 
+UNVERIFIED_EMAIL = pytest.mark.parametrize(
+    "claim",
+    [";email_verified", ';email_verified="false"', ";email_verified=false"],
+    ids=["absent", "string-false", "false"],
+)
+
+
+@UNVERIFIED_EMAIL
+def test_an_unverified_email_never_signs_in_as_the_account_that_has_it(client, sso, claim):
+    existing = UserFactory(username="gina", email="gina@example.org", first_name="G")
+    sso()
+
+    response = callback(client, provider_sign_in(start_sign_in(client), login=f"gina{claim}"))
+
+    assert response.status_code == 403
+    assert "did not confirm that the email address" in response.text
+    assert "gina@example.org" in response.text
+    assert 'href="/accounts/login/"' in response.text
+    assert signed_in_user(client) is None
+    existing.refresh_from_db()
+    assert existing.first_name == "G"  # the claims were not applied either
+
+
+@UNVERIFIED_EMAIL
+def test_an_unverified_email_creates_no_account(client, sso, claim):
+    sso()
+
+    response = callback(client, provider_sign_in(start_sign_in(client), login=f"hank{claim}"))
+
+    assert response.status_code == 403
+    assert "did not confirm that the email address" in response.text
+    assert signed_in_user(client) is None
+    assert not User.objects.filter(email__iexact="hank@example.org").exists()
+
+
+@pytest.mark.parametrize(
+    "claim", [";email_verified=true", ';email_verified="true"'], ids=["true", "string-true"]
+)
+def test_a_verified_email_signs_in_as_the_account_that_has_it(client, sso, claim):
+    existing = UserFactory(username="ida", email="ida@example.org")
+    sso()
+
+    response = callback(client, provider_sign_in(start_sign_in(client), login=f"ida{claim}"))
+
+    assert response.status_code == 302
+    assert response["Location"] == "/incidents/"
+    assert signed_in_user(client) == existing
+
+
+@pytest.mark.parametrize(
+    "privilege", [{"is_staff": True}, {"is_superuser": True}], ids=["staff", "superuser"]
+)
+def test_single_sign_on_never_opens_an_administrator_account(client, sso, privilege):
+    administrator = UserFactory(username="root", email="ivy@example.org", first_name="R", **privilege)
+    sso()
+
+    # The provider vouches for the address: the refusal is about the account, not the claims.
+    response = callback(client, provider_sign_in(start_sign_in(client), login="ivy;email_verified=true"))
+
+    assert response.status_code == 403
+    assert "Administrator accounts never sign in through single sign-on" in response.text
+    assert 'href="/accounts/login/"' in response.text
+    assert signed_in_user(client) is None
+    administrator.refresh_from_db()
+    assert (administrator.first_name, administrator.email) == ("R", "ivy@example.org")
+    assert User.objects.count() == 1
+
+
 def test_explicit_endpoints_work_without_discovery(client, sso, oidc_provider):
     metadata = requests.get(oidc_provider.discovery_url, timeout=10).json()
     sso(
