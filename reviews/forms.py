@@ -48,15 +48,17 @@ class WalkthroughForm(MeetingForm):
     attendees = MemberField(multiple=True, required=False, label="People")
 
 
-class NotesForm(forms.Form):
-    context_notes = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 5}),
-        required=False,
-        max_length=20000,
-        label="Organisational context",
-    )
-    perspectives_notes = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 5}), required=False, max_length=20000, label="Perspectives"
+class NotesFieldForm(forms.Form):
+    """One notes field of the review, saved on its own with the version it was read at."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), required=False, max_length=20000)
+
+
+class PerspectiveForm(forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}), max_length=20000, label="Your perspective"
     )
 
 
@@ -65,8 +67,16 @@ class FactorForm(forms.Form):
     kind = forms.ChoiceField(choices=ContributingFactor.Kind.choices, widget=forms.RadioSelect)
 
 
+class FactorEditForm(FactorForm):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
 class LearningForm(forms.Form):
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000, label="Learning")
+
+
+class LearningEditForm(LearningForm):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
 
 class ActionForm(forms.Form):
@@ -78,6 +88,16 @@ class ActionForm(forms.Form):
         choices=ImprovementAction.Priority.choices, initial=ImprovementAction.Priority.MEDIUM
     )
     due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class ActionEditForm(ActionForm):
+    """An action changed in the review: each field carries the value it was read at, so that only
+    the fields this person changed are written and another person's change to the others stays."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.show_hidden_initial = True
 
 
 class ActionFilterForm(forms.Form):

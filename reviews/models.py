@@ -42,6 +42,15 @@ class Review(models.Model):
     completed_steps = models.JSONField(default=list, blank=True)
     context_notes = models.TextField(blank=True)
     perspectives_notes = models.TextField(blank=True)
+    # Each notes field carries its own version, so that saving one never writes the other and a
+    # save based on what someone read before another person's save is refused, not applied.
+    context_notes_version = models.PositiveIntegerField(default=1)
+    perspectives_notes_version = models.PositiveIntegerField(default=1)
+    current_step = models.CharField(max_length=12, choices=Step.choices, default=Step.REPORTS)
+    started_at = models.DateTimeField(null=True, blank=True)
+    revision = models.PositiveIntegerField(
+        default=0, help_text="Raised by every change the facilitation page shows; open pages poll it."
+    )
     held_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -62,6 +71,16 @@ class Review(models.Model):
     def step_done(self, step: str) -> bool:
         return step in self.completed_steps
 
+    @property
+    def all_steps_done(self) -> bool:
+        return set(self.Step.values) <= set(self.completed_steps)
+
+    @property
+    def next_step(self) -> str:
+        """The agenda step after the current one (the last step stays current)."""
+        steps = list(self.Step.values)
+        return steps[min(steps.index(self.current_step) + 1, len(steps) - 1)]
+
 
 class ContributingFactor(models.Model):
     class Kind(models.TextChoices):
@@ -71,6 +90,7 @@ class ContributingFactor(models.Model):
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="factors")
     description = models.TextField(max_length=2000)
     kind = models.CharField(max_length=10, choices=Kind.choices)
+    version = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -85,11 +105,48 @@ class Learning(models.Model):
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="learnings")
     description = models.TextField(max_length=2000)
     rank = models.PositiveIntegerField(help_text="1 is the most valuable.")
+    version = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["rank", "id"]
+
+    def __str__(self) -> str:
+        return self.description[:60]
+
+
+class Perspective(models.Model):
+    """How the incident looked to one participant of the review: one per person, edited by them."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="perspectives")
+    author = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    body = models.TextField(max_length=20000)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["review", "author"], name="perspective_once_per_author")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.author} on {self.review}"
+
+
+class FactorSuggestion(models.Model):
+    """A contributing factor an attendee proposes; the facilitator accepts it (as a factor) or not."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="factor_suggestions")
+    description = models.TextField(max_length=2000)
+    kind = models.CharField(max_length=10, choices=ContributingFactor.Kind.choices)
+    suggested_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
         return self.description[:60]
@@ -145,6 +202,8 @@ class ImprovementAction(models.Model):
     sync_error = models.TextField(blank=True)
     sync_attempts = models.PositiveSmallIntegerField(default=0)
     sync_requested_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a worker claimed the push.")
+    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When a retry is due.")
     synced_at = models.DateTimeField(null=True, blank=True)
     external_key = models.CharField(max_length=64, blank=True, db_index=True)
     external_url = models.URLField(max_length=500, blank=True)

@@ -4,13 +4,34 @@ from datetime import timedelta
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from incidents.access import visible_incidents_q
 from incidents.models import AnalysisSession, LearningTheme, User
 from reviews.access import readable_narratives_q
-from reviews.models import ImprovementAction, Narrative, NarrativeRead, Review, Walkthrough
+from reviews.models import (
+    FactorSuggestion,
+    ImprovementAction,
+    Narrative,
+    NarrativeRead,
+    Perspective,
+    Review,
+    Walkthrough,
+)
 
 SEARCH_CONFIG = "english"
 
@@ -40,14 +61,54 @@ def review_detail(*, review: Review) -> Review:
     return (
         Review.objects.select_related("incident__team", "incident__service", "facilitator")
         .prefetch_related(
-            "attendees",
+            Prefetch("attendees", User.objects.order_by("first_name", "last_name", "username")),
             "factors",
             "learnings",
+            Prefetch("perspectives", Perspective.objects.select_related("author")),
+            Prefetch("factor_suggestions", FactorSuggestion.objects.select_related("suggested_by")),
             Prefetch(
                 "actions", ImprovementAction.objects.select_related("owner").order_by("raised_at", "id")
             ),
         )
         .get(pk=review.pk)
+    )
+
+
+def review_live_token(*, review: Review) -> str:
+    """What the facilitation page shows changes when this does: the review's revision, its actions
+    (also changed by the backlog sync) and the submitted analyses. One query."""
+    submitted = (
+        AnalysisSession.objects.filter(
+            incident_id=OuterRef("incident_id"), status=AnalysisSession.Status.SUBMITTED
+        )
+        .order_by()
+        .values("incident_id")
+        .annotate(count=Count("id"))
+        .values("count")
+    )
+    state = (
+        Review.objects.filter(pk=review.pk)
+        .annotate(
+            actions_count=Count("actions"),
+            actions_changed=Max("actions__updated_at"),
+            submitted=Subquery(submitted),
+        )
+        .values("revision", "status", "actions_count", "actions_changed", "submitted")
+        .get()
+    )
+    changed = state["actions_changed"].timestamp() if state["actions_changed"] else 0
+    return (
+        f"{state['revision']}-{state['status']}-{state['actions_count']}-{changed}-{state['submitted'] or 0}"
+    )
+
+
+def review_unsubmitted_analyses(*, review: Review) -> QuerySet[AnalysisSession]:
+    """The analyses still to come: the review's first step names who has not submitted."""
+    return (
+        AnalysisSession.objects.filter(incident_id=review.incident_id)
+        .exclude(status=AnalysisSession.Status.SUBMITTED)
+        .select_related("analyst")
+        .order_by("due_at", "id")
     )
 
 
@@ -57,7 +118,7 @@ def review_submitted_analyses(*, review: Review) -> QuerySet[AnalysisSession]:
             incident_id=review.incident_id, status=AnalysisSession.Status.SUBMITTED
         )
         .select_related("analyst")
-        .prefetch_related("themes")
+        .prefetch_related("themes", "interviews")
         .order_by("submitted_at")
     )
 

@@ -1,22 +1,42 @@
-"""Writes for the collective review: scheduling (with calendar invites), facilitation, outcomes."""
+"""Writes for the collective review: scheduling (with calendar invites), facilitation, outcomes.
+
+Facilitation is a live meeting: several people change the same review at once. So every text is
+saved on its own (each notes field, each perspective, factor and learning) with its own version,
+and a save based on an older version raises `StaleVersion` instead of overwriting. Every change the
+facilitation page shows raises `Review.revision`, which open pages poll to refresh what changed.
+"""
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from incidents.calendar import CalendarEvent, absolute_url, calendar_ics
 from incidents.models import Incident, User
-from incidents.services import audit_record, notification_queue
-from reviews.models import ContributingFactor, Learning, Review
+from incidents.services import StaleVersion, audit_record, notification_queue
+from reviews.models import (
+    ContributingFactor,
+    FactorSuggestion,
+    ImprovementAction,
+    Learning,
+    Perspective,
+    Review,
+)
 
 MIN_DURATION_MINUTES = 15
 MAX_DURATION_MINUTES = 8 * 60
+NOTES_FIELDS = ("context_notes", "perspectives_notes")
+MAX_NOTES_LENGTH = 20000
+
+
+def review_touch(review: Review) -> None:
+    """Raise the review's revision: open facilitation pages see that something changed."""
+    Review.objects.filter(pk=review.pk).update(revision=F("revision") + 1)
 
 
 def check_meeting(*, scheduled_at: datetime, duration_minutes: int, time_zone: str) -> None:
@@ -209,6 +229,7 @@ def review_reschedule(
         team=review.incident.team,
         changes={"scheduled_at": scheduled_at.isoformat(), "sequence": review.sequence},
     )
+    review_touch(review)
     return review
 
 
@@ -229,6 +250,7 @@ def review_cancel(*, review: Review, by: User) -> Review:
         incident.status = Incident.Status.ANALYSING
         incident.save(update_fields=["status", "updated_at"])
     audit_record(actor=by, verb="review.cancelled", target=review, team=incident.team)
+    review_touch(review)
     return review
 
 
@@ -237,8 +259,59 @@ def check_review_open(review: Review) -> None:
         raise ValidationError("This review was cancelled.")
 
 
+def check_participant(review: Review, user: User) -> None:
+    """Perspectives and suggestions come from the people in the meeting: attendees and facilitator."""
+    if user.pk != review.facilitator_id and not review.attendees.filter(pk=user.pk).exists():
+        raise PermissionDenied("Only the review's attendees and facilitator take part in it.")
+
+
+def check_version(*, stored: int, given: int) -> None:
+    if stored != given:
+        raise StaleVersion(current_version=stored)
+
+
+def check_text(text: str, *, field: str, label: str, max_length: int, required: bool = True) -> str:
+    text = text.strip()
+    if required and not text:
+        raise ValidationError({field: f"Write the {label}."})
+    if len(text) > max_length:
+        raise ValidationError({field: f"Keep the {label} under {max_length:,} characters."})
+    return text
+
+
+@transaction.atomic
+def review_start(*, review: Review, by: User) -> Review:
+    """Start the meeting: its timer runs from now against the booked duration, at the first step."""
+    review = Review.objects.select_for_update().get(pk=review.pk)
+    if review.status != Review.Status.SCHEDULED:
+        raise ValidationError("Only a scheduled review can be started.")
+    if review.started_at:
+        raise ValidationError("The review has already started.")
+    review.started_at = timezone.now()
+    review.current_step = Review.Step.REPORTS
+    review.save(update_fields=["started_at", "current_step", "updated_at"])
+    audit_record(actor=by, verb="review.started", target=review)
+    review_touch(review)
+    return review
+
+
+@transaction.atomic
+def review_step_go(*, review: Review, by: User, step: str) -> Review:
+    """Bring everyone to an agenda step: it becomes the step the meeting is on."""
+    if step not in Review.Step.values:
+        raise ValidationError({"step": f"Unknown agenda step “{step}”."})
+    review = Review.objects.select_for_update().get(pk=review.pk)
+    check_review_open(review)
+    review.current_step = step
+    review.save(update_fields=["current_step", "updated_at"])
+    audit_record(actor=by, verb="review.step_current", target=review, changes={"step": step})
+    review_touch(review)
+    return review
+
+
 @transaction.atomic
 def review_step_set(*, review: Review, by: User, step: str, done: bool) -> Review:
+    """Mark an agenda step done (the meeting moves on to the next step if it was on this one) or not."""
     if step not in Review.Step.values:
         raise ValidationError({"step": f"Unknown agenda step “{step}”."})
     review = Review.objects.select_for_update().get(pk=review.pk)
@@ -247,23 +320,70 @@ def review_step_set(*, review: Review, by: User, step: str, done: bool) -> Revie
     if not done:
         steps.remove(step)
     review.completed_steps = steps
-    review.save(update_fields=["completed_steps", "updated_at"])
+    if done and review.current_step == step:
+        review.current_step = review.next_step
+    review.save(update_fields=["completed_steps", "current_step", "updated_at"])
     audit_record(
         actor=by,
         verb="review.step_done" if done else "review.step_undone",
         target=review,
         changes={"step": step},
     )
+    review_touch(review)
     return review
 
 
-def review_update_notes(*, review: Review, by: User, context_notes: str, perspectives_notes: str) -> Review:
+@transaction.atomic
+def review_notes_save(*, review: Review, by: User, field: str, text: str, version: int) -> Review:
+    """Save one notes field (`context_notes` or `perspectives_notes`) if `version` is its stored one.
+
+    The other field is neither read from the caller nor written, so saving one never loses text
+    saved in the other. Raises StaleVersion (nothing written) when someone saved it in between.
+    """
+    if field not in NOTES_FIELDS:
+        raise ValidationError({"field": f"Unknown notes field “{field}”."})
+    text = check_text(text, field=field, label="notes", max_length=MAX_NOTES_LENGTH, required=False)
+    review = Review.objects.select_for_update().get(pk=review.pk)
     check_review_open(review)
-    review.context_notes = context_notes
-    review.perspectives_notes = perspectives_notes
-    review.save(update_fields=["context_notes", "perspectives_notes", "updated_at"])
-    audit_record(actor=by, verb="review.notes_updated", target=review)
+    check_version(stored=getattr(review, f"{field}_version"), given=version)
+    if getattr(review, field) == text:
+        return review
+    setattr(review, field, text)
+    setattr(review, f"{field}_version", version + 1)
+    review.save(update_fields=[field, f"{field}_version", "updated_at"])
+    audit_record(
+        actor=by, verb="review.notes_updated", target=review, changes={"field": field, "version": version + 1}
+    )
+    review_touch(review)
     return review
+
+
+@transaction.atomic
+def perspective_save(*, review: Review, by: User, body: str, version: int) -> Perspective:
+    """Save the person's own perspective: version 0 gives it for the first time, then its version.
+
+    Only the review's attendees and facilitator give one (PermissionDenied otherwise); a save based
+    on an older version raises StaleVersion.
+    """
+    body = check_text(body, field="body", label="perspective", max_length=MAX_NOTES_LENGTH)
+    review = Review.objects.select_for_update().get(pk=review.pk)
+    check_review_open(review)
+    check_participant(review, by)
+    perspective = Perspective.objects.filter(review=review, author=by).first()
+    check_version(stored=perspective.version if perspective else 0, given=version)
+    if perspective is None:
+        perspective = Perspective.objects.create(review=review, author=by, body=body)
+        verb = "perspective.added"
+    elif perspective.body != body:
+        perspective.body = body
+        perspective.version += 1
+        perspective.save(update_fields=["body", "version", "updated_at"])
+        verb = "perspective.updated"
+    else:
+        return perspective
+    audit_record(actor=by, verb=verb, target=perspective, changes={"version": perspective.version})
+    review_touch(review)
+    return perspective
 
 
 @transaction.atomic
@@ -275,34 +395,131 @@ def review_mark_held(*, review: Review, by: User) -> Review:
     review.held_at = timezone.now()
     review.save(update_fields=["status", "held_at", "updated_at"])
     audit_record(actor=by, verb="review.held", target=review)
+    review_touch(review)
     return review
 
 
+def check_factor(*, description: str, kind: str) -> str:
+    if kind not in ContributingFactor.Kind.values:
+        raise ValidationError({"kind": "Choose human or technical."})
+    return check_text(description, field="description", label="factor", max_length=2000)
+
+
+@transaction.atomic
 def factor_add(*, review: Review, by: User, description: str, kind: str) -> ContributingFactor:
     check_review_open(review)
-    factor = ContributingFactor(review=review, description=description.strip(), kind=kind, created_by=by)
-    factor.full_clean()
-    factor.save()
+    description = check_factor(description=description, kind=kind)
+    factor = ContributingFactor.objects.create(
+        review=review, description=description, kind=kind, created_by=by
+    )
     audit_record(actor=by, verb="factor.added", target=factor)
+    review_touch(review)
     return factor
 
 
+@transaction.atomic
+def factor_update(
+    *, factor: ContributingFactor, by: User, description: str, kind: str, version: int
+) -> ContributingFactor:
+    """Change a factor's text and kind if `version` is its stored one; StaleVersion otherwise."""
+    description = check_factor(description=description, kind=kind)
+    factor = ContributingFactor.objects.select_for_update().select_related("review").get(pk=factor.pk)
+    check_review_open(factor.review)
+    check_version(stored=factor.version, given=version)
+    if (factor.description, factor.kind) == (description, kind):
+        return factor
+    before = {"description": factor.description, "kind": factor.kind}
+    factor.description, factor.kind = description, kind
+    factor.version += 1
+    factor.save(update_fields=["description", "kind", "version"])
+    audit_record(actor=by, verb="factor.updated", target=factor, changes={"before": before})
+    review_touch(factor.review)
+    return factor
+
+
+@transaction.atomic
 def factor_delete(*, factor: ContributingFactor, by: User) -> None:
     check_review_open(factor.review)
     audit_record(actor=by, verb="factor.deleted", target=factor)
+    review_touch(factor.review)
     factor.delete()
+
+
+@transaction.atomic
+def factor_suggest(*, review: Review, by: User, description: str, kind: str) -> FactorSuggestion:
+    """An attendee proposes a contributing factor for the facilitator to accept."""
+    check_review_open(review)
+    check_participant(review, by)
+    description = check_factor(description=description, kind=kind)
+    suggestion = FactorSuggestion.objects.create(
+        review=review, description=description, kind=kind, suggested_by=by
+    )
+    audit_record(actor=by, verb="factor.suggested", target=suggestion)
+    review_touch(review)
+    return suggestion
+
+
+@transaction.atomic
+def factor_suggestion_accept(
+    *, suggestion: FactorSuggestion, by: User, description: str, kind: str
+) -> ContributingFactor:
+    """Record a suggestion as a contributing factor, as the facilitator worded it."""
+    suggestion = (
+        FactorSuggestion.objects.select_for_update().select_related("review").filter(pk=suggestion.pk).first()
+    )
+    if suggestion is None:
+        raise ValidationError("This suggestion was already accepted or dismissed.")
+    factor = factor_add(review=suggestion.review, by=by, description=description, kind=kind)
+    audit_record(
+        actor=by,
+        verb="factor.suggestion_accepted",
+        target=factor,
+        changes={"suggested_by": suggestion.suggested_by_id},
+    )
+    suggestion.delete()
+    return factor
+
+
+@transaction.atomic
+def factor_suggestion_dismiss(*, suggestion: FactorSuggestion, by: User) -> None:
+    check_review_open(suggestion.review)
+    audit_record(actor=by, verb="factor.suggestion_dismissed", target=suggestion)
+    review_touch(suggestion.review)
+    suggestion.delete()
+
+
+def check_learning(description: str) -> str:
+    return check_text(description, field="description", label="learning", max_length=2000)
 
 
 @transaction.atomic
 def learning_add(*, review: Review, by: User, description: str) -> Learning:
     """Add a learning at the bottom of the ranking."""
     check_review_open(review)
+    description = check_learning(description)
     Review.objects.select_for_update().filter(pk=review.pk).first()
     last = review.learnings.aggregate(last=Max("rank"))["last"] or 0
-    learning = Learning(review=review, description=description.strip(), rank=last + 1, created_by=by)
-    learning.full_clean()
-    learning.save()
+    learning = Learning.objects.create(review=review, description=description, rank=last + 1, created_by=by)
     audit_record(actor=by, verb="learning.added", target=learning)
+    review_touch(review)
+    return learning
+
+
+@transaction.atomic
+def learning_update(*, learning: Learning, by: User, description: str, version: int) -> Learning:
+    """Reword a learning if `version` is its stored one; StaleVersion otherwise."""
+    description = check_learning(description)
+    learning = Learning.objects.select_for_update().select_related("review").get(pk=learning.pk)
+    check_review_open(learning.review)
+    check_version(stored=learning.version, given=version)
+    if learning.description == description:
+        return learning
+    before = learning.description
+    learning.description = description
+    learning.version += 1
+    learning.save(update_fields=["description", "version"])
+    audit_record(actor=by, verb="learning.updated", target=learning, changes={"before": before})
+    review_touch(learning.review)
     return learning
 
 
@@ -318,6 +535,7 @@ def learning_reorder(*, review: Review, by: User, ordered_ids: Sequence[int]) ->
         learnings[learning_id].rank = rank
     Learning.objects.bulk_update(learnings.values(), ["rank"])
     audit_record(actor=by, verb="learning.reordered", target=review, changes={"order": list(ordered_ids)})
+    review_touch(review)
     return sorted(learnings.values(), key=lambda learning: learning.rank)
 
 
@@ -339,3 +557,24 @@ def learning_delete(*, learning: Learning, by: User) -> None:
     remaining = list(review.learnings.order_by("rank", "id").values_list("pk", flat=True))
     if remaining:
         learning_reorder(review=review, by=by, ordered_ids=remaining)
+    else:
+        review_touch(review)
+
+
+@transaction.atomic
+def action_withdraw(*, action: ImprovementAction, by: User) -> None:
+    """Remove an action raised in the review by mistake, while no tracker holds an item for it.
+
+    Once a ticket exists (or a push is under way) the action stays: it is closed in the tracker,
+    where the team sees it, so the backlog and ybiyri never disagree.
+    """
+    action = (
+        ImprovementAction.objects.select_for_update(of=("self",)).select_related("review").get(pk=action.pk)
+    )
+    if action.external_key or action.sync_state == ImprovementAction.SyncState.SYNCING:
+        where = action.external_key or "the backlog"
+        raise ValidationError(f"This action is already in the team's backlog ({where}): close it there.")
+    audit_record(actor=by, verb="action.withdrawn", target=action, changes={"title": action.title})
+    if action.review:
+        review_touch(action.review)
+    action.delete()

@@ -1,21 +1,53 @@
-"""Pages of the collective review: scheduling, facilitation and what it records."""
+"""Pages of the collective review: scheduling, facilitation and what it records.
 
+The facilitation page is a meeting mode: every form posts with htmx and gets back only the part of
+the page it changed (plain posts without JavaScript still work: a redirect, or the page with the
+form's errors). Everyone in the meeting sees the others' changes by polling `review_live`.
+
+Polling, not server-sent events: the app runs on gunicorn sync workers, where one open event
+stream holds a whole worker for the length of the meeting; a poll every few seconds asks one cheap
+question ("has the review's revision moved?") and answers 204 when nothing changed.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from incidents.access import access_incident
 from incidents.forms import add_service_errors
-from incidents.models import AnalysisSession
+from incidents.models import AnalysisSession, User
 from incidents.selectors import incident_timeline
+from incidents.services import StaleVersion
 from reviews import selectors
 from reviews.access import access_review, can_facilitate
-from reviews.forms import ActionForm, FactorForm, LearningForm, NotesForm, ReviewForm
-from reviews.models import ContributingFactor, Learning, Narrative, Review
+from reviews.forms import (
+    ActionEditForm,
+    ActionForm,
+    FactorEditForm,
+    FactorForm,
+    LearningEditForm,
+    LearningForm,
+    NotesFieldForm,
+    PerspectiveForm,
+    ReviewForm,
+)
+from reviews.models import (
+    ContributingFactor,
+    FactorSuggestion,
+    ImprovementAction,
+    Learning,
+    Narrative,
+    Review,
+)
 from reviews.services import review as review_services
-from reviews.services.actions import action_raise
+from reviews.services.actions import action_raise, action_update
 from ybiyri.views import call_reporting
 
 
@@ -105,26 +137,175 @@ def review_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(review.incident)
 
 
-def facilitation_context(request: HttpRequest, review: Review, **forms) -> dict:
+STEP_SHORT_LABELS = {
+    Review.Step.REPORTS: "Reports",
+    Review.Step.CONTEXT: "Context",
+    Review.Step.PERSPECTIVES: "Perspectives",
+    Review.Step.FACTORS: "Factors",
+    Review.Step.LEARNINGS: "Learnings and actions",
+    Review.Step.NARRATIVE: "Narrative",
+}
+NOTES_LABELS = {
+    "context_notes": (
+        "Organisational context",
+        "Pressures, goals, constraints and the organisation around the people involved.",
+    ),
+    "perspectives_notes": (
+        "What the perspectives tell us",
+        "The facilitator's summary: where the perspectives agree, differ and surprise.",
+    ),
+}
+
+
+def facilitation_context(request: HttpRequest, review: Review, **overrides: Any) -> dict:
+    """Everything the facilitation page and its parts show.
+
+    `overrides` replace defaults: a bound form with errors (`forms={prefix: form}`), a conflict
+    (`conflicts={prefix: their_text}`), a part's error message (`part_errors={part: message}`).
+    """
     review = selectors.review_detail(review=review)
-    defaults = {
-        "notes_form": NotesForm(
-            initial={"context_notes": review.context_notes, "perspectives_notes": review.perspectives_notes}
-        ),
-        "factor_form": FactorForm(),
-        "learning_form": LearningForm(),
-        "action_form": ActionForm(),
+    user = request.user
+    facilitates = can_facilitate(user, review.incident)
+    is_open = review.status != Review.Status.CANCELLED
+    bound: dict[str, forms.Form] = overrides.pop("forms", {})
+    conflicts: dict[str, str] = overrides.pop("conflicts", {})
+
+    def form(prefix: str, form_class: type[forms.Form], initial: dict | None = None) -> forms.Form:
+        return bound.get(prefix) or form_class(prefix=prefix, initial=initial)
+
+    notes_fields = {
+        name: {
+            "name": name,
+            "label": label,
+            "help": help_text,
+            "text": getattr(review, name),
+            "form": form(
+                name,
+                NotesFieldForm,
+                {"version": getattr(review, f"{name}_version"), "text": getattr(review, name)},
+            ),
+            "conflict": conflicts.get(name),
+        }
+        for name, (label, help_text) in NOTES_LABELS.items()
     }
+    people = [
+        review.facilitator,
+        *[person for person in review.attendees.all() if person.pk != review.facilitator_id],
+    ]
+    perspectives = {perspective.author_id: perspective for perspective in review.perspectives.all()}
+    own = perspectives.get(user.pk)
+    perspective_slots = [
+        {
+            "person": person,
+            "perspective": perspectives.get(person.pk),
+            "form": form(
+                "perspective",
+                PerspectiveForm,
+                {"version": own.version if own else 0, "body": own.body if own else ""},
+            )
+            if person.pk == user.pk and is_open
+            else None,
+            "conflict": conflicts.get("perspective") if person.pk == user.pk else None,
+        }
+        for person in people
+    ]
+    factor_rows = [
+        {
+            "factor": factor,
+            "form": form(
+                f"factor-{factor.pk}",
+                FactorEditForm,
+                {"description": factor.description, "kind": factor.kind, "version": factor.version},
+            )
+            if facilitates
+            else None,
+            "conflict": conflicts.get(f"factor-{factor.pk}"),
+        }
+        for factor in review.factors.all()
+    ]
+    suggestion_rows = [
+        {
+            "suggestion": suggestion,
+            "form": form(
+                f"suggestion-{suggestion.pk}",
+                FactorForm,
+                {"description": suggestion.description, "kind": suggestion.kind},
+            )
+            if facilitates
+            else None,
+        }
+        for suggestion in review.factor_suggestions.all()
+    ]
+    learning_rows = [
+        {
+            "learning": learning,
+            "form": form(
+                f"learning-{learning.pk}",
+                LearningEditForm,
+                {"description": learning.description, "version": learning.version},
+            )
+            if facilitates
+            else None,
+            "conflict": conflicts.get(f"learning-{learning.pk}"),
+        }
+        for learning in review.learnings.all()
+    ]
+    action_rows = [
+        {
+            "action": action,
+            "form": form(
+                f"action-{action.pk}",
+                ActionEditForm,
+                {
+                    "title": action.title,
+                    "description": action.description,
+                    "kind": action.kind,
+                    "owner": action.owner,
+                    "priority": action.priority,
+                    "due_date": action.due_date,
+                },
+            )
+            if facilitates
+            else None,
+        }
+        for action in review.actions.all()
+    ]
+    steps = [
+        {
+            "value": value,
+            "label": label,
+            "short": STEP_SHORT_LABELS[value],
+            "number": number,
+            "done": review.step_done(value),
+            "current": value == review.current_step,
+        }
+        for number, (value, label) in enumerate(Review.Step.choices, start=1)
+    ]
     return {
         "review": review,
         "incident": review.incident,
         "analyses": selectors.review_submitted_analyses(review=review),
+        "unsubmitted": selectors.review_unsubmitted_analyses(review=review),
         "timeline": incident_timeline(incident=review.incident),
-        "steps": [(step, label, review.step_done(step)) for step, label in Review.Step.choices],
-        "can_facilitate": can_facilitate(request.user, review.incident),
+        "steps": steps,
+        "steps_done": sum(step["done"] for step in steps),
+        "can_facilitate": facilitates,
+        "can_edit": facilitates and is_open,
+        "participates": is_open and any(person.pk == user.pk for person in people),
         "narrative": Narrative.objects.filter(incident=review.incident).first(),
-        **defaults,
-        **forms,
+        "notes_fields": notes_fields,
+        "perspective_slots": perspective_slots,
+        "factor_rows": factor_rows,
+        "suggestion_rows": suggestion_rows,
+        "learning_rows": learning_rows,
+        "action_rows": action_rows,
+        "factor_form": form("factor", FactorForm),
+        "suggest_form": form("suggest", FactorForm),
+        "learning_form": form("learning", LearningForm),
+        "action_form": form("action", ActionForm),
+        "live_token": selectors.review_live_token(review=review),
+        "part_errors": {},
+        **overrides,
     }
 
 
@@ -134,95 +315,249 @@ def review_facilitate(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "reviews/review_facilitate.html", facilitation_context(request, review))
 
 
-def facilitation_response(
-    request: HttpRequest, review: Review, *, anchor: str, error_forms: dict
+@require_GET
+@never_cache
+def review_live(request: HttpRequest, pk: int) -> HttpResponse:
+    """What changed since the page's `token`: 204 when nothing did, else every live part (out of band)."""
+    review = access_review(user=request.user, review_id=pk)
+    if request.GET.get("token") == selectors.review_live_token(review=review):
+        return HttpResponse(status=204)
+    return render(request, "reviews/_review_live.html", facilitation_context(request, review))
+
+
+# Each part of the page a form changes: its template and where a plain post lands afterwards.
+PARTS = {
+    "meeting": ("reviews/_review_meeting_parts.html", "review-meeting"),
+    "notes": ("reviews/_review_notes.html", "step-context"),
+    "perspective": ("reviews/_review_perspective.html", "step-perspectives"),
+    "factors": ("reviews/_review_factors.html", "step-factors"),
+    "learnings": ("reviews/_learnings.html", "step-learnings"),
+    "actions": ("reviews/_review_actions.html", "step-learnings"),
+}
+
+
+def part_response(
+    request: HttpRequest, review: Review, part: str, *, status: int = 200, **overrides: Any
 ) -> HttpResponse:
-    """Back to the facilitation page: a redirect after success, the page with errors (400) otherwise."""
-    if error_forms:
-        context = facilitation_context(request, review, **error_forms)
-        return render(request, "reviews/review_facilitate.html", context, status=400)
+    """htmx gets the changed part only (with errors: 400, conflicts: 409); a plain post gets a
+    redirect back to the step, or the whole page with the errors."""
+    template, anchor = PARTS[part]
+    if request.htmx:
+        context = facilitation_context(request, review, **overrides)
+        if part == "notes":
+            context["field"] = context["notes_fields"][overrides["notes_field"]]
+        if part == "perspective":
+            context["slot"] = next(slot for slot in context["perspective_slots"] if slot["form"])
+        return render(request, template, context, status=status)
+    if status >= 400:
+        context = facilitation_context(request, review, **overrides)
+        return render(request, "reviews/review_facilitate.html", context, status=status)
     return redirect(f"{review.get_absolute_url()}#{anchor}")
+
+
+def form_or_error(
+    request: HttpRequest,
+    review: Review,
+    part: str,
+    form: forms.Form,
+    call: Callable[[dict], object],
+    **overrides: Any,
+) -> HttpResponse:
+    """Validate `form`, then `call(cleaned_data)`; answer with the part (errors kept in the form)."""
+    if form.is_valid():
+        try:
+            call(form.cleaned_data)
+        except StaleVersion as stale:
+            return stale_response(request, review, part, form, stale, **overrides)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            return part_response(request, review, part, **overrides)
+    return part_response(request, review, part, status=400, forms={form.prefix: form}, **overrides)
+
+
+def stale_response(
+    request: HttpRequest, review: Review, part: str, form: forms.Form, stale: StaleVersion, **overrides: Any
+) -> HttpResponse:
+    """409: the person's text stays in the form, now based on the stored version, beside the stored text."""
+    data = request.POST.copy()
+    data[f"{form.prefix}-version"] = str(stale.current_version)
+    retry = type(form)(data, prefix=form.prefix)
+    retry.is_valid()
+    retry.add_error(None, str(stale))
+    return part_response(
+        request,
+        review,
+        part,
+        status=409,
+        forms={form.prefix: retry},
+        conflicts={form.prefix: stale_text(review, form.prefix, request.user)},
+        **overrides,
+    )
+
+
+def stale_text(review: Review, prefix: str, user: User) -> str:
+    """The stored text the stale save would have overwritten."""
+    if prefix in review_services.NOTES_FIELDS:
+        return getattr(Review.objects.get(pk=review.pk), prefix)
+    kind, _, pk = prefix.partition("-")
+    if kind == "factor":
+        return ContributingFactor.objects.get(pk=pk).description
+    if kind == "learning":
+        return Learning.objects.get(pk=pk).description
+    return review.perspectives.get(author=user).body
+
+
+def meeting_call(
+    request: HttpRequest, pk: int, service: Callable[..., object], **arguments: Any
+) -> HttpResponse:
+    """A facilitator's meeting control (start, step, held): the meeting parts, or the error on them."""
+    review = access_review(user=request.user, review_id=pk, for_manage=True)
+    if not request.htmx:
+        call_reporting(request, service, review=review, by=request.user, **arguments)
+        return redirect(f"{review.get_absolute_url()}#review-meeting")
+    try:
+        service(review=review, by=request.user, **arguments)
+    except ValidationError as error:
+        return part_response(
+            request, review, "meeting", status=400, part_errors={"meeting": " ".join(error.messages)}
+        )
+    return part_response(request, review, "meeting")
+
+
+@require_POST
+def review_start(request: HttpRequest, pk: int) -> HttpResponse:
+    return meeting_call(request, pk, review_services.review_start)
 
 
 @require_POST
 def review_step(request: HttpRequest, pk: int) -> HttpResponse:
-    review = access_review(user=request.user, review_id=pk, for_manage=True)
-    try:
-        review_services.review_step_set(
-            review=review,
-            by=request.user,
-            step=request.POST.get("step", ""),
-            done=request.POST.get("done") == "1",
-        )
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    return redirect(f"{review.get_absolute_url()}#step-{request.POST.get('step', '')}")
-
-
-def facilitation_post(
-    request: HttpRequest, pk: int, *, form_class, form_name: str, anchor: str, service, success: str = ""
-) -> HttpResponse:
-    """A facilitation form posted: `service(review=…, by=…, **cleaned_data)`, back to the page.
-
-    Bad input re-renders the page with the form's errors and what was typed (400).
-    """
-    review = access_review(user=request.user, review_id=pk, for_manage=True)
-    form = form_class(request.POST)
-    if form.is_valid():
-        try:
-            service(review=review, by=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            if success:
-                messages.success(request, success)
-    return facilitation_response(
-        request, review, anchor=anchor, error_forms={form_name: form} if form.errors else {}
+    return meeting_call(
+        request,
+        pk,
+        review_services.review_step_set,
+        step=request.POST.get("step", ""),
+        done=request.POST.get("done") == "1",
     )
 
 
 @require_POST
-def review_notes(request: HttpRequest, pk: int) -> HttpResponse:
-    return facilitation_post(
-        request, pk, form_class=NotesForm, form_name="notes_form", anchor="step-context",
-        service=review_services.review_update_notes, success="Notes saved.",
-    )  # fmt: skip
+def review_step_go(request: HttpRequest, pk: int) -> HttpResponse:
+    return meeting_call(request, pk, review_services.review_step_go, step=request.POST.get("step", ""))
 
 
 @require_POST
 def review_held(request: HttpRequest, pk: int) -> HttpResponse:
+    return meeting_call(request, pk, review_services.review_mark_held)
+
+
+@require_POST
+def review_notes(request: HttpRequest, pk: int, field: str) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk, for_manage=True)
-    call_reporting(
-        request,
-        review_services.review_mark_held,
-        review=review,
-        by=request.user,
-        success="Review marked as held. Next: draft the narrative.",
-    )
-    return redirect(review)
+    if field not in review_services.NOTES_FIELDS:
+        return HttpResponse("Unknown notes field.", status=404)
+    return form_or_error(
+        request, review, "notes", NotesFieldForm(request.POST, prefix=field),
+        lambda data: review_services.review_notes_save(
+            review=review, by=request.user, field=field, text=data["text"], version=data["version"]
+        ),
+        notes_field=field,
+    )  # fmt: skip
+
+
+@require_POST
+def perspective_save(request: HttpRequest, pk: int) -> HttpResponse:
+    review = access_review(user=request.user, review_id=pk)
+    return form_or_error(
+        request, review, "perspective", PerspectiveForm(request.POST, prefix="perspective"),
+        lambda data: review_services.perspective_save(review=review, by=request.user, **data),
+    )  # fmt: skip
 
 
 @require_POST
 def factor_add(request: HttpRequest, pk: int) -> HttpResponse:
-    return facilitation_post(
-        request, pk, form_class=FactorForm, form_name="factor_form", anchor="step-factors",
-        service=review_services.factor_add,
+    review = access_review(user=request.user, review_id=pk, for_manage=True)
+    return form_or_error(
+        request, review, "factors", FactorForm(request.POST, prefix="factor"),
+        lambda data: review_services.factor_add(review=review, by=request.user, **data),
     )  # fmt: skip
+
+
+@require_POST
+def factor_update(request: HttpRequest, pk: int, factor_id: int) -> HttpResponse:
+    review = access_review(user=request.user, review_id=pk, for_manage=True)
+    factor = get_object_or_404(ContributingFactor, pk=factor_id, review=review)
+    return form_or_error(
+        request, review, "factors", FactorEditForm(request.POST, prefix=f"factor-{factor.pk}"),
+        lambda data: review_services.factor_update(factor=factor, by=request.user, **data),
+    )  # fmt: skip
+
+
+def outcome_call(
+    request: HttpRequest, review: Review, part: str, service: Callable[..., object], **arguments: Any
+) -> HttpResponse:
+    """Remove or move something of the review: the part again, with the service's refusal if any."""
+    try:
+        service(by=request.user, **arguments)
+    except ValidationError as error:
+        if not request.htmx:
+            messages.error(request, " ".join(error.messages))
+            return part_response(request, review, part)
+        return part_response(request, review, part, status=400, part_errors={part: " ".join(error.messages)})
+    return part_response(request, review, part)
 
 
 @require_POST
 def factor_delete(request: HttpRequest, pk: int, factor_id: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk, for_manage=True)
     factor = get_object_or_404(ContributingFactor, pk=factor_id, review=review)
-    call_reporting(request, review_services.factor_delete, factor=factor, by=request.user)
-    return redirect(f"{review.get_absolute_url()}#step-factors")
+    return outcome_call(request, review, "factors", review_services.factor_delete, factor=factor)
+
+
+@require_POST
+def factor_suggest(request: HttpRequest, pk: int) -> HttpResponse:
+    review = access_review(user=request.user, review_id=pk)
+    return form_or_error(
+        request, review, "factors", FactorForm(request.POST, prefix="suggest"),
+        lambda data: review_services.factor_suggest(review=review, by=request.user, **data),
+    )  # fmt: skip
+
+
+@require_POST
+def suggestion_accept(request: HttpRequest, pk: int, suggestion_id: int) -> HttpResponse:
+    review = access_review(user=request.user, review_id=pk, for_manage=True)
+    suggestion = get_object_or_404(FactorSuggestion, pk=suggestion_id, review=review)
+    return form_or_error(
+        request, review, "factors", FactorForm(request.POST, prefix=f"suggestion-{suggestion.pk}"),
+        lambda data: review_services.factor_suggestion_accept(suggestion=suggestion, by=request.user, **data),
+    )  # fmt: skip
+
+
+@require_POST
+def suggestion_dismiss(request: HttpRequest, pk: int, suggestion_id: int) -> HttpResponse:
+    review = access_review(user=request.user, review_id=pk, for_manage=True)
+    suggestion = get_object_or_404(FactorSuggestion, pk=suggestion_id, review=review)
+    return outcome_call(
+        request, review, "factors", review_services.factor_suggestion_dismiss, suggestion=suggestion
+    )
 
 
 @require_POST
 def learning_add(request: HttpRequest, pk: int) -> HttpResponse:
-    return facilitation_post(
-        request, pk, form_class=LearningForm, form_name="learning_form", anchor="step-learnings",
-        service=review_services.learning_add,
+    review = access_review(user=request.user, review_id=pk, for_manage=True)
+    return form_or_error(
+        request, review, "learnings", LearningForm(request.POST, prefix="learning"),
+        lambda data: review_services.learning_add(review=review, by=request.user, **data),
+    )  # fmt: skip
+
+
+@require_POST
+def learning_update(request: HttpRequest, pk: int, learning_id: int) -> HttpResponse:
+    review = access_review(user=request.user, review_id=pk, for_manage=True)
+    learning = get_object_or_404(Learning, pk=learning_id, review=review)
+    return form_or_error(
+        request, review, "learnings", LearningEditForm(request.POST, prefix=f"learning-{learning.pk}"),
+        lambda data: review_services.learning_update(learning=learning, by=request.user, **data),
     )  # fmt: skip
 
 
@@ -232,34 +567,50 @@ def learning_move(request: HttpRequest, pk: int, learning_id: int) -> HttpRespon
     learning = get_object_or_404(Learning, pk=learning_id, review=review)
     direction = request.POST.get("direction")
     if direction not in {"up", "down"}:
-        messages.error(request, "Move a learning up or down.")
-    else:
-        try:
-            review_services.learning_move(
-                learning=learning, by=request.user, offset=-1 if direction == "up" else 1
-            )
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
-    if request.htmx:
-        return render(request, "reviews/_learnings.html", facilitation_context(request, review))
-    return redirect(f"{review.get_absolute_url()}#step-learnings")
+        return part_response(
+            request, review, "learnings", status=400, part_errors={"learnings": "Move a learning up or down."}
+        )
+    return outcome_call(
+        request,
+        review,
+        "learnings",
+        review_services.learning_move,
+        learning=learning,
+        offset=-1 if direction == "up" else 1,
+    )
 
 
 @require_POST
 def learning_delete(request: HttpRequest, pk: int, learning_id: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk, for_manage=True)
     learning = get_object_or_404(Learning, pk=learning_id, review=review)
-    call_reporting(request, review_services.learning_delete, learning=learning, by=request.user)
-    return redirect(f"{review.get_absolute_url()}#step-learnings")
-
-
-def action_raise_in_review(*, review: Review, by, **fields) -> None:
-    action_raise(incident=review.incident, review=review, by=by, **fields)
+    return outcome_call(request, review, "learnings", review_services.learning_delete, learning=learning)
 
 
 @require_POST
 def action_add(request: HttpRequest, pk: int) -> HttpResponse:
-    return facilitation_post(
-        request, pk, form_class=ActionForm, form_name="action_form", anchor="step-learnings",
-        service=action_raise_in_review, success="Improvement action raised.",
+    review = access_review(user=request.user, review_id=pk, for_manage=True)
+    return form_or_error(
+        request, review, "actions", ActionForm(request.POST, prefix="action"),
+        lambda data: action_raise(incident=review.incident, review=review, by=request.user, **data),
     )  # fmt: skip
+
+
+@require_POST
+def action_edit(request: HttpRequest, pk: int, action_id: int) -> HttpResponse:
+    review = access_review(user=request.user, review_id=pk, for_manage=True)
+    action = get_object_or_404(ImprovementAction, pk=action_id, review=review)
+    form = ActionEditForm(request.POST, prefix=f"action-{action.pk}")
+    return form_or_error(
+        request, review, "actions", form,
+        lambda data: action_update(
+            action=action, by=request.user, **{name: data[name] for name in form.changed_data}
+        ),
+    )  # fmt: skip
+
+
+@require_POST
+def action_withdraw(request: HttpRequest, pk: int, action_id: int) -> HttpResponse:
+    review = access_review(user=request.user, review_id=pk, for_manage=True)
+    action = get_object_or_404(ImprovementAction, pk=action_id, review=review)
+    return outcome_call(request, review, "actions", review_services.action_withdraw, action=action)

@@ -208,17 +208,20 @@ def test_facilitation_page_shows_reports_side_by_side_and_records_outcomes(clien
     for label in Review.Step.labels:
         assert label in page.text
     client.post(
-        reverse("reviews:factor_add", args=[review.pk]), {"description": "No backoff", "kind": "technical"}
+        reverse("reviews:factor_add", args=[review.pk]),
+        {"factor-description": "No backoff", "factor-kind": "technical"},
     )
-    client.post(reverse("reviews:learning_add", args=[review.pk]), {"description": "Budgets for retries"})
+    client.post(
+        reverse("reviews:learning_add", args=[review.pk]), {"learning-description": "Budgets for retries"}
+    )
     client.post(
         reverse("reviews:action_add", args=[review.pk]),
         {
-            "title": "Add retry budget",
-            "kind": "technical",
-            "priority": "high",
-            "owner": "pm",
-            "description": "",
+            "action-title": "Add retry budget",
+            "action-kind": "technical",
+            "action-priority": "high",
+            "action-owner": "pm",
+            "action-description": "",
         },
     )
     client.post(reverse("reviews:step", args=[review.pk]), {"step": "factors", "done": "1"})
@@ -236,16 +239,20 @@ def test_facilitation_forms_with_bad_input_are_400s(client, incident, pm):
     client.force_login(pm)
     assert (
         client.post(
-            reverse("reviews:factor_add", args=[review.pk]), {"description": "", "kind": "magic"}
+            reverse("reviews:factor_add", args=[review.pk]),
+            {"factor-description": "", "factor-kind": "magic"},
         ).status_code
         == 400
     )
     assert (
-        client.post(reverse("reviews:learning_add", args=[review.pk]), {"description": ""}).status_code == 400
+        client.post(
+            reverse("reviews:learning_add", args=[review.pk]), {"learning-description": ""}
+        ).status_code
+        == 400
     )
     response = client.post(
         reverse("reviews:action_add", args=[review.pk]),
-        {"title": "", "kind": "x", "priority": "urgent", "owner": "ghost"},
+        {"action-title": "", "action-kind": "x", "action-priority": "urgent", "action-owner": "ghost"},
     )
     assert response.status_code == 400
     assert set(response.context["action_form"].errors) >= {"title", "kind", "priority", "owner"}
@@ -258,7 +265,8 @@ def test_team_members_read_the_review_but_cannot_change_it(client, incident, pm,
     assert client.get(review.get_absolute_url()).status_code == 200
     assert (
         client.post(
-            reverse("reviews:factor_add", args=[review.pk]), {"description": "x", "kind": "human"}
+            reverse("reviews:factor_add", args=[review.pk]),
+            {"factor-description": "x", "factor-kind": "human"},
         ).status_code
         == 403
     )
