@@ -203,7 +203,7 @@ def facilitation_context(request: HttpRequest, review: Review, **overrides: Any)
                 PerspectiveForm,
                 {"version": own.version if own else 0, "body": own.body if own else ""},
             )
-            if person.pk == user.pk and is_open
+            if person.pk == user.pk and (is_open or "perspective" in bound)
             else None,
             "conflict": conflicts.get("perspective") if person.pk == user.pk else None,
         }
@@ -347,7 +347,9 @@ def part_response(
         if part == "notes":
             context["field"] = context["notes_fields"][overrides["notes_field"]]
         if part == "perspective":
-            context["slot"] = next(slot for slot in context["perspective_slots"] if slot["form"])
+            context["slot"] = next(
+                slot for slot in context["perspective_slots"] if slot["person"].pk == request.user.pk
+            )
         return render(request, template, context, status=status)
     if status >= 400:
         context = facilitation_context(request, review, **overrides)
