@@ -15,10 +15,12 @@ RUN pip install -r requirements.txt
 
 COPY . .
 
-# Static files are collected at build time and served by WhiteNoise with hashed names.
+# Static files are collected at build time and served by WhiteNoise with hashed names. With DEBUG=0
+# the settings refuse to load without a SECRET_KEY: this step alone gets a throwaway one, and the
+# image carries none (the container must be given its own at run time).
 ENV STATIC_MANIFEST=1 \
     DEBUG=0
-RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput
+RUN SECRET_KEY=django-insecure-collectstatic-build-step-only python manage.py collectstatic --noinput
 
 USER ybiyri
 EXPOSE 8000

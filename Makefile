@@ -22,20 +22,24 @@ $(VENV)/.installed: requirements.txt
 
 venv: $(VENV)/.installed
 
+# Local commands run in development mode (DEBUG on, and with it Django's insecure development
+# SECRET_KEY) unless the environment sets DEBUG; with DEBUG=0 the app needs a SECRET_KEY of its own.
+DEV_ENV := DEBUG=$${DEBUG:-1}
+
 migrate: venv
-	$(PY) manage.py migrate --noinput
+	$(DEV_ENV) $(PY) manage.py migrate --noinput
 
 seed: migrate
-	$(PY) manage.py seed_demo
+	$(DEV_ENV) $(PY) manage.py seed_demo
 
 run: seed
 	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 
 worker: venv
-	$(VENV)/bin/celery -A ybiyri worker --loglevel=INFO
+	$(DEV_ENV) $(VENV)/bin/celery -A ybiyri worker --loglevel=INFO
 
 beat: venv
-	$(VENV)/bin/celery -A ybiyri beat --loglevel=INFO
+	$(DEV_ENV) $(VENV)/bin/celery -A ybiyri beat --loglevel=INFO
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -46,7 +50,7 @@ format: venv
 	$(VENV)/bin/ruff format .
 
 test: lint
-	$(PY) manage.py makemigrations --check --dry-run
+	$(DEV_ENV) $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The browser tests alone (Chromium at /usr/bin/chromium; axe-core from tests/browser/install.sh).
@@ -57,7 +61,7 @@ test-browser: venv
 # (and the page benchmark empties the database it is given): BENCH_DATABASE_URL names it.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ybiyri_bench
 bench: venv
-	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) manage.py migrate --noinput -v0
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(DEV_ENV) $(PY) manage.py migrate --noinput -v0
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.pages
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.jira_push
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.broadcast_email

@@ -57,9 +57,11 @@ def env_url(name: str, default: str = "") -> str:
 DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG and env_bool("PRODUCTION", default=False):
-        raise ImproperlyConfigured("SECRET_KEY must be set in production")
-    SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
+    if not DEBUG:
+        # A well-known key would let anyone forge signed links and sessions: no silent default.
+        raise ImproperlyConfigured("SECRET_KEY must be set (50+ random characters) unless DEBUG=1")
+    # Django's prefix for development keys, so `check --deploy` flags this one (security.W009).
+    SECRET_KEY = "django-insecure-ybiyri-local-development-key-never-use-in-production"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS") or ["127.0.0.1", "localhost", "testserver"]
 SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000")

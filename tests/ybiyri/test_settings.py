@@ -8,11 +8,35 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def settings_value(expression: str, **environment: str) -> subprocess.CompletedProcess:
+def environment_with(unset: tuple[str, ...] = (), **environment: str) -> dict[str, str]:
+    """This process's environment (which has the test suite's SECRET_KEY) with changes."""
+    env = {key: value for key, value in os.environ.items() if key not in unset}
+    return {**env, "DJANGO_SETTINGS_MODULE": "ybiyri.settings", **environment}
+
+
+def settings_value(
+    expression: str, unset: tuple[str, ...] = (), **environment: str
+) -> subprocess.CompletedProcess:
     code = f"import django; django.setup(); from django.conf import settings; print({expression})"
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "ybiyri.settings", **environment}
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=environment_with(unset, **environment),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def manage(*arguments: str, unset: tuple[str, ...] = (), **environment: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *arguments],
+        cwd=ROOT,
+        env=environment_with(unset, **environment),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -45,3 +69,56 @@ def test_mail_goes_to_the_configured_smtp_server():
         EMAIL_PORT="2525",
     )
     assert result.stdout.strip() == "smtp.example.org 2525"
+
+
+@pytest.mark.parametrize("debug", [{"DEBUG": "0"}, {}], ids=["DEBUG=0", "DEBUG unset"])
+def test_without_debug_a_missing_secret_key_refuses_to_start(debug):
+    result = settings_value("settings.SECRET_KEY", unset=("SECRET_KEY", "DEBUG"), **debug)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY must be set" in result.stderr
+    assert result.stdout == ""
+
+
+def test_without_debug_the_given_secret_key_is_used():
+    result = settings_value("settings.SECRET_KEY", DEBUG="0", SECRET_KEY="a-production-key-" + "x" * 40)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "a-production-key-" + "x" * 40
+
+
+def test_the_development_key_is_marked_insecure_and_the_deploy_check_flags_it():
+    key = settings_value("settings.SECRET_KEY", unset=("SECRET_KEY",), DEBUG="1")
+    assert key.returncode == 0, key.stderr
+    assert key.stdout.startswith("django-insecure-")
+
+    check = manage("check", "--deploy", unset=("SECRET_KEY",), DEBUG="1")
+    assert "security.W009" in check.stdout + check.stderr
+
+
+def test_make_run_starts_without_a_secret_key():
+    plan = subprocess.run(
+        ["make", "--dry-run", "run"],
+        cwd=ROOT,
+        env=environment_with(unset=("SECRET_KEY", "DEBUG")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    commands = [line for line in plan.stdout.splitlines() if " manage.py " in line]
+    assert any(" manage.py runserver" in command for command in commands)
+
+    for command in commands:
+        # Each step with the environment the Makefile gives it, running a harmless command instead.
+        checked = command.split(" manage.py ")[0] + " manage.py check"
+        result = subprocess.run(
+            ["sh", "-c", checked],
+            cwd=ROOT,
+            env=environment_with(unset=("SECRET_KEY", "DEBUG")),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, f"{command}: {result.stderr}"
