@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from incidents.models import User
 from tests.factories import UserFactory
+from ybiyri.auth import email_is_verified
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 FORM_ACTION = re.compile(r'<form[^>]*action="([^"]+)"')
@@ -170,6 +171,26 @@ def test_a_verified_email_signs_in_as_the_account_that_has_it(client, sso, claim
     assert response.status_code == 302
     assert response["Location"] == "/incidents/"
     assert signed_in_user(client) == existing
+
+
+@pytest.mark.parametrize(
+    ("value", "verified"),
+    [
+        (True, True),
+        ("true", True),
+        (" True ", True),
+        (False, False),
+        ("false", False),
+        (None, False),
+        (1, False),
+        ("1", False),
+        ("yes", False),
+        ({"value": True}, False),
+    ],
+)
+def test_only_true_or_the_string_true_counts_as_a_verified_email(value, verified):
+    assert email_is_verified({"email": "x@example.org", "email_verified": value}) is verified
+    assert email_is_verified({"email": "x@example.org"}) is False
 
 
 @pytest.mark.parametrize(
