@@ -32,9 +32,11 @@ class RemoteItem:
     """An issue or card as the tracker sees it.
 
     `done` is the tracker's verdict (Jira status category "done"; Trello card closed or in the done
-    list); `done_at` is when the tracker says it happened, when it says so at all.
+    list); `done_at` is when the tracker says it happened, when it says so at all. `tracker` names
+    the tracker it lives in ("jira", "trello"), since one tracker's key means nothing in another.
     """
 
+    tracker: str
     key: str
     url: str
     done: bool = False

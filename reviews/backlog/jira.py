@@ -16,7 +16,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -31,11 +32,20 @@ from reviews.backlog.errors import (
     is_transient_status,
     parse_retry_after,
 )
+from reviews.backlog.payload import (
+    payload_datetime,
+    payload_epoch_millis,
+    payload_object,
+    payload_text,
+)
 
 if TYPE_CHECKING:
     from incidents.models import Team
     from reviews.models import ImprovementAction
 
+TRACKER_NAME = "jira"
+# Far above any real issue key (a project key and a number): longer text is no key of Jira's.
+ISSUE_KEY_MAX_LENGTH = 255
 CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 20
 # The reconciler looks at issues updated within this window; it runs every few minutes, so a week
@@ -165,16 +175,26 @@ def jira_error_message(error: JIRAError) -> str:
 
 
 def remote_item_from_issue(raw: dict[str, Any], *, server_url: str) -> RemoteItem:
-    """A RemoteItem from an issue's JSON (search result, get issue or webhook payload)."""
-    fields = raw.get("fields") or {}
-    category = ((fields.get("status") or {}).get("statusCategory") or {}).get("key", "")
-    resolved: datetime | None = None
-    if fields.get("resolutiondate"):
-        resolved = parse_jira_datetime(fields["resolutiondate"])
+    """A RemoteItem from an issue's JSON (search result, get issue or webhook payload).
+
+    Raises MalformedPayload, naming the value, when the JSON is not shaped as Jira documents it.
+    """
+    issue = payload_object(raw, name="issue")
+    key = payload_text(issue.get("key"), name="issue.key", max_length=ISSUE_KEY_MAX_LENGTH, required=True)
+    fields = payload_object(issue.get("fields"), name="issue.fields")
+    status = payload_object(fields.get("status"), name="issue.fields.status")
+    category = payload_object(status.get("statusCategory"), name="issue.fields.status.statusCategory")
+    category_key = payload_text(
+        category.get("key"), name="issue.fields.status.statusCategory.key", max_length=64
+    )
+    resolved = payload_datetime(
+        fields.get("resolutiondate"), name="issue.fields.resolutiondate", parse=parse_jira_datetime
+    )
     return RemoteItem(
-        key=raw["key"],
-        url=f"{server_url}/browse/{raw['key']}",
-        done=category == "done",
+        tracker=TRACKER_NAME,
+        key=key,
+        url=f"{server_url}/browse/{key}",
+        done=category_key == "done",
         done_at=resolved,
     )
 
@@ -208,7 +228,7 @@ def jira_errors() -> Iterator[None]:
     except requests.RequestException as error:
         raise TransientTrackerError(f"Jira could not be reached: {error.__class__.__name__}") from error
     except ValueError as error:
-        # A proxy's HTML error page where JSON was expected.
+        # A proxy's HTML error page where JSON was expected, or JSON not shaped as Jira documents it.
         raise TransientTrackerError(f"Jira sent an unreadable answer: {error}") from error
 
 
@@ -248,7 +268,7 @@ def jira_client() -> JIRA:
 class JiraTracker:
     """Jira behind the `Tracker` interface, for one team's project settings."""
 
-    name = "jira"
+    name = TRACKER_NAME
 
     def __init__(
         self,
@@ -292,7 +312,7 @@ class JiraTracker:
         # https://developer.atlassian.com/server/jira/platform/rest/v10000/api-group-search/#api-api-2-search-get
         with jira_errors():
             issues = client.search_issues(jql, maxResults=max_results, fields=list(SEARCH_FIELDS))
-        return [remote_item_from_issue(issue.raw, server_url=client.server_url) for issue in issues]
+            return [remote_item_from_issue(issue.raw, server_url=client.server_url) for issue in issues]
 
     def find_by_label(self, action: ImprovementAction) -> RemoteItem | None:
         found = self._search(
@@ -314,7 +334,7 @@ class JiraTracker:
         # https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issues/#api-rest-api-2-issue-post
         with jira_errors():
             issue = client.create_issue(fields=fields, prefetch=False)
-        return RemoteItem(key=issue.key, url=f"{client.server_url}/browse/{issue.key}")
+        return RemoteItem(tracker=TRACKER_NAME, key=issue.key, url=f"{client.server_url}/browse/{issue.key}")
 
     def update(self, action: ImprovementAction, key: str) -> RemoteItem:
         client = jira_client()
@@ -324,7 +344,7 @@ class JiraTracker:
             # https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issues/#api-rest-api-2-issue-issueidorkey-put
             issue = client.issue(key, fields=",".join(SEARCH_FIELDS))
             issue.update(fields=fields)
-        return remote_item_from_issue(issue.raw, server_url=client.server_url)
+            return remote_item_from_issue(issue.raw, server_url=client.server_url)
 
     def fetch_status(self, key: str) -> RemoteItem:
         client = jira_client()
@@ -332,28 +352,28 @@ class JiraTracker:
         # https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issues/#api-rest-api-2-issue-issueidorkey-get
         with jira_errors():
             issue = client.issue(key, fields=",".join(SEARCH_FIELDS))
-        return remote_item_from_issue(issue.raw, server_url=client.server_url)
+            return remote_item_from_issue(issue.raw, server_url=client.server_url)
 
     def recently_changed(self, team: Team) -> list[RemoteItem]:
         # maxResults=0 makes the library follow every page (nextPageToken on Cloud, startAt on DC).
         return self._search(jira_recent_jql(project_key=self.project_key), max_results=0)
 
 
-def jira_webhook_issue(payload: dict[str, Any], *, server_url: str) -> tuple[RemoteItem, list[str]] | None:
-    """The issue's state and labels from an issue webhook, or None for other events.
+def jira_webhook_issue(payload: Any, *, server_url: str) -> RemoteItem | None:
+    """The issue's state from an issue webhook, or None for events about something else.
 
     https://developer.atlassian.com/cloud/jira/platform/webhooks/#example-callback-for-an-issue-related-event
     Without a resolution date, the event's own timestamp (milliseconds) dates the move to done.
+    Raises MalformedPayload when a value the issue's state is read from has the wrong type or range.
     """
-    issue = payload.get("issue")
-    if not isinstance(issue, dict) or not issue.get("key"):
+    body = payload_object(payload, name="the payload")
+    stamped = payload_epoch_millis(body.get("timestamp"), name="timestamp")
+    if body.get("issue") is None:
         return None
-    item = remote_item_from_issue(issue, server_url=server_url)
-    if item.done and item.done_at is None and isinstance(payload.get("timestamp"), int | float):
-        stamped = datetime.fromtimestamp(payload["timestamp"] / 1000, tz=UTC)
-        item = RemoteItem(key=item.key, url=item.url, done=True, done_at=stamped)
-    labels = (issue.get("fields") or {}).get("labels") or []
-    return item, [str(label) for label in labels]
+    item = remote_item_from_issue(body["issue"], server_url=server_url)
+    if item.done and item.done_at is None and stamped is not None:
+        item = replace(item, done_at=stamped)
+    return item
 
 
 def jira_clients_reset() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,11 +25,15 @@ from reviews.backlog.errors import (
     is_transient_status,
     parse_retry_after,
 )
+from reviews.backlog.payload import payload_datetime, payload_flag, payload_object, payload_text
 
 if TYPE_CHECKING:
     from incidents.models import Team
     from reviews.models import ImprovementAction
 
+TRACKER_NAME = "trello"
+# Trello's ids are 24 hexadecimal digits and its short links 8 characters: longer text is no id.
+ID_MAX_LENGTH = 64
 CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 20
 CARD_FIELDS = "name,desc,closed,idList,shortUrl,url,dateLastActivity"
@@ -79,7 +84,11 @@ def trello_remote_item(card: dict[str, Any], *, done_list_id: str = "") -> Remot
     if done and card.get("dateLastActivity"):
         done_at = parse_datetime(card["dateLastActivity"])
     return RemoteItem(
-        key=card["id"], url=card.get("shortUrl") or card.get("url") or "", done=done, done_at=done_at
+        tracker=TRACKER_NAME,
+        key=card["id"],
+        url=card.get("shortUrl") or card.get("url") or "",
+        done=done,
+        done_at=done_at,
     )
 
 
@@ -169,7 +178,7 @@ class TrelloClient:
 class TrelloTracker:
     """Trello behind the `Tracker` interface, for one team's lists."""
 
-    name = "trello"
+    name = TRACKER_NAME
 
     def __init__(self, *, client: TrelloClient, list_id: str, done_list_id: str, site_url: str) -> None:
         self.client = client
@@ -227,28 +236,62 @@ class TrelloTracker:
         return [self._item(card) for card in cards]
 
 
-def trello_webhook_card(payload: dict[str, Any], *, done_list_id: str) -> RemoteItem | None:
-    """What a Trello webhook says about a card's completion, or None when it says nothing about it.
+@dataclass(frozen=True)
+class TrelloCardEvent:
+    """What one Trello webhook delivery says about a card: (un)archived, moved between lists, when."""
 
-    Done: the card was archived or moved into the done list. Reopened: it was unarchived, or moved
-    out of the done list. https://developer.atlassian.com/cloud/trello/guides/rest-api/webhooks/
+    card_id: str
+    url: str
+    closed: bool | None
+    list_before: str
+    list_after: str
+    when: datetime | None
+
+    def item(self, *, done_list_id: str) -> RemoteItem | None:
+        """The card's completion, or None when the event says nothing about it.
+
+        Done: the card was archived or moved into the done list. Reopened: it was unarchived, or
+        moved out of the done list.
+        """
+        if self.closed is True or (done_list_id and self.list_after == done_list_id):
+            return RemoteItem(
+                tracker=TRACKER_NAME, key=self.card_id, url=self.url, done=True, done_at=self.when
+            )
+        if self.closed is False or (done_list_id and self.list_before == done_list_id):
+            return RemoteItem(tracker=TRACKER_NAME, key=self.card_id, url=self.url, done=False)
+        return None
+
+
+def trello_webhook_event(payload: Any) -> TrelloCardEvent | None:
+    """The card event in a Trello webhook's payload, or None for events about no card.
+
+    https://developer.atlassian.com/cloud/trello/guides/rest-api/webhooks/
+    Raises MalformedPayload when a value the card's state is read from has the wrong type.
     """
-    action = payload.get("action")
-    if not isinstance(action, dict):
-        return None
-    data = action.get("data") or {}
-    card = data.get("card") or {}
-    if not card.get("id"):
-        return None
-    list_after = (data.get("listAfter") or {}).get("id", "")
-    list_before = (data.get("listBefore") or {}).get("id", "")
-    when = parse_datetime(action["date"]) if action.get("date") else None
-    url = f"https://trello.com/c/{card['shortLink']}" if card.get("shortLink") else ""
-    if card.get("closed") is True or (done_list_id and list_after == done_list_id):
-        return RemoteItem(key=card["id"], url=url, done=True, done_at=when)
-    if card.get("closed") is False or (done_list_id and list_before == done_list_id):
-        return RemoteItem(key=card["id"], url=url, done=False)
-    return None
+    body = payload_object(payload, name="the payload")
+    action = payload_object(body.get("action"), name="action")
+    data = payload_object(action.get("data"), name="action.data")
+    card = payload_object(data.get("card"), name="action.data.card")
+    card_id = payload_text(card.get("id"), name="action.data.card.id", max_length=ID_MAX_LENGTH)
+    short_link = payload_text(
+        card.get("shortLink"), name="action.data.card.shortLink", max_length=ID_MAX_LENGTH
+    )
+    closed = payload_flag(card.get("closed"), name="action.data.card.closed")
+    list_before = payload_object(data.get("listBefore"), name="action.data.listBefore")
+    list_after = payload_object(data.get("listAfter"), name="action.data.listAfter")
+    event = TrelloCardEvent(
+        card_id=card_id,
+        url=f"https://trello.com/c/{short_link}" if short_link else "",
+        closed=closed,
+        list_before=payload_text(
+            list_before.get("id"), name="action.data.listBefore.id", max_length=ID_MAX_LENGTH
+        ),
+        list_after=payload_text(
+            list_after.get("id"), name="action.data.listAfter.id", max_length=ID_MAX_LENGTH
+        ),
+        when=payload_datetime(action.get("date"), name="action.date"),
+    )
+    return event if card_id else None
 
 
 def trello_register_webhook(*, team: Team, callback_url: str) -> dict[str, Any]:

@@ -3,6 +3,9 @@
 Webhooks are signed by the tracker, not signed in: they are CSRF-exempt and login-exempt, and refuse
 anything unauthenticated with 401 (no credentials) or 403 (wrong ones, or no secret configured).
 Deliveries are retried by the trackers, so handling one twice changes nothing the second time.
+A signed payload not shaped as the tracker documents it is refused with 400 naming the value at
+fault; an event about anything but the item an action was pushed as is acknowledged with 200
+"ignored", so that the tracker stops retrying it.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import hashlib
 import hmac
 import json
 import logging
-import re
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -26,26 +29,40 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from incidents.models import Team
 from reviews.access import access_action
+from reviews.backlog import RemoteItem
 from reviews.backlog.jira import jira_webhook_issue
-from reviews.backlog.trello import trello_signature, trello_webhook_card
+from reviews.backlog.payload import MalformedPayload
+from reviews.backlog.trello import trello_signature, trello_webhook_event
 from reviews.models import ImprovementAction
-from reviews.services.actions import action_apply_tracker_status, action_retry_sync
+from reviews.services.actions import action_apply_tracker_status, action_retry_sync, action_tracked_by
 
 logger = logging.getLogger(__name__)
-
-IDEMPOTENCY_LABEL = re.compile(r"^ybiyri-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
 
 
 def _refused(status: int, reason: str) -> JsonResponse:
     return JsonResponse({"error": reason}, status=status)
 
 
-def _read_json(request: HttpRequest) -> dict | None:
+def _read_json(request: HttpRequest) -> Any:
     try:
-        payload = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return payload if isinstance(payload, dict) else None
+        return json.loads(request.body)
+    except (ValueError, RecursionError) as error:
+        # RecursionError: nesting deeper than the parser's stack allows.
+        raise MalformedPayload("The body must be JSON.") from error
+
+
+def _ignored(reason: str) -> JsonResponse:
+    # Trackers retry whatever is not a 2xx: an event that is not ours is acknowledged, not refused.
+    return JsonResponse({"result": "ignored", "reason": reason})
+
+
+def _apply(action: ImprovementAction | None, item: RemoteItem | None) -> JsonResponse:
+    if action is None:
+        return _ignored("No improvement action is tracked by this item.")
+    if item is None:
+        return _ignored("The event does not change whether the item is done.")
+    changed = action_apply_tracker_status(action=action, item=item)
+    return JsonResponse({"result": "changed" if changed else "unchanged"})
 
 
 def jira_authenticate(request: HttpRequest) -> JsonResponse | None:
@@ -62,7 +79,8 @@ def jira_authenticate(request: HttpRequest) -> JsonResponse | None:
     if signature:
         method, _, given = signature.partition("=")
         expected = hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
-        if method != "sha256" or not hmac.compare_digest(given.strip().lower(), expected):
+        # As bytes: compare_digest refuses str with non-ASCII characters, which a header may carry.
+        if method != "sha256" or not hmac.compare_digest(given.strip().lower().encode(), expected.encode()):
             return _refused(403, "Bad signature.")
         return None
     if token:
@@ -72,39 +90,25 @@ def jira_authenticate(request: HttpRequest) -> JsonResponse | None:
     return _refused(401, "Sign the request (X-Hub-Signature) or pass the secret.")
 
 
-def _action_for_jira_issue(key: str, labels: list[str]) -> ImprovementAction | None:
-    actions = ImprovementAction.objects.select_related("incident__team")
-    action = actions.filter(tracker=Team.Tracker.JIRA, external_key=key).first()
-    if action is not None:
-        return action
-    # Not yet keyed (the push is still recording it) or moved to another project: the label knows.
-    for label in labels:
-        match = IDEMPOTENCY_LABEL.match(label)
-        if match:
-            return actions.filter(uuid=match.group(1)).first()
-    return None
-
-
 @csrf_exempt
 @login_not_required
 @require_POST
 def jira_webhook(request: HttpRequest) -> HttpResponse:
-    """Jira's issue-updated webhook: status category done → action done; anything else reopens."""
+    """Jira's issue webhook: status category done → action done; anything else reopens.
+
+    Only the action pushed as that very issue, of a team that uses Jira, follows it
+    (`reviews.services.actions.tracked_by_q`); any other event is acknowledged and ignored.
+    """
     refusal = jira_authenticate(request)
     if refusal is not None:
         return refusal
-    payload = _read_json(request)
-    if payload is None:
-        return _refused(400, "Expected a JSON object.")
-    found = jira_webhook_issue(payload, server_url=settings.JIRA_URL)
-    if found is None:
-        return JsonResponse({"result": "ignored"})
-    item, labels = found
-    action = _action_for_jira_issue(item.key, labels)
-    if action is None:
-        return JsonResponse({"result": "unknown issue"})
-    changed = action_apply_tracker_status(action=action, item=item)
-    return JsonResponse({"result": "changed" if changed else "unchanged"})
+    try:
+        item = jira_webhook_issue(_read_json(request), server_url=settings.JIRA_URL)
+    except MalformedPayload as error:
+        return _refused(400, str(error))
+    if item is None:
+        return _ignored("Not an issue event.")
+    return _apply(action_tracked_by(tracker=Team.Tracker.JIRA, key=item.key), item)
 
 
 def trello_callback_url() -> str:
@@ -116,7 +120,10 @@ def trello_callback_url() -> str:
 @login_not_required
 @require_http_methods(["HEAD", "POST"])
 def trello_webhook(request: HttpRequest) -> HttpResponse:
-    """Trello's webhook: HEAD answers its verification; POST carries a signed card event."""
+    """Trello's webhook: HEAD answers its verification; POST carries a signed card event.
+
+    Only the action pushed as that very card, of a team that uses Trello, follows it.
+    """
     if request.method == "HEAD":
         return HttpResponse(status=200)
     secret = settings.TRELLO_API_SECRET
@@ -128,24 +135,15 @@ def trello_webhook(request: HttpRequest) -> HttpResponse:
     expected = trello_signature(body=request.body, callback_url=trello_callback_url(), secret=secret)
     if not hmac.compare_digest(given.encode(), expected.encode()):
         return _refused(403, "Bad signature.")
-    payload = _read_json(request)
-    if payload is None:
-        return _refused(400, "Expected a JSON object.")
-    card_id = (((payload.get("action") or {}).get("data") or {}).get("card") or {}).get("id", "")
-    action = (
-        ImprovementAction.objects.select_related("incident__team")
-        .filter(tracker=Team.Tracker.TRELLO, external_key=card_id)
-        .first()
-        if card_id
-        else None
-    )
-    if action is None:
-        return JsonResponse({"result": "unknown card"})
-    item = trello_webhook_card(payload, done_list_id=action.incident.team.trello_done_list_id)
-    if item is None:
-        return JsonResponse({"result": "ignored"})
-    changed = action_apply_tracker_status(action=action, item=item)
-    return JsonResponse({"result": "changed" if changed else "unchanged"})
+    try:
+        event = trello_webhook_event(_read_json(request))
+    except MalformedPayload as error:
+        return _refused(400, str(error))
+    if event is None:
+        return _ignored("Not a card event.")
+    action = action_tracked_by(tracker=Team.Tracker.TRELLO, key=event.card_id)
+    item = event.item(done_list_id=action.incident.team.trello_done_list_id) if action else None
+    return _apply(action, item)
 
 
 @require_POST

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from incidents.models import Incident, Team, User
@@ -414,16 +414,42 @@ def action_sync_failed(*, action: ImprovementAction, message: str) -> bool:
 # --- services for webhooks and reconcilers ----------------------------------------------------
 
 
+def tracked_by_q(*, tracker: str, key: str) -> Q:
+    """The actions an issue or card of `tracker` with `key` speaks for.
+
+    The one rule for webhooks and the status reconciler: an item changes an action only if the
+    action was pushed to that tracker as that very item, and its team still uses that tracker. An
+    event naming a Trello team's action, an action never pushed, or an action whose stored key is
+    another item's (a label copied onto a second issue, an issue moved to another project) is not
+    the item's to change.
+    """
+    if not key:
+        return Q(pk__in=[])
+    return Q(tracker=tracker, external_key=key, incident__team__tracker=tracker)
+
+
+def action_tracked_by(*, tracker: str, key: str) -> ImprovementAction | None:
+    """The action the item speaks for (see `tracked_by_q`), with its team; None if there is none."""
+    return (
+        ImprovementAction.objects.filter(tracked_by_q(tracker=tracker, key=key))
+        .select_related("incident__team")
+        .order_by("pk")
+        .first()
+    )
+
+
 @transaction.atomic
 def action_apply_tracker_status(*, action: ImprovementAction, item: RemoteItem) -> bool:
     """Follow the tracker: done there → done here with `done_at`; reopened there → reopened here.
 
-    Conditional updates make repeated deliveries harmless: only the first one changes the row, and
-    a done action keeps its first `done_at`. Returns True if the action changed.
+    Only an item that speaks for the action (`tracked_by_q`) changes it, checked in the same
+    conditional update that changes it. Conditional updates make repeated deliveries harmless: only
+    the first one changes the row, and a done action keeps its first `done_at`. Returns True if the
+    action changed.
     """
     now = timezone.now()
     Status = ImprovementAction.Status
-    rows = ImprovementAction.objects.filter(pk=action.pk)
+    rows = ImprovementAction.objects.filter(tracked_by_q(tracker=item.tracker, key=item.key), pk=action.pk)
     if item.done:
         # A tracker clock ahead of ours, or behind the raise, must not bend the cost of delay.
         done_at = min(max(item.done_at or now, action.raised_at), now)
