@@ -305,11 +305,11 @@ def analysis_submit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def analysis_partial_response(
-    request: HttpRequest, analysis, template: str, form_name: str, form, status: int
+    request: HttpRequest, analysis, template: str, form_name: str, form, status: int, **extra
 ):
     """After adding to or deleting from an analysis: the list partial for htmx, else the page."""
     if request.htmx:
-        context = analysis_context(analysis, editable=True, **{form_name: form})
+        context = analysis_context(analysis, editable=True, **{form_name: form}, **extra)
         return render(request, template, context, status=status)
     if status >= 400:
         context = analysis_context(
@@ -323,27 +323,28 @@ def analysis_partial_response(
 
 
 def analysis_item_add(
-    request: HttpRequest, pk: int, *, form_class, service, template: str, form_name: str
+    request: HttpRequest, pk: int, *, form_class, service, template: str, form_name: str, added: str
 ) -> HttpResponse:
     """Add an interview or a key event to the analyst's own analysis: `service(analysis=…, by=…, **data)`."""
     analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
     form = form_class(request.POST)
-    status = 400
+    status, extra = 400, {}
     if form.is_valid():
         try:
             service(analysis=analysis, by=request.user, **form.cleaned_data)
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            form, status = form_class(), 200
-    return analysis_partial_response(request, analysis, template, form_name, form, status)
+            # The add form stays open, empty, with the focus on its first field for the next entry.
+            form, status, extra = form_class(), 200, {"just_added": True, "announce": added}
+    return analysis_partial_response(request, analysis, template, form_name, form, status, **extra)
 
 
 @require_POST
 def interview_add(request: HttpRequest, pk: int) -> HttpResponse:
     return analysis_item_add(
         request, pk, form_class=InterviewForm, service=services.interview_add,
-        template="incidents/_interviews.html", form_name="interview_form",
+        template="incidents/_interviews.html", form_name="interview_form", added="Interview added.",
     )  # fmt: skip
 
 
@@ -353,15 +354,16 @@ def interview_delete(request: HttpRequest, pk: int, interview_id: int) -> HttpRe
     interview = get_object_or_404(Interview, pk=interview_id, analysis=analysis)
     call_reporting(request, services.interview_delete, interview=interview, by=request.user)
     return analysis_partial_response(
-        request, analysis, "incidents/_interviews.html", "interview_form", InterviewForm(), 200
-    )
+        request, analysis, "incidents/_interviews.html", "interview_form", InterviewForm(), 200,
+        announce="Interview deleted.",
+    )  # fmt: skip
 
 
 @require_POST
 def key_event_add(request: HttpRequest, pk: int) -> HttpResponse:
     return analysis_item_add(
         request, pk, form_class=KeyEventForm, service=services.key_event_add,
-        template="incidents/_key_events.html", form_name="key_event_form",
+        template="incidents/_key_events.html", form_name="key_event_form", added="Key event added.",
     )  # fmt: skip
 
 
@@ -371,8 +373,9 @@ def key_event_delete(request: HttpRequest, pk: int, key_event_id: int) -> HttpRe
     event = get_object_or_404(KeyEvent, pk=key_event_id, analysis=analysis)
     call_reporting(request, services.key_event_delete, key_event=event, by=request.user)
     return analysis_partial_response(
-        request, analysis, "incidents/_key_events.html", "key_event_form", KeyEventForm(), 200
-    )
+        request, analysis, "incidents/_key_events.html", "key_event_form", KeyEventForm(), 200,
+        announce="Key event deleted.",
+    )  # fmt: skip
 
 
 @require_POST

@@ -1,10 +1,115 @@
-// Small progressive enhancements; every form works without JavaScript.
-document.addEventListener("DOMContentLoaded", () => {
-  document.querySelectorAll("[data-confirm]").forEach((element) => {
-    element.addEventListener("click", (event) => {
-      if (!window.confirm(element.dataset.confirm)) {
-        event.preventDefault();
-      }
-    });
+// Progressive enhancements; every form works without JavaScript.
+//
+// In-place updates (htmx) all go through one mechanism here:
+// - a form's 400/409/422 answer is swapped where the form is (htmx-config responseHandling in
+//   base.html), with the error summary of templates/form_errors.html;
+// - after every swap the focus goes somewhere sensible: the first invalid field, else the element
+//   marked data-focus-first (an add form left open for the next entry), else the updated region;
+// - what happened is said in the page's aria-live region (#announcer);
+// - answers that cannot be shown in place (403, 404, 5xx, no connection) are shown beside the
+//   element that made the request, and said in the live region too.
+(() => {
+  "use strict";
+
+  const FIELD = "input:not([type=hidden]), textarea, select";
+
+  function announce(text) {
+    const region = document.getElementById("announcer");
+    if (!region || !text) return;
+    // Emptying first makes a repeated message be read again.
+    region.textContent = "";
+    window.setTimeout(() => { region.textContent = text; }, 50);
+  }
+
+  function focusable(element) {
+    if (!element.matches("a[href], button, input, select, textarea, [tabindex]")) {
+      element.setAttribute("tabindex", "-1");
+    }
+    return element;
+  }
+
+  function swappedRegion(detail) {
+    const target = detail.target;
+    if (target && target.isConnected) return target;
+    return (target && target.id && document.getElementById(target.id)) || document.getElementById("main");
+  }
+
+  function settleFocus(region, succeeded) {
+    const invalid = region.querySelector("[aria-invalid=true]");
+    if (invalid) {
+      invalid.focus();
+      const summary = region.querySelector("[data-error-summary]");
+      announce(summary ? summary.innerText : "Please correct the highlighted fields.");
+      return;
+    }
+    const summary = region.querySelector("[data-error-summary]");
+    if (summary) {
+      summary.focus();
+      return;
+    }
+    const first = region.querySelector("[data-focus-first]");
+    if (succeeded && first) {
+      const field = first.matches(FIELD) ? first : first.querySelector(FIELD);
+      if (field) field.focus();
+    } else if (!document.activeElement || document.activeElement === document.body || !document.activeElement.isConnected) {
+      focusable(region).focus();
+    }
+    const said = region.matches("[data-announce]") ? region : region.querySelector("[data-announce]");
+    if (succeeded && said) announce(said.dataset.announce);
+  }
+
+  function showFailure(element, text) {
+    const anchor = element.closest("form") || element;
+    let note = anchor.nextElementSibling;
+    if (!note || !note.matches(".request-error")) {
+      note = document.createElement("p");
+      note.className = "error request-error";
+      note.setAttribute("role", "alert");
+      anchor.insertAdjacentElement("afterend", note);
+    }
+    note.textContent = text;
+    announce(text);
+  }
+
+  function failureText(status) {
+    if (status === 403) return "You are not allowed to do that.";
+    if (status === 404) return "That is no longer there: reload the page to see the current state.";
+    if (status === 413) return "That is too long to send.";
+    return `Something went wrong on the server (${status}); nothing was changed. Try again in a moment.`;
+  }
+
+  document.addEventListener("htmx:afterSettle", (event) => {
+    const status = event.detail.xhr ? event.detail.xhr.status : 200;
+    settleFocus(swappedRegion(event.detail), status < 400);
   });
-});
+
+  document.addEventListener("htmx:responseError", (event) => {
+    showFailure(event.detail.elt, failureText(event.detail.xhr.status));
+  });
+
+  document.addEventListener("htmx:sendError", (event) => {
+    showFailure(event.detail.elt, "The server could not be reached; nothing was saved. Check your connection and try again.");
+  });
+
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const form = event.detail.elt.closest("form");
+    const note = form && form.nextElementSibling;
+    if (note && note.matches(".request-error")) note.remove();
+  });
+
+  // Confirmation before destructive buttons, for content loaded later as well.
+  document.addEventListener("click", (event) => {
+    const element = event.target.closest("[data-confirm]");
+    if (element && !window.confirm(element.dataset.confirm)) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", () => {
+    // After a full page load with errors (no JavaScript swap involved), start at the first problem.
+    const main = document.getElementById("main");
+    const invalid = main && main.querySelector("[aria-invalid=true]");
+    if (invalid) invalid.focus();
+  });
+})();

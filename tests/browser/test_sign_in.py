@@ -36,6 +36,6 @@ def test_a_wrong_password_is_shown_beside_the_form_and_keeps_the_username(open_b
     page.fill("#id_password", "not-the-passphrase")
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    assert page.locator(".form-errors").is_visible()
+    assert page.locator(".error-summary").is_visible()
     assert page.input_value("#id_username") == "mira"
     visitor.check("sign-in-refused")
