@@ -1,18 +1,25 @@
 """Permission-checked fetches: every view and API gets incidents and analyses through here.
 
 The rules (DESIGN, security model):
-- an incident is visible to its team's members and product managers, its responders, problem
-  managers and superusers; anyone else gets a 404, because existence itself is private;
+- an incident is visible to its participants: its team's members and product managers, its
+  responders, and its review's facilitator and attendees while the review stands (is not
+  cancelled) — whatever their team, so a neutral facilitator from elsewhere can run it — plus
+  problem managers and superusers; anyone else gets a 404, because existence itself is private;
 - an incident is managed (edited, responders, allocation, review, narrative) by its team's product
   managers, problem managers and superusers; others who can see it get a 403;
-- an analysis is editable by its analyst only, and readable by the incident's team once submitted.
+- an analysis is editable by its analyst only, and readable by the incident's participants once
+  submitted (the review exists so that the people in it read each other's reports).
+
+Each rule is a pair, the row check and the queryset filter, and every page, API view, selector and
+feed goes through them.
 """
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404
 
-from incidents.models import AnalysisSession, Incident, Team, User
+from incidents.models import AnalysisSession, Incident, Responder, Team, User
+from reviews.models import Review
 
 
 def user_team_ids(user: User) -> frozenset[int]:
@@ -38,12 +45,24 @@ def sees_everything(user: User) -> bool:
     return user.is_superuser or user.is_problem_manager
 
 
+def review_participations(user: User):
+    """Ids of the incidents whose standing review the user facilitates or attends."""
+    return (
+        Review.objects.filter(Q(facilitator=user) | Q(attendees=user))
+        .exclude(status=Review.Status.CANCELLED)
+        .values("incident_id")
+    )
+
+
 def visible_incidents_q(user: User, prefix: str = "") -> Q:
-    """A filter for the incidents the user may see; `prefix` reaches them through a relation."""
+    """A filter for the incidents the user participates in (the query form of `can_view_incident`);
+    `prefix` reaches them through a relation. Subqueries, not joins, so no row is repeated."""
     if sees_everything(user):
         return Q()
-    return Q(**{f"{prefix}team_id__in": user_team_ids(user)}) | Q(
-        **{f"{prefix}id__in": Incident.objects.filter(responders__user=user).values("id")}
+    return (
+        Q(**{f"{prefix}team_id__in": user_team_ids(user)})
+        | Q(**{f"{prefix}id__in": Responder.objects.filter(user=user).values("incident_id")})
+        | Q(**{f"{prefix}id__in": review_participations(user)})
     )
 
 
@@ -52,7 +71,11 @@ def can_view_incident(user: User, incident: Incident) -> bool:
         return False
     if sees_everything(user) or incident.team_id in user_team_ids(user):
         return True
-    return incident.responders.filter(user=user).exists()
+    # Cached on the user for the request: one page asks about the same incident for many rows.
+    cache = user.__dict__.setdefault("_ybiyri_visible_incidents", {})
+    if incident.pk not in cache:
+        cache[incident.pk] = Incident.objects.filter(visible_incidents_q(user), pk=incident.pk).exists()
+    return cache[incident.pk]
 
 
 def can_manage_team(user: User, team: Team | int) -> bool:
@@ -87,19 +110,16 @@ def access_incident(*, user: User, incident_id: int, for_manage: bool = False) -
 def can_read_analysis(user: User, analysis: AnalysisSession) -> bool:
     if analysis.analyst_id == user.pk:
         return True
-    if not analysis.is_submitted:
-        return False
-    return sees_everything(user) or analysis.incident.team_id in user_team_ids(user)
+    return analysis.is_submitted and can_view_incident(user, analysis.incident)
 
 
 def readable_analyses_q(user: User, prefix: str = "") -> Q:
-    """A filter for the analyses `user` may read: their own, and the submitted ones of their teams
-    (the query form of `can_read_analysis`); `prefix` reaches them through a relation."""
+    """A filter for the analyses `user` may read: their own, and the submitted ones of the
+    incidents they participate in (the query form of `can_read_analysis`); `prefix` reaches them
+    through a relation."""
     own = Q(**{f"{prefix}analyst": user})
     submitted = Q(**{f"{prefix}status": AnalysisSession.Status.SUBMITTED})
-    if sees_everything(user):
-        return own | submitted
-    return own | (submitted & Q(**{f"{prefix}incident__team_id__in": user_team_ids(user)}))
+    return own | (submitted & visible_incidents_q(user, prefix=f"{prefix}incident__"))
 
 
 def access_analysis(*, user: User, analysis_id: int, for_edit: bool = False) -> AnalysisSession:
@@ -115,5 +135,7 @@ def access_analysis(*, user: User, analysis_id: int, for_edit: bool = False) -> 
     if for_edit and analysis.analyst_id != user.pk:
         raise PermissionDenied("Only the analyst can edit their analysis.")
     if not can_read_analysis(user, analysis):
-        raise PermissionDenied("This analysis is readable by the team once it is submitted.")
+        raise PermissionDenied(
+            "This analysis is readable by the incident's participants once it is submitted."
+        )
     return analysis

@@ -37,7 +37,8 @@ def incident_timeline(*, incident: Incident, viewer: User | None = None) -> Quer
     """The merged timeline: key events of the submitted analyses (and of the viewer's own analysis,
     still in progress), ordered, each with whose analysis it came from.
 
-    An analysis is readable by the team only once submitted, and so are the events it established.
+    An analysis is readable by the incident's participants only once submitted, and so are the events
+    it established.
     """
     shown = Q(analysis__status=AnalysisSession.Status.SUBMITTED)
     if viewer is not None:

@@ -1,7 +1,8 @@
 """Permission-checked fetches for reviews, actions and narratives.
 
-- a review and the actions are visible to whoever can see the incident, and managed by the team's
-  product managers, problem managers and the review's facilitator;
+- a review and the actions are visible to whoever can see the incident (its participants, see
+  `incidents.access`), and managed by the team's product managers, problem managers and the
+  review's facilitator while the review stands: a cancelled review's facilitator has no powers left;
 - a draft narrative is visible to and editable by the incident's team (members and product managers)
   and problem managers only — never to responders from other teams or the organisation at large;
 - a published narrative is readable by every signed-in member, unless the incident is confidential,
@@ -13,13 +14,24 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404
 
-from incidents.access import can_manage_incident, can_view_incident, sees_everything, user_team_ids
-from incidents.models import Incident, Responder, User
+from incidents.access import (
+    can_manage_incident,
+    can_view_incident,
+    sees_everything,
+    user_team_ids,
+    visible_incidents_q,
+)
+from incidents.models import Incident, User
 from reviews.models import ImprovementAction, Narrative, Review, Walkthrough
 
 
 def is_facilitator(user: User, incident: Incident) -> bool:
-    return Review.objects.filter(incident=incident, facilitator=user).exists()
+    """Whether the user facilitates the incident's standing review."""
+    return (
+        Review.objects.filter(incident=incident, facilitator=user)
+        .exclude(status=Review.Status.CANCELLED)
+        .exists()
+    )
 
 
 def can_facilitate(user: User, incident: Incident) -> bool:
@@ -35,7 +47,8 @@ def access_review(*, user: User, review_id: int, for_manage: bool = False) -> Re
         raise Http404("No such review") from None
     if not can_view_incident(user, review.incident):
         raise Http404("No such review")
-    if for_manage and not (can_manage_incident(user, review.incident) or review.facilitator_id == user.pk):
+    facilitates = review.facilitator_id == user.pk and review.status != Review.Status.CANCELLED
+    if for_manage and not (facilitates or can_manage_incident(user, review.incident)):
         raise PermissionDenied("Only the facilitator and the team's product managers can change the review.")
     return review
 
@@ -58,9 +71,9 @@ def actions_editable(user: User, actions) -> set[int]:
     """The ids of `actions` the user may change (as `access_action(for_edit=True)` decides),
     with one query whatever their number."""
     facilitated = set(
-        Review.objects.filter(
-            facilitator=user, incident_id__in={action.incident_id for action in actions}
-        ).values_list("incident_id", flat=True)
+        Review.objects.filter(facilitator=user, incident_id__in={action.incident_id for action in actions})
+        .exclude(status=Review.Status.CANCELLED)
+        .values_list("incident_id", flat=True)
     )
     return {
         action.pk
@@ -86,20 +99,13 @@ def can_publish_narrative(user: User, narrative: Narrative) -> bool:
 
 
 def readable_narratives_q(user: User) -> Q:
-    """Published narratives the user may read (the library never lists drafts).
-
-    The responder condition is a subquery, not a join, so that no narrative is repeated and
-    lists need no DISTINCT over the whole library.
-    """
+    """Published narratives the user may read (the library never lists drafts): every one whose
+    incident is not confidential, and the confidential ones of incidents the user participates in
+    (the query form of `can_read_narrative`)."""
     published = Q(status=Narrative.Status.PUBLISHED)
     if sees_everything(user):
         return published
-    responded = Responder.objects.filter(user=user).values("incident_id")
-    return published & (
-        Q(incident__confidential=False)
-        | Q(incident__team_id__in=user_team_ids(user))
-        | Q(incident_id__in=responded)
-    )
+    return published & (Q(incident__confidential=False) | visible_incidents_q(user, prefix="incident__"))
 
 
 def access_narrative(

@@ -4,6 +4,9 @@
   the same shape as DRF's own validation errors: ``{"field": ["message", ...]}``, and
   ``{"non_field_errors": [...]}`` for errors not tied to a field;
 - ``incidents.services.StaleVersion`` → 409 ``{"detail": ..., "current_version": N}``;
+- ``Http404`` → 404 ``{"detail": "Not found."}`` whatever raised it, so that a row the requester
+  may not see and a row that does not exist answer alike (the ``access_*`` functions and
+  ``get_object_or_404`` word their messages differently);
 - everything else as DRF does it (401/403/404/405/...), never a 500 for bad input.
 """
 
@@ -12,10 +15,10 @@ from typing import Any
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.openapi import AutoSchema
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
@@ -41,6 +44,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return Response(
             {"detail": str(exc), "current_version": exc.current_version}, status=status.HTTP_409_CONFLICT
         )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
     return exception_handler(exc, context)
 
 

@@ -21,17 +21,15 @@ from incidents.models import (
     Team,
     User,
 )
+from ybiyri.api_filters import MAX_ID
 
 # Text without a length in the model still gets a bound: a request is not a place for megabytes.
 MAX_TEXT = 100_000
 
 
-# The largest id a (big) auto field holds; larger numbers must be refused before they reach SQL.
-MAX_ID = 2**63 - 1
-
-
 def id_field(**kwargs: Any) -> serializers.IntegerField:
-    """An id in a body or query string: a positive integer the database can hold."""
+    """An id in a body or query string: a positive integer the database can hold (larger numbers
+    are refused before they reach SQL)."""
     return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 
 

@@ -57,6 +57,7 @@ from incidents.models import (
     User,
 )
 from ybiyri.api_errors import ErrorDocumentingSchema
+from ybiyri.api_filters import ApiFilterSet
 
 
 class ApiViewSet(viewsets.GenericViewSet):
@@ -95,7 +96,7 @@ def referenced[T](field: str, pk: Any, fetch: Callable[[], T]) -> T:
         raise serializers.ValidationError({field: [f'Invalid pk "{pk}" - object does not exist.']}) from None
 
 
-class UserFilter(filters.FilterSet):
+class UserFilter(ApiFilterSet):
     username = filters.CharFilter(lookup_expr="iexact")
     search = filters.CharFilter(method="filter_search", label="Name or username contains")
 
@@ -151,7 +152,7 @@ class ThemeViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin)
         return Response(ThemeSerializer(theme).data, status=status.HTTP_201_CREATED)
 
 
-class IncidentFilter(filters.FilterSet):
+class IncidentFilter(ApiFilterSet):
     search = filters.CharFilter(field_name="title", lookup_expr="icontains", label="Title contains")
 
     class Meta:
@@ -250,7 +251,7 @@ class IncidentViewSet(ApiViewSet, mixins.ListModelMixin):
         )
 
 
-class AnalysisFilter(filters.FilterSet):
+class AnalysisFilter(ApiFilterSet):
     class Meta:
         model = AnalysisSession
         fields = ["incident", "analyst", "status"]

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from incidents.api.serializers import id_field
 from incidents.models import Incident, User
+from reviews.broadcast.selectors import recipient_display
 from reviews.markdown import render_markdown
 from reviews.models import ContributingFactor, Delivery, ImprovementAction, Learning, Narrative, Review
 from reviews.services import review as review_services
@@ -249,6 +250,11 @@ class NarrativeFilterSerializer(serializers.Serializer):
 
 
 class DeliverySerializer(serializers.ModelSerializer):
+    recipient = serializers.SerializerMethodField(
+        help_text="The address; webhook URLs are shortened to their origin (their path often holds a "
+        "token), except for superusers."
+    )
+
     class Meta:
         model = Delivery
         fields = [
@@ -265,3 +271,9 @@ class DeliverySerializer(serializers.ModelSerializer):
             "delivered_at",
         ]
         read_only_fields = fields
+
+    def get_recipient(self, delivery: Delivery) -> str:
+        request = self.context.get("request")
+        if request is not None and request.user.is_superuser:
+            return delivery.recipient
+        return recipient_display(delivery.channel, delivery.recipient)

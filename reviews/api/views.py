@@ -5,7 +5,6 @@ for the conventions)."""
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -50,9 +49,10 @@ from reviews.models import ContributingFactor, Delivery, ImprovementAction, Lear
 from reviews.services import narrative as narrative_services
 from reviews.services import review as review_services
 from reviews.services.actions import action_raise, action_retry_sync, action_update
+from ybiyri.api_filters import ApiFilterSet
 
 
-class ReviewFilter(filters.FilterSet):
+class ReviewFilter(ApiFilterSet):
     class Meta:
         model = Review
         fields = ["incident", "status", "facilitator"]

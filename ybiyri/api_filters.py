@@ -1,0 +1,74 @@
+"""Query-string filters for every API list, built so that they cannot leak what the viewer may not see.
+
+A filter on a related row (an incident, a narrative, an analysis, …) takes the row's id and
+nothing else: it offers no choices (the browsable API would otherwise render every incident title
+in a drop-down) and validates nothing against the database. The list it narrows is already limited
+to what the viewer may see by the view's ``*_q`` access rule, so a filter on a hidden id and a
+filter on an id that does not exist give the same answer: an empty page, never an error that tells
+them apart.
+"""
+
+from django import forms
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+from django_filters import rest_framework as filters
+from django_filters.filters import QuerySetRequestMixin
+from django_filters.filterset import FILTER_FOR_DBFIELD_DEFAULTS
+
+#: The largest id PostgreSQL's bigint holds: larger values are bad input, not a database error.
+MAX_ID = 2**63 - 1
+
+
+class IdField(forms.IntegerField):
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
+
+
+class IdFilter(filters.NumberFilter):
+    """The id of a related row; which rows exist is never consulted."""
+
+    field_class = IdField
+
+
+RELATION_FIELDS = (
+    models.ForeignKey,
+    models.OneToOneField,
+    models.ManyToManyField,
+    models.OneToOneRel,
+    models.ManyToOneRel,
+    models.ManyToManyRel,
+)
+
+
+class ApiFilterSet(filters.FilterSet):
+    """The base of every API filter set: relations are filtered by id, never by a model choice."""
+
+    FILTER_DEFAULTS = {
+        **FILTER_FOR_DBFIELD_DEFAULTS,
+        **{relation: {"filter_class": IdFilter} for relation in RELATION_FIELDS},
+    }
+
+    @classmethod
+    def get_filters(cls) -> dict:
+        declared = super().get_filters()
+        for name, declared_filter in declared.items():
+            if isinstance(declared_filter, QuerySetRequestMixin):
+                raise ImproperlyConfigured(
+                    f"{cls.__name__}.{name} offers rows from a queryset: filter related rows by id "
+                    "(IdFilter), so that the viewer's access rule alone decides what is listed."
+                )
+        return declared
+
+
+class ApiFilterBackend(filters.DjangoFilterBackend):
+    """Builds ``filterset_fields`` on :class:`ApiFilterSet` and refuses any other filter set."""
+
+    filterset_base = ApiFilterSet
+
+    def get_filterset_class(self, view, queryset=None):
+        filterset_class = super().get_filterset_class(view, queryset)
+        if filterset_class is not None and not issubclass(filterset_class, ApiFilterSet):
+            raise ImproperlyConfigured(f"{type(view).__name__}'s filter set must derive from ApiFilterSet.")
+        return filterset_class
