@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from incidents.models import Team
-from reviews.models import ContributingFactor, ImprovementAction, Learning, Narrative, Review
+from reviews.models import ContributingFactor, Delivery, ImprovementAction, Learning, Narrative, Review
 from reviews.services.narrative import narrative_search_vector_update
 from tests.api.conftest import client_for
 from tests.factories import ImprovementActionFactory, IncidentFactory, NarrativeFactory
@@ -229,3 +229,18 @@ def test_deliveries_show_where_a_publication_went(as_pm, incident, settings):
         ("email", "everyone@example.org", 1)
     ]
     assert as_pm.post("/api/deliveries/", {}, format="json").status_code == 405
+
+
+def test_deliveries_show_webhook_urls_shortened_except_to_superusers(as_pm, pm, admin_user, incident):
+    narrative = NarrativeFactory(incident=incident, created_by=pm, status=Narrative.Status.PUBLISHED)
+    secret_url = "https://hooks.example.org/services/T000/B000/s3cr3t-token"
+    Delivery.objects.create(
+        narrative=narrative, publication=1, channel=Delivery.Channel.WEBHOOK, recipient=secret_url
+    )
+
+    as_manager = as_pm.get("/api/deliveries/", {"narrative": narrative.pk})
+    as_admin = client_for(admin_user).get("/api/deliveries/", {"narrative": narrative.pk})
+
+    assert [row["recipient"] for row in as_manager.data["results"]] == ["https://hooks.example.org/…"]
+    assert "s3cr3t-token" not in as_manager.content.decode()
+    assert [row["recipient"] for row in as_admin.data["results"]] == [secret_url]
