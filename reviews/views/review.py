@@ -173,21 +173,22 @@ def facilitation_context(request: HttpRequest, review: Review, **overrides: Any)
     def form(prefix: str, form_class: type[forms.Form], initial: dict | None = None) -> forms.Form:
         return bound.get(prefix) or form_class(prefix=prefix, initial=initial)
 
-    notes_fields = {
-        name: {
+    notes_fields = {}
+    for name, (label, help_text) in NOTES_LABELS.items():
+        notes_form = form(
+            name,
+            NotesFieldForm,
+            {"version": getattr(review, f"{name}_version"), "text": getattr(review, name)},
+        )
+        notes_form.fields["text"].label, notes_form.fields["text"].help_text = label, help_text
+        notes_fields[name] = {
             "name": name,
             "label": label,
-            "help": help_text,
             "text": getattr(review, name),
-            "form": form(
-                name,
-                NotesFieldForm,
-                {"version": getattr(review, f"{name}_version"), "text": getattr(review, name)},
-            ),
+            "version": getattr(review, f"{name}_version"),
+            "form": notes_form,
             "conflict": conflicts.get(name),
         }
-        for name, (label, help_text) in NOTES_LABELS.items()
-    }
     people = [
         review.facilitator,
         *[person for person in review.attendees.all() if person.pk != review.facilitator_id],

@@ -108,12 +108,48 @@
       return;
     }
     const now = currentStep();
-    if (now !== lastCurrent && shownStep === lastCurrent) {
+    const order = panels().map((panel) => panel.dataset.step);
+    const [from, to, shown] = [order.indexOf(lastCurrent), order.indexOf(now), order.indexOf(shownStep)];
+    // Follow from where the meeting was, or from a step it has just gone through (several moves
+    // can arrive in one refresh).
+    if (now !== lastCurrent && (shown === from || (from < shown && shown < to))) {
       showStep(now);
       announce(`The meeting moved on to step ${panels().findIndex((panel) => panel.dataset.step === now) + 1}.`);
     }
     lastCurrent = now;
     markNav();
+  });
+
+  // Meeting controls (start, step done, bring everyone, held) replace themselves out of band, so
+  // the focus is put back here: on the same control if it is still there, else on the step shown.
+  let control = null;
+  document.body.addEventListener("htmx:beforeRequest", (event) => {
+    const form = event.detail.elt.closest("form");
+    control =
+      form && form.closest("#review-meeting, .step-state")
+        ? { id: document.activeElement ? document.activeElement.id : "", step: shownStep }
+        : null;
+  });
+  document.body.addEventListener("htmx:afterSettle", (event) => {
+    if (event.detail.elt && event.detail.elt.id === "review-live") {
+      // A refresh from the others never moves this person's focus.
+      event.stopPropagation();
+      return;
+    }
+    if (!control) {
+      return;
+    }
+    const again = control.id && document.getElementById(control.id);
+    if (control.step === shownStep && again && again.offsetParent !== null) {
+      again.focus();
+    } else {
+      const panel = panels().find((candidate) => candidate.dataset.step === shownStep);
+      if (panel) {
+        panel.querySelector("h2").focus();
+      }
+    }
+    control = null;
+    event.stopPropagation();
   });
 
   const pad = (number) => String(number).padStart(2, "0");
