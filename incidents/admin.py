@@ -9,6 +9,7 @@ from incidents.models import (
     KeyEvent,
     LearningTheme,
     Notification,
+    ReportGuide,
     Responder,
     Service,
     Team,
@@ -36,6 +37,7 @@ class YbiyriUserAdmin(UserAdmin):
 
 class ServiceInline(admin.TabularInline):
     model = Service
+    fk_name = "team"
     extra = 0
 
 
@@ -131,6 +133,20 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ReportGuide)
+class ReportGuideAdmin(admin.ModelAdmin):
+    """The organisation's one set of guiding prompts: edited, never added twice or deleted."""
+
+    fields = ("prompts", "updated_at")
+    readonly_fields = ("updated_at",)
+
+    def has_add_permission(self, request) -> bool:
+        return not ReportGuide.objects.exists()
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False

@@ -3,11 +3,13 @@
 from datetime import timedelta
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.urls import reverse_lazy
 from django.utils import timezone
+from django.utils.functional import lazy
 
 from incidents.models import Incident, LearningTheme, Responder, Service, Team, User
 
@@ -21,9 +23,17 @@ class DateTimeLocalInput(forms.DateTimeInput):
         super().__init__(format=DATETIME_FORMAT, **kwargs)
 
 
+def time_zone_hint() -> str:
+    return f"In {settings.TIME_ZONE} time."
+
+
 def datetime_field(*, required: bool = True, label: str = "", help_text: str = "") -> forms.DateTimeField:
+    """A date and time typed in the site's time zone, which the help text names."""
     return forms.DateTimeField(
-        required=required, label=label, help_text=help_text, widget=DateTimeLocalInput()
+        required=required,
+        label=label,
+        help_text=help_text or lazy(time_zone_hint, str)(),
+        widget=DateTimeLocalInput(),
     )
 
 
@@ -122,6 +132,10 @@ class ResponderForm(forms.Form):
     )
 
 
+class ResponderRoleForm(forms.Form):
+    role = forms.CharField(max_length=100, required=False, label="Role")
+
+
 class AllocationForm(forms.Form):
     """One row per responder without a submitted analysis: include, minutes and due date."""
 
@@ -151,6 +165,7 @@ class AllocationForm(forms.Form):
                 initial=timezone.localtime(analysis.due_at) if analysis else default_due,
                 widget=DateTimeLocalInput(),
                 label="Due",
+                help_text=time_zone_hint(),
             )
             self.rows.append((responder, analysis, prefix))
 
@@ -206,6 +221,12 @@ class AnalysisForm(forms.Form):
         help_text="Comma-separated; created in the organisation's shared taxonomy.",
     )
 
+    def __init__(self, *args, allocated_minutes: int | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if allocated_minutes is not None:
+            # The page warns as the time typed passes the allocation.
+            self.fields["time_spent_minutes"].widget.attrs["data-allocated-minutes"] = allocated_minutes
+
     def new_theme_names(self) -> list[str]:
         return [name.strip() for name in self.cleaned_data.get("new_themes", "").split(",") if name.strip()]
 
@@ -221,6 +242,19 @@ class InterviewForm(forms.Form):
     held_at = datetime_field(label="When")
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=20000)
 
+    @staticmethod
+    def prefix_for(interview) -> str:
+        return f"interview-{interview.pk}"
+
+    @classmethod
+    def editing(cls, interview) -> "InterviewForm":
+        initial = {
+            "interviewee": interview.interviewee,
+            "held_at": timezone.localtime(interview.held_at),
+            "notes": interview.notes,
+        }
+        return cls(prefix=cls.prefix_for(interview), initial=initial)
+
 
 class KeyEventForm(forms.Form):
     occurred_at = datetime_field(label="When it happened")
@@ -228,6 +262,19 @@ class KeyEventForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}), max_length=2000, label="What happened"
     )
     evidence_url = forms.URLField(required=False, max_length=500, label="Evidence link")
+
+    @staticmethod
+    def prefix_for(event) -> str:
+        return f"key-event-{event.pk}"
+
+    @classmethod
+    def editing(cls, event) -> "KeyEventForm":
+        initial = {
+            "occurred_at": timezone.localtime(event.occurred_at),
+            "description": event.description,
+            "evidence_url": event.evidence_url,
+        }
+        return cls(prefix=cls.prefix_for(event), initial=initial)
 
 
 class PreferencesForm(forms.Form):

@@ -296,6 +296,39 @@ class KeyEvent(models.Model):
         return self.description[:60]
 
 
+DEFAULT_REPORT_PROMPTS = """What happened, in the order people saw it?
+What made sense to the people involved at the time, and why?
+What surprised you?
+What helped: what did people do or have that made things better?
+What got in the way?"""
+
+
+class ReportGuide(models.Model):
+    """The organisation's guiding prompts for analysis reports: one row, edited in the admin."""
+
+    prompts = models.TextField(
+        default=DEFAULT_REPORT_PROMPTS,
+        help_text="One question per line, shown beside every analysis report while it is written.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "report guide"
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="report_guide_single_row")]
+
+    def __str__(self) -> str:
+        return "Guiding prompts for analysis reports"
+
+    def save(self, *args, **kwargs) -> None:
+        # There is one guide for the organisation: every save writes the same row.
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    @property
+    def prompt_list(self) -> list[str]:
+        return [line.strip() for line in self.prompts.splitlines() if line.strip()]
+
+
 class Notification(models.Model):
     """An email waiting to leave the process: the outbox row written with the change that caused it."""
 

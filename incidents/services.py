@@ -204,6 +204,26 @@ def responder_add(*, incident: Incident, by: User, user: User, role: str = "") -
 
 
 @transaction.atomic
+def responder_set_role(*, responder: Responder, by: User, role: str) -> Responder:
+    """Set or change a responder's role in the response; an unchanged role writes nothing."""
+    role = " ".join(role.split())
+    if role == responder.role:
+        return responder
+    before = responder.role
+    responder.role = role
+    responder.full_clean(exclude=["incident", "user"])
+    responder.save(update_fields=["role"])
+    audit_record(
+        actor=by,
+        verb="responder.role_set",
+        target=responder,
+        team=responder.incident.team,
+        changes={"user": responder.user.username, "role": [before, role]},
+    )
+    return responder
+
+
+@transaction.atomic
 def responder_remove(*, responder: Responder, by: User) -> None:
     analysis = AnalysisSession.objects.filter(responder=responder).first()
     if analysis and (analysis.is_submitted or analysis.report or analysis.key_events.exists()):
@@ -413,6 +433,30 @@ def interview_add(
 
 
 @transaction.atomic
+def interview_update(
+    *, interview: Interview, by: User, interviewee: str, held_at: datetime, notes: str = ""
+) -> Interview:
+    """Correct an interview of an analysis that is still open."""
+    locked = analysis_lock(interview.analysis)
+    check_analysis_open(locked)
+    before = {"interviewee": interview.interviewee, "held_at": interview.held_at.isoformat()}
+    interview.interviewee = interviewee.strip()
+    interview.held_at = held_at
+    interview.notes = notes
+    interview.full_clean()
+    interview.save()
+    after = {"interviewee": interview.interviewee, "held_at": interview.held_at.isoformat()}
+    audit_record(
+        actor=by,
+        verb="interview.updated",
+        target=interview,
+        team=locked.incident.team,
+        changes={name: [before[name], after[name]] for name in before if before[name] != after[name]},
+    )
+    return interview
+
+
+@transaction.atomic
 def interview_delete(*, interview: Interview, by: User) -> None:
     locked = analysis_lock(interview.analysis)
     check_analysis_open(locked)
@@ -441,11 +485,68 @@ def key_event_add(
 
 
 @transaction.atomic
+def key_event_update(
+    *, key_event: KeyEvent, by: User, occurred_at: datetime, description: str, evidence_url: str = ""
+) -> KeyEvent:
+    """Correct a key event of an analysis that is still open."""
+    locked = analysis_lock(key_event.analysis)
+    check_analysis_open(locked)
+    before = {
+        "occurred_at": key_event.occurred_at.isoformat(),
+        "description": key_event.description,
+        "evidence_url": key_event.evidence_url,
+    }
+    key_event.occurred_at = occurred_at
+    key_event.description = description.strip()
+    key_event.evidence_url = evidence_url.strip()
+    key_event.full_clean()
+    key_event.save()
+    after = {
+        "occurred_at": key_event.occurred_at.isoformat(),
+        "description": key_event.description,
+        "evidence_url": key_event.evidence_url,
+    }
+    audit_record(
+        actor=by,
+        verb="key_event.updated",
+        target=key_event,
+        team=locked.incident.team,
+        changes={name: [before[name], after[name]] for name in before if before[name] != after[name]},
+    )
+    return key_event
+
+
+@transaction.atomic
 def key_event_delete(*, key_event: KeyEvent, by: User) -> None:
     locked = analysis_lock(key_event.analysis)
     check_analysis_open(locked)
     audit_record(actor=by, verb="key_event.deleted", target=key_event, team=locked.incident.team)
     key_event.delete()
+
+
+@transaction.atomic
+def analysis_save_and_submit(
+    *,
+    analysis: AnalysisSession,
+    by: User,
+    version: int,
+    report: str,
+    time_spent_minutes: int,
+    themes: Sequence[LearningTheme] = (),
+) -> AnalysisSession:
+    """Save what was typed, then submit it, as one change: either both happen or neither.
+
+    The same version check as `analysis_save`: a submit based on a stale version raises StaleVersion.
+    """
+    saved = analysis_save(
+        analysis=analysis,
+        by=by,
+        version=version,
+        report=report,
+        time_spent_minutes=time_spent_minutes,
+        themes=themes,
+    )
+    return analysis_submit(analysis=saved, by=by)
 
 
 @transaction.atomic

@@ -20,16 +20,32 @@ urlpatterns = [
         views.responder_remove,
         name="responder_remove",
     ),
+    path(
+        "incidents/<int:pk>/responders/<int:responder_id>/role/",
+        views.responder_role,
+        name="responder_role",
+    ),
     path("incidents/<int:pk>/allocate/", views.analysis_allocate, name="allocate"),
     path("analyses/<int:pk>/", views.analysis_edit, name="analysis"),
     path("analyses/<int:pk>/submit/", views.analysis_submit, name="analysis_submit"),
+    path("analyses/<int:pk>/autosave/", views.analysis_autosave, name="analysis_autosave"),
     path("analyses/<int:pk>/interviews/", views.interview_add, name="interview_add"),
+    path(
+        "analyses/<int:pk>/interviews/<int:interview_id>/edit/",
+        views.interview_edit,
+        name="interview_edit",
+    ),
     path(
         "analyses/<int:pk>/interviews/<int:interview_id>/delete/",
         views.interview_delete,
         name="interview_delete",
     ),
     path("analyses/<int:pk>/key-events/", views.key_event_add, name="key_event_add"),
+    path(
+        "analyses/<int:pk>/key-events/<int:key_event_id>/edit/",
+        views.key_event_edit,
+        name="key_event_edit",
+    ),
     path(
         "analyses/<int:pk>/key-events/<int:key_event_id>/delete/",
         views.key_event_delete,

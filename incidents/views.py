@@ -1,10 +1,13 @@
 """HTML views for incidents and analyses: parse, call one service or selector, render."""
 
+import difflib
+
 from django.contrib import messages
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from incidents import selectors, services
@@ -25,9 +28,10 @@ from incidents.forms import (
     KeyEventForm,
     PreferencesForm,
     ResponderForm,
+    ResponderRoleForm,
     add_service_errors,
 )
-from incidents.models import Interview, KeyEvent, Responder
+from incidents.models import Interview, KeyEvent, ReportGuide, Responder
 from reviews.markdown import render_markdown
 from reviews.selectors import narratives_recent, reviews_upcoming
 from ybiyri.views import call_reporting, page_of
@@ -124,26 +128,48 @@ def incident_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "incidents/incident_form.html", context, status=400 if form.errors else 200)
 
 
-@require_GET
-def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    incident = access_incident(user=request.user, incident_id=pk)
+def responders_context(request: HttpRequest, incident, *, invalid_role=None) -> dict:
+    """The responders card: each responder with their analysis and, for managers, their role form
+    (`invalid_role`, a (responder id, form) just refused, keeps what was typed and its error)."""
+    can_manage = can_manage_incident(request.user, incident)
     responders = list(selectors.incident_responders(incident=incident))
     for responder in responders:
         analysis = getattr(responder, "analysis", None)
         if analysis is not None:
             analysis.incident = incident
             responder.analysis_readable = can_read_analysis(request.user, analysis)
-    context = {
+        if can_manage:
+            responder.role_form = ResponderRoleForm(
+                prefix=f"responder-{responder.pk}", initial={"role": responder.role}
+            )
+            if invalid_role is not None and invalid_role[0] == responder.pk:
+                responder.role_form = invalid_role[1]
+    return {
         "incident": incident,
         "responders": responders,
-        "timeline": timeline_page(request, incident),
-        "themes": selectors.incident_themes(incident=incident),
-        "can_manage": can_manage_incident(request.user, incident),
+        "can_manage": can_manage,
         "responder_form": ResponderForm(),
-        "review": getattr_or_none(incident, "review"),
-        "narrative": getattr_or_none(incident, "narrative"),
     }
-    return render(request, "incidents/incident_detail.html", context)
+
+
+@require_GET
+def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = access_incident(user=request.user, incident_id=pk)
+    return render(request, "incidents/incident_detail.html", incident_context(request, incident))
+
+
+def incident_context(request: HttpRequest, incident, **extra) -> dict:
+    context = responders_context(request, incident, **extra)
+    context.update(
+        {
+            "timeline": timeline_page(request, incident),
+            "themes": selectors.incident_themes(incident=incident),
+            "review": getattr_or_none(incident, "review"),
+            "narrative": getattr_or_none(incident, "narrative"),
+            "allocated": any(getattr(responder, "analysis", None) for responder in context["responders"]),
+        }
+    )
+    return context
 
 
 def timeline_page(request: HttpRequest, incident):
@@ -185,6 +211,35 @@ def responder_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+def responder_role(request: HttpRequest, pk: int, responder_id: int) -> HttpResponse:
+    """Set or change a responder's role in place (htmx: the responders card), or by a plain post."""
+    incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
+    responder = get_object_or_404(
+        Responder.objects.select_related("user"), pk=responder_id, incident=incident
+    )
+    form = ResponderRoleForm(request.POST, prefix=f"responder-{responder.pk}")
+    status = 400
+    if form.is_valid():
+        try:
+            services.responder_set_role(responder=responder, by=request.user, role=form.cleaned_data["role"])
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            if not request.htmx:
+                messages.success(request, f"Role of {responder.user.display_name} saved.")
+                return redirect(incident)
+            status = 200
+    invalid_role = (responder.pk, form) if status >= 400 else None
+    if not request.htmx:
+        context = incident_context(request, incident, invalid_role=invalid_role)
+        return render(request, "incidents/incident_detail.html", context, status=status)
+    context = responders_context(request, incident, invalid_role=invalid_role)
+    if status == 200:
+        context["announce"] = f"Role of {responder.user.display_name} saved."
+    return render(request, "incidents/_responders.html", context, status=status)
+
+
+@require_POST
 def responder_remove(request: HttpRequest, pk: int, responder_id: int) -> HttpResponse:
     incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
     responder = get_object_or_404(Responder, pk=responder_id, incident=incident)
@@ -223,19 +278,51 @@ def analysis_allocate(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def analysis_context(analysis, **extra) -> dict:
+def analysis_context(analysis, *, invalid_edit=None, **extra) -> dict:
+    """The analysis page's context; with `editable`, every key event and interview carries its edit
+    form (`invalid_edit`, the one that was just refused with its errors, replaces its own)."""
     detail = selectors.analysis_detail(analysis_id=analysis.pk)
+    if extra.get("editable"):
+        for event in detail.key_events.all():
+            event.edit_form = KeyEventForm.editing(event)
+        for interview in detail.interviews.all():
+            interview.edit_form = InterviewForm.editing(interview)
+        if invalid_edit is not None:
+            item, form = invalid_edit
+            for candidate in [*detail.key_events.all(), *detail.interviews.all()]:
+                if type(candidate) is type(item) and candidate.pk == item.pk:
+                    candidate.edit_form = form
     return {
         "analysis": detail,
         "incident": detail.incident,
+        # The organisation's guide, or its default prompts until someone edits it in the admin.
+        "guide": ReportGuide.objects.first() or ReportGuide(),
         "interview_form": InterviewForm(),
         "key_event_form": KeyEventForm(),
         **extra,
     }
 
 
+def report_diff(saved: str, yours: str) -> list[tuple[str, str]]:
+    """Line diff of the saved report against the person's text: (kind, line), kind "same",
+    "added" (only in theirs) or "removed" (only in the saved one)."""
+    lines = []
+    for line in difflib.ndiff(saved.splitlines(), yours.splitlines()):
+        code, text = line[:2], line[2:]
+        if code != "? ":
+            lines.append(({"  ": "same", "+ ": "added", "- ": "removed"}[code], text))
+    return lines
+
+
+def analysis_form_themes(request: HttpRequest, form: AnalysisForm) -> list:
+    return list(form.cleaned_data["themes"]) + [
+        services.theme_get_or_create(name=name, by=request.user) for name in form.new_theme_names()
+    ]
+
+
 @require_http_methods(["GET", "POST"])
 def analysis_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """The analyst's one form: Save keeps it open; Save and submit saves what was typed, then submits."""
     analysis = access_analysis(user=request.user, analysis_id=pk)
     editable = analysis.analyst_id == request.user.pk and not analysis.is_submitted
     if request.method == "POST" and not editable:
@@ -246,28 +333,30 @@ def analysis_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "time_spent_minutes": analysis.time_spent_minutes,
         "themes": list(analysis.themes.all()),
     }
-    form = AnalysisForm(request.POST or None, initial=initial)
+    form = AnalysisForm(request.POST or None, initial=initial, allocated_minutes=analysis.allocated_minutes)
     conflict = None
     status = 200
     if request.method == "POST":
+        submitting = request.POST.get("action") == "submit"
         if form.is_valid():
             data = form.cleaned_data
+            save = services.analysis_save_and_submit if submitting else services.analysis_save
             try:
-                themes = list(data["themes"]) + [
-                    services.theme_get_or_create(name=name, by=request.user)
-                    for name in form.new_theme_names()
-                ]
-                services.analysis_save(
+                save(
                     analysis=analysis,
                     by=request.user,
                     version=data["version"],
                     report=data["report"],
                     time_spent_minutes=data["time_spent_minutes"],
-                    themes=themes,
+                    themes=analysis_form_themes(request, form),
                 )
             except services.StaleVersion as stale:
                 analysis.refresh_from_db()
-                conflict = {"message": str(stale), "current_report": analysis.report}
+                conflict = {
+                    "message": str(stale),
+                    "diff": report_diff(analysis.report, data["report"]),
+                    "kept": render_markdown(data["report"]),
+                }
                 # Keep what the person typed; the version moves on so their next save is a deliberate merge.
                 form = AnalysisForm(
                     {
@@ -276,6 +365,7 @@ def analysis_edit(request: HttpRequest, pk: int) -> HttpResponse:
                         "themes": request.POST.getlist("themes"),
                     },
                     initial=initial,
+                    allocated_minutes=analysis.allocated_minutes,
                 )
                 form.is_valid()
                 status = 409
@@ -283,12 +373,46 @@ def analysis_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 add_service_errors(form, error)
                 status = 400
             else:
-                messages.success(request, "Analysis saved.")
+                if submitting:
+                    messages.success(
+                        request, "Analysis saved and submitted; the product manager has been told."
+                    )
+                else:
+                    messages.success(request, "Analysis saved.")
                 return redirect(analysis)
         else:
             status = 400
     context = analysis_context(analysis, form=form, editable=editable, conflict=conflict)
     return render(request, "incidents/analysis_edit.html", context, status=status)
+
+
+@require_POST
+def analysis_autosave(request: HttpRequest, pk: int) -> JsonResponse:
+    """Save the draft as it is typed: the same versioned save, answered in JSON for the page's script.
+
+    A newer save elsewhere is never overwritten: the answer is 409 and the person keeps their text.
+    New theme names are left for an explicit Save, so that half-typed names never enter the taxonomy.
+    """
+    analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
+    form = AnalysisForm(request.POST, allocated_minutes=analysis.allocated_minutes)
+    if not form.is_valid():
+        return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
+    data = form.cleaned_data
+    try:
+        saved = services.analysis_save(
+            analysis=analysis,
+            by=request.user,
+            version=data["version"],
+            report=data["report"],
+            time_spent_minutes=data["time_spent_minutes"],
+            themes=list(data["themes"]),
+        )
+    except services.StaleVersion as stale:
+        return JsonResponse({"message": str(stale), "current_version": stale.current_version}, status=409)
+    except ValidationError as error:
+        return JsonResponse({"errors": error.messages}, status=400)
+    saved_at = timezone.localtime(saved.updated_at)
+    return JsonResponse({"version": saved.version, "saved_at": saved_at.strftime("%H:%M")})
 
 
 @require_POST
@@ -307,7 +431,7 @@ def analysis_submit(request: HttpRequest, pk: int) -> HttpResponse:
 def analysis_partial_response(
     request: HttpRequest, analysis, template: str, form_name: str, form, status: int, **extra
 ):
-    """After adding to or deleting from an analysis: the list partial for htmx, else the page."""
+    """After adding to, editing or deleting from an analysis: the list partial for htmx, else the page."""
     if request.htmx:
         context = analysis_context(analysis, editable=True, **{form_name: form}, **extra)
         return render(request, template, context, status=status)
@@ -315,8 +439,17 @@ def analysis_partial_response(
         context = analysis_context(
             analysis,
             editable=True,
-            form=AnalysisForm(initial={"version": analysis.version}),
+            form=AnalysisForm(
+                initial={
+                    "version": analysis.version,
+                    "report": analysis.report,
+                    "time_spent_minutes": analysis.time_spent_minutes,
+                    "themes": list(analysis.themes.all()),
+                },
+                allocated_minutes=analysis.allocated_minutes,
+            ),
             **{form_name: form},
+            **extra,
         )
         return render(request, "incidents/analysis_edit.html", context, status=status)
     return redirect(analysis)
@@ -348,6 +481,44 @@ def interview_add(request: HttpRequest, pk: int) -> HttpResponse:
     )  # fmt: skip
 
 
+def analysis_item_edit(
+    request: HttpRequest,
+    item,
+    *,
+    item_name: str,
+    form_class,
+    service,
+    template: str,
+    form_name: str,
+    updated: str,
+) -> HttpResponse:
+    """Correct an interview or a key event in place: `service(<item_name>=item, by=…, **data)`."""
+    analysis = item.analysis
+    form = form_class(request.POST, prefix=form_class.prefix_for(item))
+    if form.is_valid():
+        try:
+            service(**{item_name: item}, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            return analysis_partial_response(
+                request, analysis, template, form_name, form_class(), 200, announce=updated
+            )
+    return analysis_partial_response(
+        request, analysis, template, form_name, form_class(), 400, invalid_edit=(item, form)
+    )
+
+
+@require_POST
+def interview_edit(request: HttpRequest, pk: int, interview_id: int) -> HttpResponse:
+    analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
+    interview = get_object_or_404(Interview, pk=interview_id, analysis=analysis)
+    return analysis_item_edit(
+        request, interview, item_name="interview", form_class=InterviewForm, service=services.interview_update,
+        template="incidents/_interviews.html", form_name="interview_form", updated="Interview updated.",
+    )  # fmt: skip
+
+
 @require_POST
 def interview_delete(request: HttpRequest, pk: int, interview_id: int) -> HttpResponse:
     analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
@@ -364,6 +535,16 @@ def key_event_add(request: HttpRequest, pk: int) -> HttpResponse:
     return analysis_item_add(
         request, pk, form_class=KeyEventForm, service=services.key_event_add,
         template="incidents/_key_events.html", form_name="key_event_form", added="Key event added.",
+    )  # fmt: skip
+
+
+@require_POST
+def key_event_edit(request: HttpRequest, pk: int, key_event_id: int) -> HttpResponse:
+    analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
+    event = get_object_or_404(KeyEvent, pk=key_event_id, analysis=analysis)
+    return analysis_item_edit(
+        request, event, item_name="key_event", form_class=KeyEventForm, service=services.key_event_update,
+        template="incidents/_key_events.html", form_name="key_event_form", updated="Key event updated.",
     )  # fmt: skip
 
 

@@ -106,10 +106,96 @@
     }
   });
 
+  // The analysis report: the draft saves itself a few seconds after typing stops, with the same
+  // version check as the Save button, so it never overwrites a newer save made elsewhere; leaving
+  // with unsaved text asks first; time spent past the allocation is pointed out as it is typed.
+  function analysisEditor(form) {
+    const status = document.getElementById("autosave-status");
+    const version = form.querySelector("input[name=version]");
+    const timeSpent = form.querySelector("[data-allocated-minutes]");
+    const timeWarning = document.getElementById("time-warning");
+    let edits = 0;
+    let savedEdits = 0;
+    let timer = null;
+    let saving = false;
+    let stopped = false;
+
+    function say(text, urgent) {
+      status.textContent = text;
+      status.setAttribute("role", urgent ? "alert" : "status");
+    }
+
+    async function save() {
+      if (stopped || saving || edits === savedEdits) return;
+      saving = true;
+      const sent = edits;
+      const body = new FormData(form);
+      body.delete("new_themes");
+      try {
+        const response = await fetch(form.dataset.autosaveUrl, { method: "POST", body, credentials: "same-origin" });
+        if (response.ok) {
+          const answer = await response.json();
+          version.value = answer.version;
+          savedEdits = sent;
+          say(`Draft saved at ${answer.saved_at}.`, false);
+        } else if (response.status === 409) {
+          stopped = true;
+          say("Not saved: a newer version was saved elsewhere (another window?). Your text is kept here: press Save to compare the two and merge them.", true);
+        } else if (response.status === 400) {
+          say("Draft not saved: check the fields marked as needed, then press Save.", true);
+        } else {
+          say(`Draft not saved (${response.status}); your text is still here. Press Save to try again.`, true);
+        }
+      } catch (error) {
+        say("Draft not saved: the server could not be reached. Your text is still here; it will be saved when the connection is back.", true);
+        timer = window.setTimeout(save, 15000);
+      } finally {
+        saving = false;
+      }
+      if (!stopped && edits !== savedEdits && !timer) schedule();
+    }
+
+    function schedule() {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(() => { timer = null; save(); }, 2500);
+    }
+
+    function warnAboutTime() {
+      if (!timeSpent || !timeWarning) return;
+      timeWarning.hidden = !(Number(timeSpent.value) > Number(timeSpent.dataset.allocatedMinutes));
+    }
+
+    function edited(event) {
+      if (event.target.name === "version") return;
+      edits += 1;
+      if (event.target === timeSpent) warnAboutTime();
+      if (event.target.name !== "new_themes") schedule();
+    }
+
+    form.addEventListener("input", edited);
+    form.addEventListener("change", (event) => { if (event.target.type === "checkbox") edited(event); });
+    form.addEventListener("submit", () => {
+      // The form itself carries the text now: nothing is left to lose, and no autosave may race it.
+      stopped = true;
+      window.clearTimeout(timer);
+      savedEdits = edits;
+    });
+    window.addEventListener("beforeunload", (event) => {
+      if (edits !== savedEdits) {
+        event.preventDefault();
+        event.returnValue = "";
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     // After a full page load with errors (no JavaScript swap involved), start at the first problem.
     const main = document.getElementById("main");
+    const conflict = document.getElementById("conflict");
     const invalid = main && main.querySelector("[aria-invalid=true]");
-    if (invalid) invalid.focus();
+    if (conflict) conflict.focus();
+    else if (invalid) invalid.focus();
+    const analysisForm = document.getElementById("analysis-form");
+    if (analysisForm && analysisForm.dataset.autosaveUrl) analysisEditor(analysisForm);
   });
 })();
