@@ -350,11 +350,15 @@ class Notification(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When a retry is due.")
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["state", "created_at"], name="notification_state")]
+        indexes = [
+            models.Index(fields=["state", "created_at"], name="notification_state"),
+            models.Index(fields=["state", "next_attempt_at"], name="notification_due"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.subject} → {self.to_email}"

@@ -26,7 +26,7 @@ from incidents.models import (
     User,
     new_feed_token,
 )
-from ybiyri.celery import enqueue_on_commit
+from incidents.tasks import NOTIFICATIONS
 
 MAX_ALLOCATED_MINUTES = 40 * 60
 MAX_TIME_SPENT_MINUTES = 200 * 60
@@ -84,8 +84,6 @@ def notification_queue(
     The address is `to_email` if given (e.g. a list address), else the recipient's. Returns None
     when there is no address or the key was queued before.
     """
-    from incidents.tasks import notification_send_task
-
     to_email = to_email or (recipient.email if recipient else "")
     if not to_email:
         return None
@@ -102,7 +100,7 @@ def notification_queue(
     )
     if not created:
         return None
-    enqueue_on_commit(notification_send_task, notification.pk)
+    NOTIFICATIONS.send_on_commit([notification.pk])
     return notification
 
 

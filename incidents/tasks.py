@@ -1,30 +1,26 @@
 """Celery tasks for the notification outbox: thin adapters that claim a row, send, record."""
 
 import logging
-import random
 import smtplib
 import socket
-from datetime import timedelta
 
 from celery import shared_task
 from django.core.mail import EmailMessage
-from django.db.models import F, Q
 from django.utils import timezone
 
 from incidents.calendar import calendar_attach
 from incidents.models import Notification
-from ybiyri.celery import vet_database_connection
+from ybiyri.outbox import Outbox, attempts_exhausted, retry_delay
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
-STUCK_AFTER = timedelta(minutes=10)
-PENDING_GRACE = timedelta(minutes=1)
-
-
-def retry_delay(attempts: int) -> float:
-    """Exponential backoff with full jitter, capped at ten minutes."""
-    return random.uniform(0, min(600, 5 * 2**attempts))  # noqa: S311 — jitter, not security
+NOTIFICATIONS = Outbox(
+    model=Notification,
+    task_path="incidents.tasks.notification_send_task",
+    pending=Notification.State.PENDING,
+    claimed=Notification.State.SENDING,
+    failed=Notification.State.FAILED,
+)
 
 
 def is_transient_mail_error(exc: Exception) -> bool:
@@ -44,44 +40,34 @@ def notification_message(notification: Notification) -> EmailMessage:
     return message
 
 
-@shared_task(bind=True, max_retries=MAX_ATTEMPTS, acks_late=True)
-def notification_send_task(self, notification_id: int) -> str:
+@shared_task(acks_late=True)
+def notification_send_task(notification_id: int) -> str:
     """Send one outbox email exactly once: a duplicate delivery of this task finds the row claimed."""
-    vet_database_connection(self)
-    claimed = Notification.objects.filter(pk=notification_id, state=Notification.State.PENDING).update(
-        state=Notification.State.SENDING, attempts=F("attempts") + 1, claimed_at=timezone.now()
-    )
-    if not claimed:
-        return "not pending"
+    if not NOTIFICATIONS.claim([notification_id]):
+        return "not due"
     notification = Notification.objects.get(pk=notification_id)
     try:
         notification_message(notification).send()
     except Exception as exc:
-        transient = is_transient_mail_error(exc)
-        exhausted = notification.attempts >= MAX_ATTEMPTS
-        state = Notification.State.PENDING if transient and not exhausted else Notification.State.FAILED
-        Notification.objects.filter(pk=notification_id).update(state=state, last_error=str(exc)[:2000])
-        if state == Notification.State.FAILED:
-            logger.warning("notification %s failed: %s", notification_id, exc)
-            return "failed"
-        raise self.retry(exc=exc, countdown=retry_delay(notification.attempts)) from exc
-    Notification.objects.filter(pk=notification_id).update(
-        state=Notification.State.SENT, sent_at=timezone.now(), last_error=""
+        if not is_transient_mail_error(exc):
+            reason = str(exc)
+        elif attempts_exhausted(notification.attempts):
+            reason = f"Gave up after {notification.attempts} attempts: {exc}"
+        else:
+            NOTIFICATIONS.retry_later(
+                [notification_id], delay=retry_delay(notification.attempts), error=str(exc)
+            )
+            return "will retry"
+        NOTIFICATIONS.fail([notification_id], error=reason)
+        logger.warning("notification %s failed: %s", notification_id, reason)
+        return "failed"
+    Notification.objects.filter(pk=notification_id, state=Notification.State.SENDING).update(
+        state=Notification.State.SENT, sent_at=timezone.now(), last_error="", next_attempt_at=None
     )
     return "sent"
 
 
 @shared_task
 def notifications_reconcile_task() -> int:
-    """Re-enqueue outbox emails that never reached a worker (broker down) or whose worker died."""
-    now = timezone.now()
-    Notification.objects.filter(state=Notification.State.SENDING, claimed_at__lt=now - STUCK_AFTER).update(
-        state=Notification.State.PENDING
-    )
-    pending = Notification.objects.filter(state=Notification.State.PENDING).filter(
-        Q(claimed_at__isnull=True, created_at__lt=now - PENDING_GRACE) | Q(claimed_at__lt=now - PENDING_GRACE)
-    )
-    ids = list(pending.values_list("pk", flat=True)[:1000])
-    for notification_id in ids:
-        notification_send_task.delay(notification_id)
-    return len(ids)
+    """Beat: re-enqueue outbox emails that never reached a worker (broker down) or whose worker died."""
+    return NOTIFICATIONS.reconcile()

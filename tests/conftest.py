@@ -130,12 +130,18 @@ def incident(team, service, pm, responder):
 
 @pytest.fixture
 def celery_worker_on_redis(redis_url, transactional_db):
-    """A real Celery worker (in a thread) consuming from Redis; tests using it commit for real."""
+    """A real Celery worker (in a thread) consuming every queue from Redis; tests using it commit for real."""
     from celery.contrib.testing.worker import start_worker
 
     celery_app.conf.task_always_eager = False
     celery_app.control.purge()
-    with start_worker(celery_app, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=30):
+    queues = [
+        celery_app.conf.task_default_queue,
+        *(route["queue"] for route in celery_app.conf.task_routes.values()),
+    ]
+    with start_worker(
+        celery_app, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=30, queues=queues
+    ):
         yield celery_app
     # The worker's threads kept their own database connections; end them so that the test
     # database can be flushed now and dropped at the end of the run.

@@ -188,8 +188,31 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "max_retries": 1, "socket_connect_timeout": 2}
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_IMPORTS = ["incidents.tasks", "reviews.backlog.tasks", "reviews.broadcast.tasks"]
+# One queue per outbox kind, so that 10,000 broadcast mails never delay a Jira push: a worker
+# consuming several queues takes from each in turn, and each may get workers of its own.
+CELERY_TASK_ROUTES = {
+    "incidents.tasks.*": {"queue": "notifications"},
+    "reviews.backlog.tasks.*": {"queue": "backlog"},
+    "reviews.broadcast.tasks.*": {"queue": "broadcast"},
+}
+# The outbox (ybiyri.outbox), one policy for every kind: a transient failure is retried after an
+# exponential backoff from the base, with jitter, capped; after the last attempt the row fails.
+OUTBOX_RETRY_BASE_SECONDS = env_int("OUTBOX_RETRY_BASE_SECONDS", env_int("BACKLOG_RETRY_BASE_SECONDS", 10))
+OUTBOX_RETRY_CAP_SECONDS = env_int("OUTBOX_RETRY_CAP_SECONDS", env_int("BACKLOG_RETRY_CAP_SECONDS", 600))
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", env_int("BACKLOG_SYNC_MAX_ATTEMPTS", 8))
+# Beat: the outbox reconcilers (a safety net for lost messages and dead workers) and the poll of
+# the backlog trackers for missed webhooks.
 CELERY_BEAT_SCHEDULE = {
     "reconcile-notifications": {"task": "incidents.tasks.notifications_reconcile_task", "schedule": 60.0},
+    "reconcile-action-syncs": {"task": "reviews.backlog.tasks.actions_reconcile_task", "schedule": 60.0},
+    "reconcile-broadcast-deliveries": {
+        "task": "reviews.broadcast.tasks.deliveries_reconcile_task",
+        "schedule": 60.0,
+    },
+    "reconcile-backlog-status": {
+        "task": "reviews.backlog.tasks.backlog_status_reconcile_task",
+        "schedule": env_int("BACKLOG_STATUS_RECONCILE_SECONDS", 300),
+    },
 }
 
 # Mail: the EMAIL_* variables configure Django 6.1's default mailer; no host → console backend.
@@ -217,13 +240,6 @@ BROADCAST_WEBHOOK_URLS = [
     checked_url("BROADCAST_WEBHOOK_URLS", url) for url in env_list("BROADCAST_WEBHOOK_URLS")
 ]
 BROADCAST_WEBHOOK_SECRET = env_str("BROADCAST_WEBHOOK_SECRET")
-# The broadcast's reconciler: requeues deliveries whose backoff has passed, whose task was lost with
-# the broker, or whose worker died mid-send (reviews.broadcast.dispatch.deliveries_reconcile).
-CELERY_BEAT_SCHEDULE["reconcile-broadcast-deliveries"] = {
-    "task": "reviews.broadcast.tasks.deliveries_reconcile_task",
-    "schedule": 60.0,
-}
-
 # Backlog trackers (each off until configured).
 JIRA_URL = env_url("JIRA_URL")
 JIRA_USER = env_str("JIRA_USER")
@@ -299,27 +315,15 @@ LOGGING = {
     "loggers": {"celery.app.trace": {"level": "WARNING"}},
 }
 
-# Backlog sync (reviews.backlog): Trello's webhook signing secret and API address, and the beat
-# reconcilers that re-enqueue syncs the broker lost and poll the trackers for missed webhooks.
+# Backlog sync (reviews.backlog): Trello's webhook signing secret and API address.
 TRELLO_API_SECRET = env_str("TRELLO_API_SECRET")  # the Power-Up/app secret that signs Trello webhooks
 TRELLO_API_URL = env_url("TRELLO_API_URL", "https://api.trello.com")
-# Push retries: exponential backoff from the base, with jitter, capped; then the sync is FAILED.
-BACKLOG_RETRY_BASE_SECONDS = env_int("BACKLOG_RETRY_BASE_SECONDS", 10)
-BACKLOG_RETRY_CAP_SECONDS = env_int("BACKLOG_RETRY_CAP_SECONDS", 600)
-BACKLOG_SYNC_MAX_ATTEMPTS = env_int("BACKLOG_SYNC_MAX_ATTEMPTS", 8)
 # Celery's Django fixup closes the database connection before and after every task unless told to
 # reuse it: a new PostgreSQL connection per task costs more than the task itself (a Jira push is
 # ~6 ms). Reuse it for this many tasks; a task that calls django.db.close_old_connections() first
 # (as a request does) still gets CONN_MAX_AGE and CONN_HEALTH_CHECKS applied to it.
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 200)
-CELERY_BEAT_SCHEDULE["reconcile-action-syncs"] = {
-    "task": "reviews.backlog.tasks.actions_reconcile_task",
-    "schedule": 60.0,
-}
-CELERY_BEAT_SCHEDULE["reconcile-backlog-status"] = {
-    "task": "reviews.backlog.tasks.backlog_status_reconcile_task",
-    "schedule": env_int("BACKLOG_STATUS_RECONCILE_SECONDS", 300),
-}
+
 
 # --- Sign-in: throttling behind a proxy, and OpenID Connect single sign-on -----------------
 # Behind a trusted reverse proxy the client address is the last X-Forwarded-For hop.

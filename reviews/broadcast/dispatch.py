@@ -13,17 +13,16 @@ The rules that make "exactly one message per recipient per publication" hold:
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from itertools import groupby
+from typing import Any
 
 import requests
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import transaction
 from django.utils import timezone
 
 from incidents.models import User
-from incidents.tasks import retry_delay
 from reviews.broadcast.content import BroadcastContent, broadcast_content
 from reviews.broadcast.email import EmailComposer, EmailRecipient, email_send_batch
 from reviews.broadcast.errors import DeliveryError
@@ -33,14 +32,11 @@ from reviews.broadcast.teams import post_to_teams
 from reviews.broadcast.unsubscribe import member_unsubscribe_url
 from reviews.broadcast.webhook import post_webhook
 from reviews.models import Delivery, Narrative
+from ybiyri.outbox import Outbox, attempts_exhausted, retry_delay
 
 logger = logging.getLogger(__name__)
 
 EMAIL_BATCH_SIZE = 200
-MAX_ATTEMPTS = 8
-# A PENDING row never claimed after this long was most likely never enqueued (broker down at publish).
-ENQUEUE_GRACE = timedelta(minutes=2)
-RECONCILE_LIMIT = 20_000
 INTERRUPTED = "Not attempted: the batch stopped before reaching this recipient."
 
 
@@ -59,29 +55,20 @@ def delivery_batches(rows: Iterable[tuple[int, str]]) -> list[list[int]]:
     return batches
 
 
-def deliveries_claim(*, delivery_ids: Iterable[int], now: datetime) -> list[int]:
-    """Move due PENDING rows to SENDING and return the ids this caller now owns.
+def delivery_task_arguments(delivery_ids: list[int]) -> list[tuple[Any, ...]]:
+    """The send task's arguments for these rows: one batch of ids per message."""
+    rows = Delivery.objects.filter(pk__in=delivery_ids).order_by("pk").values_list("pk", "channel")
+    return [(batch,) for batch in delivery_batches(rows)]
 
-    One conditional UPDATE ... RETURNING for the whole batch (PostgreSQL and SQLite both have it):
-    the database decides each row's single winner, so a concurrent or duplicate claimer gets only
-    the rows nobody else took. The ORM's update() returns a count, not the ids, and a conditional
-    update per row costs as much as sending the mail.
-    """
-    ids = sorted(set(delivery_ids))
-    if not ids:
-        return []
-    quote = connection.ops.quote_name
-    when = connection.ops.adapt_datetimefield_value(now)
-    # Only identifiers from the model's own metadata are interpolated; every value is a parameter.
-    table = quote(Delivery._meta.db_table)
-    sql = (
-        f"UPDATE {table} SET state = %s, attempts = attempts + 1, claimed_at = %s "  # noqa: S608
-        f"WHERE id IN ({', '.join(['%s'] * len(ids))}) AND state = %s "
-        "AND (next_attempt_at IS NULL OR next_attempt_at <= %s) RETURNING id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [Delivery.State.SENDING, when, *ids, Delivery.State.PENDING, when])
-        return sorted(row[0] for row in cursor.fetchall())
+
+DELIVERIES = Outbox(
+    model=Delivery,
+    task_path="reviews.broadcast.tasks.deliveries_send_task",
+    pending=Delivery.State.PENDING,
+    claimed=Delivery.State.SENDING,
+    failed=Delivery.State.FAILED,
+    batch=delivery_task_arguments,
+)
 
 
 @dataclass
@@ -93,7 +80,7 @@ class SendReport:
 
 def deliveries_send(*, delivery_ids: list[int]) -> SendReport:
     """Claim, send and record a batch of deliveries; ids claimed elsewhere are silently skipped."""
-    claimed = deliveries_claim(delivery_ids=delivery_ids, now=timezone.now())
+    claimed = DELIVERIES.claim(delivery_ids)
     if not claimed:
         return SendReport()
     deliveries = list(
@@ -231,61 +218,48 @@ def send_http(session: requests.Session, content: BroadcastContent, delivery: De
 
 def deliveries_record(*, deliveries: list[Delivery], outcomes: dict[int, DeliveryError | None]) -> SendReport:
     """Write each claimed row's outcome: DELIVERED; PENDING again after a backoff (transient, attempts
-    left); or FAILED with the server's reason. Rows without an outcome were never attempted."""
+    left) with its send scheduled then; or FAILED with the server's reason. Rows without an outcome
+    were never attempted."""
     now = timezone.now()
     report = SendReport()
     delivered = [delivery_id for delivery_id, error in outcomes.items() if error is None]
+    errors = {
+        delivery.pk: outcomes.get(delivery.pk) or DeliveryError(INTERRUPTED, transient=True)
+        for delivery in deliveries
+        if delivery.pk not in delivered
+    }
+    again = [
+        delivery
+        for delivery in deliveries
+        if delivery.pk in errors
+        and errors[delivery.pk].transient
+        and not attempts_exhausted(delivery.attempts)
+    ]
+    # One due time for the batch's retries, so that they stay one batch (one SMTP connection).
+    delay = retry_delay(
+        max((delivery.attempts for delivery in again), default=1),
+        max((errors[delivery.pk].retry_after or 0 for delivery in again), default=0),
+    )
+    due = now + timedelta(seconds=delay)
     with transaction.atomic():
         if delivered:
             report.delivered = Delivery.objects.filter(pk__in=delivered, state=Delivery.State.SENDING).update(
                 state=Delivery.State.DELIVERED, delivered_at=now, last_error="", next_attempt_at=None
             )
+        released = []
+        for delivery in again:
+            released += DELIVERIES.release([delivery.pk], due=due, error=errors[delivery.pk].reason)
+        report.retrying = len(released)
+        DELIVERIES.send_on_commit(released, eta=due)
         for delivery in deliveries:
-            if delivery.pk in outcomes and outcomes[delivery.pk] is None:
+            if delivery.pk not in errors or delivery in again:
                 continue
-            error = outcomes.get(delivery.pk) or DeliveryError(INTERRUPTED, transient=True)
-            mine = Delivery.objects.filter(pk=delivery.pk, state=Delivery.State.SENDING)
-            if error.transient and delivery.attempts < MAX_ATTEMPTS:
-                delay = max(retry_delay(delivery.attempts), error.retry_after or 0)
-                mine.update(
-                    state=Delivery.State.PENDING,
-                    next_attempt_at=now + timedelta(seconds=delay),
-                    last_error=error.reason,
-                )
-                report.retrying += 1
-            else:
-                reason = (
-                    error.reason
-                    if not error.transient
-                    else f"Gave up after {delivery.attempts} attempts: {error.reason}"
-                )
-                mine.update(state=Delivery.State.FAILED, next_attempt_at=None, last_error=reason[:2000])
-                report.failed += 1
-                logger.warning("Broadcast delivery %s failed: %s", delivery.pk, reason)
+            error = errors[delivery.pk]
+            reason = (
+                error.reason
+                if not error.transient
+                else f"Gave up after {delivery.attempts} attempts: {error.reason}"
+            )
+            report.failed += DELIVERIES.fail([delivery.pk], error=reason)
+            logger.warning("Broadcast delivery %s failed: %s", delivery.pk, reason)
     return report
-
-
-def deliveries_reconcile(*, now: datetime | None = None) -> list[list[int]]:
-    """Make every unfinished row sendable again and return the batches to enqueue.
-
-    - SENDING rows claimed longer ago than the task time limit belong to a worker that died: back to
-      PENDING (or FAILED once out of attempts);
-    - PENDING rows whose backoff has passed, or that were never claimed within ENQUEUE_GRACE (their
-      task was lost with the broker), are due. A row that is merely queued behind others may be
-      enqueued twice: the claim makes the second task a no-op.
-    """
-    now = now or timezone.now()
-    stuck = Delivery.objects.filter(
-        state=Delivery.State.SENDING,
-        claimed_at__lt=now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60),
-    )
-    lost = "The worker stopped while sending."
-    with transaction.atomic():
-        stuck.filter(attempts__gte=MAX_ATTEMPTS).update(
-            state=Delivery.State.FAILED, last_error=f"Gave up after {MAX_ATTEMPTS} attempts: {lost}"
-        )
-        stuck.update(state=Delivery.State.PENDING, next_attempt_at=now, last_error=lost)
-    due = Delivery.objects.filter(state=Delivery.State.PENDING).filter(
-        Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, created_at__lte=now - ENQUEUE_GRACE)
-    )
-    return delivery_batches(due.order_by("pk").values_list("pk", "channel")[:RECONCILE_LIMIT])

@@ -1,15 +1,12 @@
 """Writes for the broadcast: the outbox rows of a publication, retries, and member opt-out."""
 
-from functools import partial
-
 from django.db import transaction
 from django.utils import timezone
 
 from incidents.models import User
 from incidents.services import audit_record
-from reviews.broadcast.dispatch import delivery_batches
+from reviews.broadcast.dispatch import DELIVERIES
 from reviews.broadcast.selectors import broadcast_recipients
-from reviews.broadcast.tasks import deliveries_enqueue
 from reviews.models import Delivery, Narrative
 
 
@@ -32,8 +29,7 @@ def broadcast_publication(*, narrative: Narrative) -> list[Delivery]:
         for channel, recipient in broadcast_recipients(incident=narrative.incident)
     ]
     deliveries = Delivery.objects.bulk_create(rows, batch_size=1000)
-    batches = delivery_batches((delivery.pk, delivery.channel) for delivery in deliveries)
-    transaction.on_commit(partial(deliveries_enqueue, batches))
+    DELIVERIES.send_on_commit(delivery.pk for delivery in deliveries)
     return deliveries
 
 
@@ -43,8 +39,9 @@ def delivery_retry(*, delivery: Delivery, by: User) -> Delivery:
     Anything but a FAILED row is returned unchanged: retrying cannot duplicate a message.
     """
     with transaction.atomic():
+        now = timezone.now()
         retried = Delivery.objects.filter(pk=delivery.pk, state=Delivery.State.FAILED).update(
-            state=Delivery.State.PENDING, attempts=0, next_attempt_at=timezone.now()
+            state=Delivery.State.PENDING, attempts=0, next_attempt_at=now
         )
         if retried:
             audit_record(
@@ -53,9 +50,7 @@ def delivery_retry(*, delivery: Delivery, by: User) -> Delivery:
                 target=delivery.narrative,
                 changes={"delivery": delivery.pk, "channel": delivery.channel},
             )
-            transaction.on_commit(
-                partial(deliveries_enqueue, delivery_batches([(delivery.pk, delivery.channel)]))
-            )
+            DELIVERIES.send_on_commit([delivery.pk], eta=now)
     delivery.refresh_from_db()
     return delivery
 
@@ -70,8 +65,9 @@ def deliveries_retry_failed(*, narrative: Narrative, by: User) -> int:
         )
         if not failed:
             return 0
+        now = timezone.now()
         Delivery.objects.filter(pk__in=[pk for pk, _ in failed], state=Delivery.State.FAILED).update(
-            state=Delivery.State.PENDING, attempts=0, next_attempt_at=timezone.now()
+            state=Delivery.State.PENDING, attempts=0, next_attempt_at=now
         )
         audit_record(
             actor=by,
@@ -80,7 +76,7 @@ def deliveries_retry_failed(*, narrative: Narrative, by: User) -> int:
             team=narrative.incident.team,
             changes={"deliveries": len(failed), "publication": narrative.publication},
         )
-        transaction.on_commit(partial(deliveries_enqueue, delivery_batches(failed)))
+        DELIVERIES.send_on_commit([pk for pk, _ in failed], eta=now)
     return len(failed)
 
 

@@ -3,32 +3,45 @@
 Callers have checked permissions through `reviews.access.access_action`. Every change that must
 reach the tracker is recorded on the action in the same transaction (the outbox: `sync_state`
 PENDING and `sync_requested_at`), and the push is enqueued only once that transaction commits; the
-beat reconciler re-enqueues whatever the broker lost.
+outbox's rules (`ybiyri.outbox`: claim, retry, reconcile) apply to it as to every other kind.
 
 Sync states: NOT_SYNCED (the team keeps no tracker) → PENDING (a push is wanted; while a retry waits,
-`sync_requested_at` is when it is due) → SYNCING (one worker has claimed it) → SYNCED or FAILED (the
-tracker's own message in `sync_error`). A change while SYNCING leaves the state alone: the worker
-notices the change when it records its outcome and queues another push.
+`next_attempt_at` is when it is due) → SYNCING (one worker has claimed it, at `claimed_at`) → SYNCED
+or FAILED (the tracker's own message in `sync_error`). A change while SYNCING leaves the state alone:
+the worker notices the change when it records its outcome and queues another push.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import Enum
 from typing import Any, Final
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from incidents.models import Incident, Team, User
 from incidents.services import audit_record, single_line
 from reviews.backlog import RemoteItem
 from reviews.models import ImprovementAction, Review
-from ybiyri.celery import enqueue_on_commit
+from ybiyri.outbox import Outbox
 
 SyncState = ImprovementAction.SyncState
+
+ACTION_PUSHES = Outbox(
+    model=ImprovementAction,
+    task_path="reviews.backlog.tasks.action_push_task",
+    pending=SyncState.PENDING,
+    claimed=SyncState.SYNCING,
+    failed=SyncState.FAILED,
+    state_field="sync_state",
+    attempts_field="sync_attempts",
+    error_field="sync_error",
+    since_field="sync_requested_at",
+)
+
 
 # The fields the tracker shows: changing one of them re-requests a sync.
 SYNCED_FIELDS: Final = ("title", "description", "kind", "priority", "owner", "due_date")
@@ -86,9 +99,7 @@ def _check_fields(values: dict[str, Any], *, incident: Incident | None = None) -
 
 
 def _enqueue_push(action_id: int) -> None:
-    from reviews.backlog.tasks import action_push_task
-
-    enqueue_on_commit(action_push_task, action_id)
+    ACTION_PUSHES.send_on_commit([action_id])
 
 
 def _request_sync(action: ImprovementAction, *, team: Team, now: datetime) -> bool:
@@ -109,6 +120,7 @@ def _request_sync(action: ImprovementAction, *, team: Team, now: datetime) -> bo
         return False
     action.sync_state = SyncState.PENDING
     action.sync_attempts = 0
+    action.next_attempt_at = None
     return True
 
 
@@ -334,12 +346,9 @@ def action_sync_claim(*, action_id: int) -> ImprovementAction | None:
     """Claim a pending push for this worker, or None if another delivery claimed it or none is due.
 
     The conditional update is the whole lock: of two deliveries of the same task, one updates the
-    row and the other updates nothing. `updated_at` records the claim time for the stuck-sync check.
+    row and the other updates nothing.
     """
-    claimed = ImprovementAction.objects.filter(pk=action_id, sync_state=SyncState.PENDING).update(
-        sync_state=SyncState.SYNCING, sync_attempts=F("sync_attempts") + 1, updated_at=timezone.now()
-    )
-    if not claimed:
+    if not ACTION_PUSHES.claim([action_id]):
         return None
     return ImprovementAction.objects.select_related("incident__team", "incident__narrative", "owner").get(
         pk=action_id
@@ -369,6 +378,7 @@ def action_sync_succeeded(*, action: ImprovementAction, item: RemoteItem, pushed
         external_url=item.url,
         sync_requested_at=now,
         sync_attempts=0,
+        next_attempt_at=None,
         updated_at=now,
     ):
         _enqueue_push(action.pk)
@@ -382,14 +392,11 @@ def action_sync_succeeded(*, action: ImprovementAction, item: RemoteItem, pushed
 
 
 def action_sync_will_retry(*, action: ImprovementAction, message: str, countdown: int) -> bool:
-    """Put a transiently failed push back to PENDING, due in `countdown` seconds."""
+    """Put a transiently failed push back to PENDING, due in `countdown` seconds, and schedule it then."""
     now = timezone.now()
     return bool(
-        ImprovementAction.objects.filter(pk=action.pk, sync_state=SyncState.SYNCING).update(
-            sync_state=SyncState.PENDING,
-            sync_error=f"Will retry: {message}"[:2000],
-            sync_requested_at=now + timedelta(seconds=countdown),
-            updated_at=now,
+        ACTION_PUSHES.retry_later(
+            [action.pk], delay=countdown, error=f"Will retry: {message}", now=now, updated_at=now
         )
     )
 
@@ -397,9 +404,7 @@ def action_sync_will_retry(*, action: ImprovementAction, message: str, countdown
 @transaction.atomic
 def action_sync_failed(*, action: ImprovementAction, message: str) -> bool:
     """Stop a push for good, keeping the tracker's own message for people to read."""
-    failed = ImprovementAction.objects.filter(pk=action.pk, sync_state=SyncState.SYNCING).update(
-        sync_state=SyncState.FAILED, sync_error=message[:2000], updated_at=timezone.now()
-    )
+    failed = ACTION_PUSHES.fail([action.pk], error=message, updated_at=timezone.now())
     if failed:
         audit_record(
             actor=None,
@@ -462,40 +467,3 @@ def action_apply_tracker_status(*, action: ImprovementAction, item: RemoteItem) 
         change["external_key"] = item.key
         audit_record(actor=None, verb=verb, target=action, team=action.incident.team, changes=change)
     return bool(changed)
-
-
-def action_syncs_reclaim_stuck(*, claimed_before: datetime, limit: int = 500) -> list[int]:
-    """Hand syncs claimed before `claimed_before` and never finished (the worker died) back to PENDING.
-
-    Returns their ids for the caller to enqueue. The push that follows looks the idempotency label up
-    before creating, so an issue the dead worker created is adopted, not duplicated.
-    """
-    stuck = list(
-        ImprovementAction.objects.filter(sync_state=SyncState.SYNCING, updated_at__lt=claimed_before)
-        .order_by("updated_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-    if not stuck:
-        return []
-    now = timezone.now()
-    ImprovementAction.objects.filter(
-        pk__in=stuck, sync_state=SyncState.SYNCING, updated_at__lt=claimed_before
-    ).update(sync_state=SyncState.PENDING, sync_requested_at=now, updated_at=now)
-    return stuck
-
-
-def action_syncs_overdue(*, requested_before: datetime, limit: int = 1000) -> list[int]:
-    """Ids of pushes still PENDING although due before `requested_before` (their message was lost).
-
-    Moves their `sync_requested_at` to now, so that a long queue is not enqueued again every minute.
-    """
-    overdue = list(
-        ImprovementAction.objects.filter(sync_state=SyncState.PENDING, sync_requested_at__lt=requested_before)
-        .order_by("sync_requested_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-    if overdue:
-        ImprovementAction.objects.filter(pk__in=overdue, sync_state=SyncState.PENDING).update(
-            sync_requested_at=timezone.now()
-        )
-    return overdue

@@ -4,9 +4,10 @@ import pytest
 
 from incidents.models import Team
 from reviews.backlog.jira import jira_clients_reset
-from reviews.services.actions import action_raise
+from reviews.services.actions import ACTION_PUSHES, action_raise
 from tests.fakes.jira import FakeJira
 from tests.fakes.trello import FakeTrello
+from tests.ybiyri.retries import deliver_scheduled_retries
 
 JIRA_WEBHOOK_SECRET = "jira-webhook-secret"
 TRELLO_API_SECRET = "trello-app-secret"
@@ -77,8 +78,15 @@ def trello_team(team, fake_trello):
 
 
 @pytest.fixture
-def raise_action(incident, pm, django_capture_on_commit_callbacks):
-    """Raise an action through the service and run what it enqueues on commit (eagerly)."""
+def retries() -> list[int]:
+    """The delays (seconds) of the retries the pushes scheduled, filled by `raise_action`."""
+    return []
+
+
+@pytest.fixture
+def raise_action(incident, pm, django_capture_on_commit_callbacks, retries):
+    """Raise an action through the service and run what it enqueues on commit (eagerly), then each
+    retry it scheduled at its due time."""
 
     def raise_(**overrides):
         values = {
@@ -95,6 +103,7 @@ def raise_action(incident, pm, django_capture_on_commit_callbacks):
         values.update(overrides)
         with django_capture_on_commit_callbacks(execute=True):
             action = action_raise(**values)
+        retries.extend(deliver_scheduled_retries(ACTION_PUSHES))
         action.refresh_from_db()
         return action
 

@@ -2,7 +2,6 @@
 Data Center, including the faults the issue asks for."""
 
 import pytest
-from celery.signals import task_retry
 
 from incidents.models import AuditEntry
 from reviews.backlog.errors import PermanentTrackerError, TransientTrackerError
@@ -14,19 +13,6 @@ from tests.factories import NarrativeFactory
 
 SyncState = ImprovementAction.SyncState
 CREATE = r"/rest/api/\d/issue/?$"
-
-
-@pytest.fixture
-def retries():
-    """The countdowns Celery was asked to retry with (from its own task_retry signal)."""
-    seen: list[float] = []
-
-    def record(sender=None, reason=None, **kwargs):
-        seen.append(reason.when)
-
-    task_retry.connect(record, weak=False)
-    yield seen
-    task_retry.disconnect(record)
 
 
 def test_push_creates_one_issue_with_summary_labels_priority_and_links(fake_jira, jira_team, raise_action):
@@ -165,7 +151,7 @@ def test_bad_credentials_fail_permanently(fake_jira, jira_team, raise_action, se
 def test_a_tracker_that_never_recovers_fails_after_the_cap(
     fake_jira, jira_team, raise_action, retries, settings
 ):
-    settings.BACKLOG_SYNC_MAX_ATTEMPTS = MAX_SYNC_ATTEMPTS = 4
+    settings.OUTBOX_MAX_ATTEMPTS = MAX_SYNC_ATTEMPTS = 4
     fake_jira.fail_next(50, status=502, method="POST", path=CREATE)
     action = raise_action()
     assert action.sync_state == SyncState.FAILED

@@ -5,12 +5,12 @@ import threading
 import time
 
 import pytest
-from celery.signals import task_retry
 from django.db import connection
 
 from reviews.backlog.tasks import action_push_task
 from reviews.models import ImprovementAction
 from reviews.services.actions import action_raise
+from tests.ybiyri.retries import published_messages
 
 SyncState = ImprovementAction.SyncState
 CREATE = r"/rest/api/\d/issue/?$"
@@ -55,21 +55,15 @@ def test_a_real_worker_on_redis_pushes_the_action(
 def test_a_real_worker_retries_through_the_broker_after_retry_after(
     celery_worker_on_redis, fake_jira_cloud, jira_team, incident, pm, settings
 ):
-    settings.BACKLOG_RETRY_BASE_SECONDS = 1
-    seen: list[float] = []
-
-    def record(sender=None, reason=None, **kwargs):
-        seen.append(reason.when)
-
-    task_retry.connect(record, weak=False)
-    try:
+    settings.OUTBOX_RETRY_BASE_SECONDS = 1
+    with published_messages() as published:
         fake_jira_cloud.fail_next(1, status=429, method="POST", path=CREATE, headers={"Retry-After": "2"})
         action = raise_committed(incident, pm)
         wait_for_state(action, {SyncState.SYNCED, SyncState.FAILED})
-    finally:
-        task_retry.disconnect(record)
     assert action.sync_state == SyncState.SYNCED
-    assert seen == [2]
+    first, retry = [message for message in published if message.task == action_push_task.name]
+    assert (first.queue, first.eta, retry.queue) == ("backlog", None, "backlog")
+    assert retry.eta is not None
     assert len(fake_jira_cloud.issues) == 1
     creates = fake_jira_cloud.requests_to("POST", CREATE)
     assert [r.status for r in creates] == [429, 201]

@@ -8,10 +8,11 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from reviews.broadcast.dispatch import MAX_ATTEMPTS, deliveries_send
+from reviews.broadcast.dispatch import DELIVERIES, deliveries_send
 from reviews.broadcast.tasks import deliveries_reconcile_task, deliveries_send_task
 from reviews.models import Delivery
 from tests.reviews.broadcast.conftest import LIST_ADDRESS, publish_narrative
+from tests.ybiyri.retries import deliver_scheduled_retries, in_memory_broker, published_messages
 from ybiyri.celery import app as celery_app
 
 
@@ -60,7 +61,10 @@ def test_permanent_smtp_refusal_is_recorded_with_the_server_reason_and_not_retri
     assert smtp_server.refused == [("responder@example.org", 550)]
 
 
-def test_transient_refusals_give_up_after_the_last_attempt(channels, smtp_server, narrative, publish):
+def test_transient_refusals_give_up_after_the_last_attempt(
+    channels, smtp_server, narrative, publish, settings
+):
+    MAX_ATTEMPTS = settings.OUTBOX_MAX_ATTEMPTS
     smtp_server.refuse("responder@example.org", code=421, text="4.3.2 Service not available")
 
     publish(narrative)
@@ -254,3 +258,34 @@ def test_chat_rows_are_not_sent_once_the_incident_became_confidential(
     assert sink.requests == []
     assert Delivery.objects.get(recipient=LIST_ADDRESS).state == Delivery.State.FAILED
     assert Delivery.objects.get(recipient="pm@example.org").state == Delivery.State.DELIVERED
+
+
+def test_a_failed_chat_delivery_is_scheduled_at_its_backoff_not_left_to_the_reconciler(
+    channels, sink, narrative, publish, django_capture_on_commit_callbacks
+):
+    sink.respond("/slack", (503, "Service Unavailable"))
+    with in_memory_broker(), published_messages() as published:
+        publish(narrative)  # the send tasks are queued for real: run the Slack one as a worker would
+        [send] = [message for message in published if message.args == [[slack_delivery().pk]]]
+        queued = len(published)
+        with django_capture_on_commit_callbacks(execute=True):
+            deliveries_send_task.apply(send.args)
+
+    slack = slack_delivery()
+    assert (slack.state, slack.attempts) == (Delivery.State.PENDING, 1)
+    [retry] = published[queued:]
+    assert send.eta is None
+    assert (retry.task, retry.queue, retry.args) == (send.task, "broadcast", send.args)
+    assert retry.eta == slack.next_attempt_at
+    assert 5 <= (slack.next_attempt_at - slack.claimed_at).total_seconds() <= 11
+    # The reconciler is a safety net: while the retry's message waits for its time, it leaves it be.
+    with time_machine.travel(slack.next_attempt_at + timedelta(seconds=30)):
+        assert deliveries_reconcile_task.delay().get() == 0
+
+    assert deliver_scheduled_retries(DELIVERIES) == [round((retry.eta - slack.claimed_at).total_seconds())]
+    assert slack_delivery().state == Delivery.State.DELIVERED
+    assert len(sink.requests_to("/slack")) == 2
+
+
+def slack_delivery() -> Delivery:
+    return Delivery.objects.get(channel=Delivery.Channel.SLACK)

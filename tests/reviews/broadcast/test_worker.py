@@ -10,6 +10,7 @@ from django.db import connection
 from reviews.broadcast.dispatch import deliveries_send
 from reviews.models import Delivery
 from tests.reviews.broadcast.conftest import LIST_ADDRESS, publish_narrative
+from tests.ybiyri.retries import published_messages
 
 pytestmark = pytest.mark.services
 
@@ -61,3 +62,19 @@ def test_workers_racing_for_the_same_batch_send_each_message_once(
     assert len(smtp_server.messages) == 3
     assert len(sink.requests) == 3
     assert set(Delivery.objects.values_list("state", "attempts")) == {(Delivery.State.DELIVERED, 1)}
+
+
+def test_a_real_worker_retries_a_failed_chat_delivery_at_its_backoff_without_the_reconciler(
+    postgres, celery_worker_on_redis, channels, sink, narrative, settings
+):
+    settings.OUTBOX_RETRY_BASE_SECONDS = 1  # the first retry is due one second after the failure
+    sink.respond("/slack", (503, "Service Unavailable"))
+    with published_messages() as published:
+        deliveries = publish_narrative(narrative)  # no beat runs here: only the scheduled retry can send it
+
+        wait_until_settled(len(deliveries), timeout=20)
+    slack = Delivery.objects.get(channel=Delivery.Channel.SLACK)
+    assert slack.attempts == 2
+    [retry] = [message for message in published if message.eta is not None]
+    assert (retry.queue, retry.args) == ("broadcast", [[slack.pk]])
+    assert len(sink.requests_to("/slack")) == 2
