@@ -35,8 +35,9 @@ seed: migrate
 run: seed
 	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 
+# One worker for every queue; in production each queue may get workers of its own (docker-compose.yml).
 worker: venv
-	$(DEV_ENV) $(VENV)/bin/celery -A ybiyri worker --loglevel=INFO
+	$(DEV_ENV) $(VENV)/bin/celery -A ybiyri worker --loglevel=INFO --queues=celery,notifications,backlog,broadcast
 
 beat: venv
 	$(DEV_ENV) $(VENV)/bin/celery -A ybiyri beat --loglevel=INFO
