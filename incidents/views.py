@@ -38,6 +38,7 @@ from ybiyri.views import call_reporting, page_of
 
 INCIDENTS_PER_PAGE = 25
 TIMELINE_PER_PAGE = 50
+PERSON_TERM_MAX_LENGTH = 254
 
 
 @require_GET
@@ -595,6 +596,8 @@ def people_search(request: HttpRequest) -> HttpResponse:
     """Member suggestions for the member fields: options for the typed name (the last, after a comma)."""
     typed = request.GET.get("q") or next((value for key, value in request.GET.items() if key != "q"), "")
     prefix, _, term = typed.rpartition(",")
-    people = selectors.people_matching(term=term.strip())[:10] if term.strip() else []
+    term = term.strip()
+    # No one's name, username or email is longer: a longer term matches nobody, so spare the query.
+    people = selectors.people_matching(term=term)[:10] if 0 < len(term) <= PERSON_TERM_MAX_LENGTH else []
     lead = f"{prefix.strip()}, " if prefix.strip() else ""
     return render(request, "incidents/_people_options.html", {"people": people, "lead": lead})

@@ -97,6 +97,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "ybiyri.request_text.UnfitTextMiddleware",
 ]
 
 ROOT_URLCONF = "ybiyri.urls"
