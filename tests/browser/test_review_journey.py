@@ -82,8 +82,18 @@ def count_loads(person) -> list[str]:
     return loads
 
 
+def settled(person) -> None:
+    """Wait until htmx has finished swapping and set up what it swapped in (a control pressed
+    before that would post as a plain form)."""
+    person.page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
+    person.page.wait_for_timeout(50)
+
+
 def press(person, selector: str) -> None:
     """Reach a control with Tab alone and press it."""
+    settled(person)
     person.tab_to(selector)
     person.page.keyboard.press("Enter")
 
