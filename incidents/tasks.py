@@ -1,8 +1,6 @@
 """Celery tasks for the notification outbox: thin adapters that claim a row, send, record."""
 
 import logging
-import smtplib
-import socket
 
 from celery import shared_task
 from django.core.mail import EmailMessage
@@ -10,6 +8,7 @@ from django.utils import timezone
 
 from incidents.calendar import calendar_attach
 from incidents.models import Notification
+from ybiyri.outbound import is_transient_mail_error
 from ybiyri.outbox import Outbox, attempts_exhausted, retry_delay
 
 logger = logging.getLogger(__name__)
@@ -21,16 +20,6 @@ NOTIFICATIONS = Outbox(
     claimed=Notification.State.SENDING,
     failed=Notification.State.FAILED,
 )
-
-
-def is_transient_mail_error(exc: Exception) -> bool:
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return 400 <= exc.smtp_code < 500
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return all(400 <= code < 500 for code, _ in exc.recipients.values())
-    return isinstance(
-        exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, socket.error, TimeoutError)
-    )
 
 
 def notification_message(notification: Notification) -> EmailMessage:

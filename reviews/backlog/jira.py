@@ -26,18 +26,14 @@ from django.utils.dateparse import parse_datetime
 from jira import JIRA, JIRAError
 
 from reviews.backlog import RemoteItem
-from reviews.backlog.errors import (
-    PermanentTrackerError,
-    TransientTrackerError,
-    is_transient_status,
-    parse_retry_after,
-)
+from reviews.backlog.errors import PermanentTrackerError, TransientTrackerError
 from reviews.backlog.payload import (
     payload_datetime,
     payload_epoch_millis,
     payload_object,
     payload_text,
 )
+from ybiyri.outbound import is_transient_status, parse_retry_after
 
 if TYPE_CHECKING:
     from incidents.models import Team

@@ -22,9 +22,9 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, mailers
 from django.template.loader import render_to_string
 
-from incidents.tasks import is_transient_mail_error
 from reviews.broadcast.content import BroadcastContent
 from reviews.broadcast.errors import DeliveryError
+from ybiyri.outbound import is_transient_mail_error
 
 CRLF = "\r\n"
 # Rendered in place of a member's link, then replaced per recipient; survives HTML escaping.

@@ -2,8 +2,8 @@
 
 import requests
 
-from reviews.backlog.errors import is_transient_status, parse_retry_after
 from reviews.broadcast.errors import DeliveryError
+from ybiyri.outbound import is_transient_status, parse_retry_after
 
 # Connect and read timeouts: a slow endpoint must not hold a worker for the whole task time limit.
 TIMEOUT = (5, 15)
