@@ -34,7 +34,7 @@ from incidents.forms import (
 from incidents.models import Interview, KeyEvent, ReportGuide, Responder
 from reviews.markdown import render_markdown
 from reviews.selectors import narratives_recent, reviews_upcoming
-from ybiyri.views import call_reporting, page_of
+from ybiyri.views import call_reporting, page_of, understood_filters
 
 INCIDENTS_PER_PAGE = 25
 TIMELINE_PER_PAGE = 50
@@ -58,7 +58,7 @@ def my_work(request: HttpRequest) -> HttpResponse:
 @require_GET
 def incident_list(request: HttpRequest) -> HttpResponse:
     filters = IncidentFilterForm(request.GET or None, teams=selectors.teams_for_filter(viewer=request.user))
-    criteria = filters.cleaned_data if filters.is_valid() else {}
+    criteria = understood_filters(request, filters)
     team = criteria.get("team")
     incidents = selectors.incident_list(
         viewer=request.user,

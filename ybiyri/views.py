@@ -1,7 +1,9 @@
 """Project-level views (the health check) and the helpers every page view uses."""
 
 from collections.abc import Callable
+from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -62,6 +64,22 @@ def call_reporting(
     if success:
         messages.success(request, success)
     return True
+
+
+def understood_filters(request: HttpRequest, filters: forms.Form) -> dict[str, Any]:
+    """The filters of a list page that are valid; the others are ignored and named in a message.
+
+    A bookmarked or hand-edited address may carry a team that is gone or a value that is no
+    choice: the page still answers, with what it understood. Partial (htmx) answers carry no
+    message, since they do not show the page's messages.
+    """
+    if not filters.is_bound:
+        return {}
+    if not filters.is_valid() and not request.htmx:
+        names = [name for name in filters.errors if name in filters.fields]
+        ignored = ", ".join(str(filters[name].label) for name in names)
+        messages.warning(request, f"Filters not understood, so ignored: {ignored or 'all'}.")
+    return filters.cleaned_data
 
 
 def page_of(request: HttpRequest, items: QuerySet, per_page: int) -> tuple[Page, str]:

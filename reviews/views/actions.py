@@ -10,7 +10,7 @@ from reviews.access import access_action, actions_editable
 from reviews.forms import ActionFilterForm
 from reviews.models import ImprovementAction
 from reviews.services.actions import action_set_status
-from ybiyri.views import call_reporting, page_of
+from ybiyri.views import call_reporting, page_of, understood_filters
 
 ACTIONS_PER_PAGE = 50
 
@@ -43,7 +43,7 @@ def redirect_back(request: HttpRequest, *, fallback: str) -> HttpResponse:
 @require_GET
 def action_backlog(request: HttpRequest) -> HttpResponse:
     filters = ActionFilterForm(request.GET or None)
-    criteria = filters.cleaned_data if filters.is_valid() else {}
+    criteria = understood_filters(request, filters)
     team, owner = criteria.get("team"), criteria.get("owner")
     actions = selectors.action_backlog(
         viewer=request.user,

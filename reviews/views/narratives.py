@@ -17,7 +17,7 @@ from reviews.forms import LibraryFilterForm, NarrativeForm, WalkthroughForm
 from reviews.models import Narrative, NarrativeRevision
 from reviews.services import narrative as narrative_services
 from reviews.views.review import meeting_arguments
-from ybiyri.views import call_reporting, page_of
+from ybiyri.views import call_reporting, page_of, understood_filters
 
 NARRATIVES_PER_PAGE = 20
 
@@ -141,7 +141,7 @@ def revision_diff(older: NarrativeRevision, newer: NarrativeRevision) -> list[tu
 @require_GET
 def narrative_library(request: HttpRequest) -> HttpResponse:
     filters = LibraryFilterForm(request.GET or None)
-    criteria = filters.cleaned_data if filters.is_valid() else {}
+    criteria = understood_filters(request, filters)
     narratives = selectors.narrative_library(
         viewer=request.user,
         query=criteria.get("q", ""),

@@ -147,6 +147,20 @@ def test_no_query_parameter_value_gives_a_server_error(organisation, problem_man
     assert server_errors(signed_in(problem_manager), url, PAGES[page]) == []
 
 
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("/incidents/?team=" + "9" * 40 + "&severity=sev2", "Team"),
+        ("/narratives/?theme=1e309&q=checkout", "Theme"),
+        ("/actions/?priority=urgent&status=open", "Priority"),
+    ],
+)
+def test_a_filter_not_understood_is_ignored_with_a_message(organisation, problem_manager, url, named):
+    response = signed_in(problem_manager).get(url)
+    assert response.status_code == 200
+    assert f"Filters not understood, so ignored: {named}." in response.content.decode()
+
+
 def test_nul_in_a_query_parameter_is_a_400_page(organisation, problem_manager):
     response = signed_in(problem_manager).get("/people/?q=%00")
     assert response.status_code == 400
