@@ -50,9 +50,13 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# PostgreSQL and Redis are used when they answer on 127.0.0.1 and DATABASE_URL/REDIS_URL are not
+# set (tests/services_env.py); SQLite and eager tasks otherwise.
 test: lint
+	$(VENV)/bin/lint-imports
 	$(DEV_ENV) $(PY) manage.py makemigrations --check --dry-run
-	$(PY) -m pytest $(PYTEST_ARGS)
+	eval "$$($(PY) -m tests.services_env)" && echo "Database: $${DATABASE_URL:-SQLite}; broker: $${REDIS_URL:-none, tasks run eagerly}" \
+	  && $(PY) -m pytest $(PYTEST_ARGS)
 
 # The browser tests alone (Chromium at /usr/bin/chromium; axe-core from tests/browser/install.sh).
 test-browser: venv

@@ -83,6 +83,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "incidents",
     "reviews",
+    # The project itself, for its commands (seed_demo builds incidents and reviews alike).
+    "ybiyri",
 ]
 
 MIDDLEWARE = [
