@@ -70,6 +70,7 @@ bench: venv
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.pages
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.jira_push
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.broadcast_email
+	$(PY) -m bench.markdown
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
