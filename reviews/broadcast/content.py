@@ -5,10 +5,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.safestring import SafeString
 
 from incidents.services import single_line
-from reviews.markdown import render_markdown
 from reviews.models import Narrative
 
 SUMMARY_MAX_CHARS = 500
@@ -30,7 +28,6 @@ class BroadcastContent:
     published_at: datetime | None
     key_facts: tuple[tuple[str, str], ...]
     body_markdown: str
-    body_html: SafeString
 
     @property
     def subject(self) -> str:
@@ -87,5 +84,4 @@ def broadcast_content(narrative: Narrative) -> BroadcastContent:
         published_at=narrative.published_at,
         key_facts=tuple(facts),
         body_markdown=narrative.body,
-        body_html=render_markdown(narrative.body),
     )

@@ -24,6 +24,7 @@ from django.template.loader import render_to_string
 
 from reviews.broadcast.content import BroadcastContent
 from reviews.broadcast.errors import DeliveryError
+from reviews.markdown import render_markdown
 from ybiyri.outbound import is_transient_mail_error
 
 CRLF = "\r\n"
@@ -99,6 +100,8 @@ class EmailComposer:
             ("Auto-Submitted", "auto-generated"),
             ("Precedence", "bulk"),
         ]
+        # Images from elsewhere would tell their host who read the mail and when: they become links.
+        self.body_html = render_markdown(content.body_markdown, external_images=False)
         self.bodies = {
             member: (
                 render_to_string("reviews/email/narrative_broadcast.txt", self.context(member)),
@@ -108,7 +111,11 @@ class EmailComposer:
         }
 
     def context(self, member: bool) -> dict:
-        return {"content": self.content, "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER if member else None}
+        return {
+            "content": self.content,
+            "body_html": self.body_html,
+            "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER if member else None,
+        }
 
     def message(self, recipient: EmailRecipient) -> BroadcastEmail:
         if not recipient.address.isascii():
