@@ -27,13 +27,13 @@ from jira import JIRA, JIRAError
 
 from reviews.backlog import RemoteItem
 from reviews.backlog.errors import PermanentTrackerError, TransientTrackerError
-from reviews.backlog.payload import (
+from ybiyri.outbound import is_transient_status, parse_retry_after
+from ybiyri.payload import (
     payload_datetime,
     payload_epoch_millis,
     payload_object,
     payload_text,
 )
-from ybiyri.outbound import is_transient_status, parse_retry_after
 
 if TYPE_CHECKING:
     from incidents.models import Team

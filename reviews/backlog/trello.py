@@ -20,8 +20,8 @@ from django.utils.dateparse import parse_datetime
 
 from reviews.backlog import RemoteItem
 from reviews.backlog.errors import PermanentTrackerError, TransientTrackerError
-from reviews.backlog.payload import payload_datetime, payload_flag, payload_object, payload_text
 from ybiyri.outbound import is_transient_status, parse_retry_after
+from ybiyri.payload import payload_datetime, payload_flag, payload_object, payload_text
 
 if TYPE_CHECKING:
     from incidents.models import Team

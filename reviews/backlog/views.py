@@ -31,10 +31,10 @@ from incidents.models import Team
 from reviews.access import access_action
 from reviews.backlog import RemoteItem
 from reviews.backlog.jira import jira_webhook_issue
-from reviews.backlog.payload import MalformedPayload
 from reviews.backlog.trello import trello_signature, trello_webhook_event
 from reviews.models import ImprovementAction
 from reviews.services.actions import action_apply_tracker_status, action_retry_sync, action_tracked_by
+from ybiyri.payload import MalformedPayload
 
 logger = logging.getLogger(__name__)
 

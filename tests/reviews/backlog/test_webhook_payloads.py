@@ -7,12 +7,12 @@ import pytest
 from django.test import Client
 
 from reviews.backlog.jira import jira_webhook_issue
-from reviews.backlog.payload import MalformedPayload
 from reviews.backlog.trello import trello_webhook_event
 from reviews.backlog.views import trello_callback_url
 from tests.fakes.jira import FakeJira
 from tests.fakes.trello import FakeTrello
 from tests.reviews.backlog.conftest import JIRA_WEBHOOK_SECRET, TRELLO_API_SECRET
+from ybiyri.payload import MalformedPayload
 
 JIRA_WEBHOOK = "/integrations/jira/webhook/"
 TRELLO_WEBHOOK = "/integrations/trello/webhook/"

@@ -1,9 +1,10 @@
-"""Reading a tracker's webhook payload: its JSON checked value by value, before anything uses it.
+"""Reading another system's webhook payload: its JSON checked value by value, before anything uses it.
 
-A valid signature proves who sent a delivery, not that it has the documented shape: a tracker
-upgrade, a proxy or a hand-made delivery can put a string where an object belongs or a number too
-large for a date. Each tracker's parser (`jira_webhook_issue`, `trello_webhook_event`) reads its
-payload through these checks, which raise `MalformedPayload` naming the value at fault; the webhook
+A valid signature proves who sent a delivery, not that it has the documented shape: an upgrade at
+the sender, a proxy or a hand-made delivery can put a string where an object belongs or a number
+too large for a date. Each parser — the trackers' (`jira_webhook_issue`, `trello_webhook_event`),
+the pagers' (`pagerduty_event`, `opsgenie_event`, `alertmanager_events`) — reads its payload
+through these checks, which raise `MalformedPayload` naming the value at fault; the webhook
 answers it with a 400. Text PostgreSQL cannot store or compare (NUL, lone surrogates) is refused
 here as well, since a payload's key ends up in a query.
 """
@@ -19,7 +20,7 @@ from django.utils.dateparse import parse_datetime
 
 
 class MalformedPayload(ValueError):
-    """The payload is not shaped as the tracker documents it; the message names the value and why."""
+    """The payload is not shaped as its sender documents it; the message names the value and why."""
 
 
 def payload_object(value: Any, *, name: str) -> dict[str, Any]:
