@@ -3,12 +3,14 @@ from django.contrib import admin
 from reviews.models import (
     ContributingFactor,
     Delivery,
+    FactorSuggestion,
     ImprovementAction,
     Learning,
     Narrative,
     NarrativeRead,
     NarrativeRevision,
     NarrativeTemplate,
+    Perspective,
     Review,
     Walkthrough,
 )
@@ -33,6 +35,19 @@ class ReviewAdmin(admin.ModelAdmin):
     raw_id_fields = ("incident", "facilitator", "scheduled_by")
     filter_horizontal = ("attendees",)
     inlines = [FactorInline, LearningInline]
+
+
+@admin.register(Perspective)
+class PerspectiveAdmin(admin.ModelAdmin):
+    list_display = ("author", "review", "version", "updated_at")
+    raw_id_fields = ("review", "author")
+
+
+@admin.register(FactorSuggestion)
+class FactorSuggestionAdmin(admin.ModelAdmin):
+    list_display = ("description", "kind", "suggested_by", "review")
+    list_filter = ("kind",)
+    raw_id_fields = ("review", "suggested_by")
 
 
 @admin.register(ContributingFactor)
