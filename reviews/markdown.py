@@ -5,10 +5,11 @@ the cost of one render must stay linear in the text whatever it holds. cmark-gfm
 time; what is left to bound is what it hands the sanitiser. html5ever (inside nh3) spends time in
 proportion to the depth of open elements for each element it opens, so a few bytes per level
 ("> > > …", an unclosed raw <div> per line) cost quadratic time there, and a table whose header is
-wider than its rows is padded with empty cells, thousands per line of input. Three guards keep the
+wider than its rows is padded with empty cells, thousands per line of input. These guards keep the
 HTML proportional to the text and its depth bounded:
 
-- a document nesting blocks deeper than MAX_NESTING is shown as written, in a code block;
+- a document nesting blocks deeper than MAX_NESTING, or whose HTML would be more than
+  MAX_HTML_GROWTH times its length, is shown as written, in a code block;
 - raw HTML opening more than MAX_RAW_HTML_ELEMENTS elements is shown as written (as text) rather
   than interpreted;
 - when tables could hold more cells than the text has characters, tables stay plain text.
@@ -82,14 +83,9 @@ EXTENSIONS = ("table", "strikethrough", "autolink", "tasklist")
 # cmark-gfm's node types and iterator events (cmark-gfm.h).
 NODE_BLOCK_QUOTE, NODE_LIST, NODE_ITEM, NODE_HTML_BLOCK = 0x8002, 0x8003, 0x8004, 0x8006
 NODE_CODE_BLOCK, NODE_FOOTNOTE_DEFINITION = 0x8005, 0x800B
-NODE_TEXT, NODE_HTML_INLINE, NODE_CUSTOM_INLINE, NODE_LINK, NODE_IMAGE = (
-    0xC001,
-    0xC005,
-    0xC006,
-    0xC009,
-    0xC00A,
-)
-CONTAINER_BLOCKS = {0x8001, NODE_BLOCK_QUOTE, NODE_LIST, NODE_ITEM, NODE_FOOTNOTE_DEFINITION}
+NODE_DOCUMENT, NODE_TEXT, NODE_HTML_INLINE = 0x8001, 0xC001, 0xC005
+NODE_CUSTOM_INLINE, NODE_LINK, NODE_IMAGE = 0xC006, 0xC009, 0xC00A
+CONTAINER_BLOCKS = {NODE_DOCUMENT, NODE_BLOCK_QUOTE, NODE_LIST, NODE_ITEM, NODE_FOOTNOTE_DEFINITION}
 EVENT_DONE, EVENT_ENTER = 1, 2
 
 
