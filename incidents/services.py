@@ -57,16 +57,38 @@ def audit_record(
     team: Team | None = None,
     changes: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append who did what to which object; part of the caller's transaction."""
+    """Append who did what to which object; part of the caller's transaction.
+
+    The entry belongs to `team` if given, else to the team that owns `target` (see `team_of`), so
+    the team's product managers read it; entries about organisation-wide objects have no team.
+    """
     return AuditEntry.objects.create(
         actor=actor,
         verb=verb,
         target_type=target._meta.label_lower,
         target_id=str(target.pk),
         target_repr=str(target)[:250],
-        team=team,
+        team=team if team is not None else team_of(target),
         changes=changes or {},
     )
+
+
+# The relations that lead from an object towards its team, tried in this order: a review's
+# factor reaches it through review → incident → team, a delivery through narrative → incident.
+OWNER_RELATIONS = ("team", "incident", "review", "narrative", "analysis")
+
+
+def team_of(target: models.Model) -> Team | None:
+    """The team that owns `target`, following its owner relations; None for organisation-wide
+    objects (themes, users)."""
+    if isinstance(target, Team):
+        return target
+    forward = {field.name for field in target._meta.concrete_fields if field.is_relation}
+    for name in OWNER_RELATIONS:
+        if name in forward:
+            owner = getattr(target, name)
+            return team_of(owner) if owner is not None else None
+    return None
 
 
 def notification_queue(

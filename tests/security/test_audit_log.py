@@ -6,7 +6,10 @@ import pytest
 from incidents.audit import audit_entries
 from incidents.models import AuditEntry
 from incidents.services import audit_record
-from tests.factories import IncidentFactory, TeamFactory
+from reviews.broadcast.services import delivery_retry
+from reviews.models import Delivery
+from reviews.services import review as review_services
+from tests.factories import IncidentFactory, NarrativeFactory, ReviewFactory, TeamFactory
 
 AUDIT_URL = "/audit/"
 
@@ -111,3 +114,44 @@ def test_the_page_issues_the_same_queries_whatever_the_volume(
     with django_assert_num_queries(5):
         response = client.get(AUDIT_URL, {"page": "2"} if count > 50 else {})
     assert response.status_code == 200
+
+
+def test_product_managers_read_the_review_and_broadcast_entries_of_their_team(client, pm, incident):
+    """The facilitation verbs and a broadcast retry name no team: the entry takes its target's."""
+    review = ReviewFactory(incident=incident, facilitator=pm)
+    review_services.review_start(review=review, by=pm)
+    review_services.review_step_go(review=review, by=pm, step=review.Step.CONTEXT)
+    review_services.review_step_set(review=review, by=pm, step=review.Step.REPORTS, done=True)
+    review_services.review_notes_save(
+        review=review, by=pm, field="context_notes", text="Peak hour.", version=1
+    )
+    review_services.perspective_save(review=review, by=pm, body="We paged late.", version=0)
+    factor = review_services.factor_add(review=review, by=pm, description="No timeout.", kind="technical")
+    review_services.learning_add(review=review, by=pm, description="Set timeouts.")
+    review_services.review_mark_held(review=review, by=pm)
+    narrative = NarrativeFactory(incident=incident, created_by=pm)
+    failed = Delivery.objects.create(
+        narrative=narrative,
+        publication=1,
+        channel=Delivery.Channel.SLACK,
+        recipient="#incidents",
+        state="failed",
+    )
+    delivery_retry(delivery=failed, by=pm)
+
+    verbs = {
+        "review.started",
+        "review.step_current",
+        "review.step_done",
+        "review.notes_updated",
+        "perspective.added",
+        "factor.added",
+        "learning.added",
+        "review.held",
+        "broadcast.retry",
+    }
+    assert set(AuditEntry.objects.filter(verb__in=verbs).values_list("team", flat=True)) == {incident.team_id}
+    assert verbs <= set(audit_entries(viewer=pm).values_list("verb", flat=True))
+    client.force_login(pm)
+    response = client.get(AUDIT_URL, {"verb": "factor.added"})
+    assert [entry.target_id for entry in response.context["page"].object_list] == [str(factor.pk)]
