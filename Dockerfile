@@ -28,4 +28,5 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD python -c "import urllib.request, sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status != 200)"
 
-CMD ["gunicorn", "ybiyri.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-", "--forwarded-allow-ips", "*"]
+# Workers, bind address and logs: gunicorn.conf.py (WEB_CONCURRENCY sets the number of workers).
+CMD ["gunicorn", "ybiyri.wsgi:application"]

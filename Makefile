@@ -63,10 +63,16 @@ test-browser: venv
 	$(PY) -m pytest -m browser tests/browser $(PYTEST_ARGS)
 
 # Benchmarks print their figures with a baseline measured in the same run. They need PostgreSQL
-# (and the page benchmark empties the database it is given): BENCH_DATABASE_URL names it.
+# (the page benchmark fills the database it is given, emptying it first): BENCH_DATABASE_URL names
+# it; BENCH_REDIS_URL, if set, gives the cache and the workers' broker. They run as in production
+# (DEBUG off) with a key of their own; the page benchmark drives its load with wrk.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ybiyri_bench
+bench: export REDIS_URL = $(BENCH_REDIS_URL)
+bench: export DEBUG = 0
+bench: export SECRET_KEY = bench-only-key-not-for-production-0123456789abcdefghij
 bench: venv
-	DATABASE_URL=$(BENCH_DATABASE_URL) $(DEV_ENV) $(PY) manage.py migrate --noinput -v0
+	@command -v wrk >/dev/null || { echo "make bench needs wrk, the HTTP load tool: apt-get install wrk (Debian/Ubuntu) or brew install wrk (macOS)." >&2; exit 1; }
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) manage.py migrate --noinput -v0
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.pages
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.jira_push
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.broadcast_email
