@@ -37,7 +37,7 @@ run: seed
 
 # One worker for every queue; in production each queue may get workers of its own (docker-compose.yml).
 worker: venv
-	$(DEV_ENV) $(VENV)/bin/celery -A ybiyri worker --loglevel=INFO --queues=celery,notifications,backlog,broadcast
+	$(DEV_ENV) $(VENV)/bin/celery -A ybiyri worker --loglevel=INFO --queues=celery,notifications,backlog,broadcast,evidence
 
 beat: venv
 	$(DEV_ENV) $(VENV)/bin/celery -A ybiyri beat --loglevel=INFO
@@ -76,6 +76,7 @@ bench: venv
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.pages
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.jira_push
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.broadcast_email
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.slack_import
 	$(PY) -m bench.markdown
 
 clean:

@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404
 
+from incidents.evidence.models import Evidence
 from incidents.models import AnalysisSession, Incident, Responder, Team, User
 from reviews.models import Review
 
@@ -139,3 +140,25 @@ def access_analysis(*, user: User, analysis_id: int, for_edit: bool = False) -> 
             "This analysis is readable by the incident's participants once it is submitted."
         )
     return analysis
+
+
+def readable_evidence_q(user: User, prefix: str = "") -> Q:
+    """A filter for the evidence `user` may read: that of the incidents they participate in, the
+    people who may read the incident's analyses (the query form of `can_read_evidence`)."""
+    return visible_incidents_q(user, prefix=f"{prefix}incident__")
+
+
+def can_read_evidence(user: User, evidence: Evidence) -> bool:
+    return can_view_incident(user, evidence.incident)
+
+
+def access_evidence(*, user: User, evidence_id: int) -> Evidence:
+    """The piece of evidence, or Http404 if the user may not read it (existence is private, as its
+    incident's is)."""
+    try:
+        evidence = Evidence.objects.select_related("incident__team", "author").get(pk=evidence_id)
+    except Evidence.DoesNotExist:
+        raise Http404("No such evidence") from None
+    if not can_read_evidence(user, evidence):
+        raise Http404("No such evidence")
+    return evidence

@@ -150,3 +150,7 @@ class ReportGuideAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# Evidence has its own admin module in its package; importing it registers it.
+from incidents.evidence import admin as evidence_admin  # noqa: E402, F401

@@ -102,6 +102,19 @@ class Service(models.Model):
         max_length=10, choices=OperatingModel.choices, default=OperatingModel.YOU_BUILD_IT
     )
 
+    # Which pages open draft incidents on this service (incidents.evidence.pagers).
+    pagerduty_service_ids = models.JSONField(
+        default=list, blank=True, help_text='PagerDuty service ids, e.g. ["PF9KMXH"].'
+    )
+    opsgenie_teams = models.JSONField(
+        default=list, blank=True, help_text='Opsgenie team names or ids, e.g. ["checkout"].'
+    )
+    alertmanager_matchers = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Alertmanager label equalities, all of which an alert must carry, e.g. ["service=checkout-api"].',
+    )
+
     class Meta:
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["team", "name"], name="service_unique_name_per_team")]
@@ -124,10 +137,18 @@ class Incident(models.Model):
         SEV4 = "sev4", "SEV4 — minor"
 
     class Status(models.TextChoices):
+        DRAFT = "draft", "Draft from the pager"
         DECLARED = "declared", "Declared"
         ANALYSING = "analysing", "Analysing"
         REVIEWING = "reviewing", "Reviewing"
         CLOSED = "closed", "Narrative published"
+        DISMISSED = "dismissed", "Dismissed"
+
+    class Source(models.TextChoices):
+        MANUAL = "", "Declared by hand"
+        PAGERDUTY = "pagerduty", "PagerDuty"
+        OPSGENIE = "opsgenie", "Opsgenie"
+        ALERTMANAGER = "alertmanager", "Alertmanager"
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     title = models.CharField(max_length=200)
@@ -140,10 +161,17 @@ class Incident(models.Model):
     detected_at = models.DateTimeField(null=True, blank=True)
     mitigated_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True, help_text="When the page was acknowledged.")
     confidential = models.BooleanField(
         default=False, help_text="Only the team, its responders and problem managers can see it."
     )
     declared_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="declared_incidents")
+    source = models.CharField(max_length=12, choices=Source.choices, default=Source.MANUAL, blank=True)
+    external_id = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The page's id at its source (PagerDuty incident, Opsgenie alert).",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -153,6 +181,13 @@ class Incident(models.Model):
             models.Index(fields=["team", "-started_at"], name="incident_team_started"),
             models.Index(fields=["-started_at", "-id"], name="incident_started"),
             models.Index(fields=["status"], name="incident_status"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="incident_once_per_page",
+            )
         ]
 
     def __str__(self) -> str:
@@ -282,11 +317,23 @@ class Interview(models.Model):
 class KeyEvent(models.Model):
     """An event of the incident established by one analysis; the incident is kept for the timeline."""
 
+    class Marker(models.TextChoices):
+        DETECTION = "detection", "Detection"
+        DIAGNOSIS = "diagnosis", "Diagnosis"
+        REPAIR = "repair", "Repair"
+        KEY_MOMENT = "key_moment", "Key moment"
+
     analysis = models.ForeignKey(AnalysisSession, on_delete=models.CASCADE, related_name="key_events")
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="key_events")
     occurred_at = models.DateTimeField()
     description = models.TextField(max_length=2000)
     evidence_url = models.URLField(max_length=500, blank=True)
+    # The imported message or pager event this key event was promoted from; kept when raw
+    # transcripts are purged (incidents.evidence.services.evidence_purge keeps promoted rows).
+    evidence = models.ForeignKey(
+        "incidents.Evidence", on_delete=models.SET_NULL, null=True, blank=True, related_name="key_events"
+    )
+    marker = models.CharField(max_length=12, choices=Marker.choices, blank=True)
 
     class Meta:
         ordering = ["occurred_at", "id"]
@@ -382,3 +429,7 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor} {self.verb} {self.target_type} {self.target_repr}"
+
+
+# Evidence lives in its own module of this app; importing it here registers its models.
+from incidents.evidence.models import Evidence, SlackImport  # noqa: E402, F401

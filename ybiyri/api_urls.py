@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from incidents.api import evidence as evidence_api
 from incidents.api import views as incidents_api
 from reviews.api import views as reviews_api
 from ybiyri.api_errors import api_not_found
@@ -28,6 +29,30 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view loads its initialiser as a file, so the page keeps a strict CSP.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("incidents/<int:pk>/evidence/", evidence_api.EvidenceList.as_view(), name="incident-evidence"),
+    path(
+        "incidents/<int:pk>/evidence/picks/",
+        evidence_api.EvidencePicks.as_view(),
+        name="incident-evidence-picks",
+    ),
+    path(
+        "incidents/<int:pk>/evidence/import-slack/",
+        evidence_api.SlackImportCreate.as_view(),
+        name="incident-evidence-import-slack",
+    ),
+    path(
+        "incidents/<int:pk>/evidence/imports/<int:job_id>/",
+        evidence_api.SlackImportDetail.as_view(),
+        name="incident-evidence-import",
+    ),
+    path(
+        "incidents/<int:pk>/evidence/upload/",
+        evidence_api.SlackExportUpload.as_view(),
+        name="incident-evidence-upload",
+    ),
+    path("incidents/<int:pk>/confirm/", evidence_api.DraftDecision.as_view(), name="incident-confirm"),
+    path("incidents/<int:pk>/dismiss/", evidence_api.DraftDismiss.as_view(), name="incident-dismiss"),
+    path("evidence/<int:pk>/promote/", evidence_api.EvidencePromote.as_view(), name="evidence-promote"),
     path("", include(router.urls)),
     re_path(r"", api_not_found),
 ]

@@ -190,13 +190,19 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # committed and the beat reconciler enqueues it later.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "max_retries": 1, "socket_connect_timeout": 2}
 CELERY_TASK_PUBLISH_RETRY = False
-CELERY_IMPORTS = ["incidents.tasks", "reviews.backlog.tasks", "reviews.broadcast.tasks"]
+CELERY_IMPORTS = [
+    "incidents.tasks",
+    "incidents.evidence.tasks",
+    "reviews.backlog.tasks",
+    "reviews.broadcast.tasks",
+]
 # One queue per outbox kind, so that 10,000 broadcast mails never delay a Jira push: a worker
 # consuming several queues takes from each in turn, and each may get workers of its own.
 CELERY_TASK_ROUTES = {
     "incidents.tasks.*": {"queue": "notifications"},
     "reviews.backlog.tasks.*": {"queue": "backlog"},
     "reviews.broadcast.tasks.*": {"queue": "broadcast"},
+    "incidents.evidence.tasks.*": {"queue": "evidence"},
 }
 # The outbox (ybiyri.outbox), one policy for every kind: a transient failure is retried after an
 # exponential backoff from the base, with jitter, capped; after the last attempt the row fails.
@@ -212,6 +218,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reviews.broadcast.tasks.deliveries_reconcile_task",
         "schedule": 60.0,
     },
+    "reconcile-slack-imports": {
+        "task": "incidents.evidence.tasks.slack_imports_reconcile_task",
+        "schedule": 60.0,
+    },
+    "purge-evidence": {"task": "incidents.evidence.tasks.evidence_purge_task", "schedule": 3600.0},
     "reconcile-backlog-status": {
         "task": "reviews.backlog.tasks.backlog_status_reconcile_task",
         "schedule": env_int("BACKLOG_STATUS_RECONCILE_SECONDS", 300),
@@ -253,6 +264,19 @@ JIRA_WEBHOOK_SECRET = env_str("JIRA_WEBHOOK_SECRET")
 TRELLO_API_KEY = env_str("TRELLO_API_KEY")
 TRELLO_TOKEN = env_str("TRELLO_TOKEN")
 TRELLO_LIST_ID = env_str("TRELLO_LIST_ID")
+
+# Evidence (incidents.evidence): pager webhooks, Slack channel import, retention (each off until
+# configured). A pager event older than PAGER_WEBHOOK_MAX_AGE_SECONDS is a replay and is refused.
+PAGERDUTY_WEBHOOK_SECRET = env_str("PAGERDUTY_WEBHOOK_SECRET")
+OPSGENIE_WEBHOOK_TOKEN = env_str("OPSGENIE_WEBHOOK_TOKEN")
+ALERTMANAGER_WEBHOOK_TOKEN = env_str("ALERTMANAGER_WEBHOOK_TOKEN")
+PAGER_WEBHOOK_MAX_AGE_SECONDS = env_int("PAGER_WEBHOOK_MAX_AGE_SECONDS", 24 * 3600)
+SLACK_BOT_TOKEN = env_str("SLACK_BOT_TOKEN")
+SLACK_API_URL = env_url("SLACK_API_URL", "https://slack.com/api")
+SLACK_EXPORT_MAX_BYTES = env_int("SLACK_EXPORT_MAX_BYTES", 200 * 1024 * 1024)
+# Chat messages are deleted this many days after their import (0: kept), except those promoted
+# to key events; pager events are kept.
+EVIDENCE_RETENTION_DAYS = env_int("EVIDENCE_RETENTION_DAYS", 0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

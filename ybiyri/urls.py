@@ -19,6 +19,7 @@ urlpatterns = [
     path("integrations/", include("reviews.backlog.urls")),
     path("broadcast/", include("reviews.broadcast.urls")),
     path("api/", include("ybiyri.api_urls")),
+    path("", include("incidents.evidence.urls")),
     path("", include("incidents.urls")),
     path("", include("reviews.urls")),
 ]

@@ -68,7 +68,14 @@ def test_the_schema_lists_every_collection_and_the_actions(openapi):
 def test_the_schema_documents_enums_errors_and_conflicts(openapi):
     schemas = openapi["components"]["schemas"]
     assert schemas["SeverityEnum"]["enum"] == ["sev1", "sev2", "sev3", "sev4"]
-    assert set(schemas["IncidentStatusEnum"]["enum"]) == {"declared", "analysing", "reviewing", "closed"}
+    assert set(schemas["IncidentStatusEnum"]["enum"]) == {
+        "draft",
+        "declared",
+        "analysing",
+        "reviewing",
+        "closed",
+        "dismissed",
+    }
     patch = openapi["paths"]["/api/narratives/{id}/"]["patch"]
     assert {"200", "400", "401", "403", "404", "409"} <= set(patch["responses"])
     conflict = patch["responses"]["409"]["content"]["application/json"]["schema"]

@@ -1,0 +1,155 @@
+"""Benchmark: a 50,000-message Slack channel imported by one worker from the local Slack emulator.
+
+    .venv/bin/python -m bench.slack_import [--messages 50000]
+
+Creates a throw-away test database (PostgreSQL when DATABASE_URL says so, else SQLite) and starts
+the Slack Web API emulator (tests/fakes/slack.py) in its own process on 127.0.0.1, holding a
+channel of N messages from 200 people, one in 50 the parent of a 3-reply thread. Then imports it as
+the job does (conversations.history pages through the official SDK, conversations.replies per
+thread, users.info per person, bulk inserts per page) — in a real Celery worker (solo pool) on
+Redis when REDIS_URL is set, else eagerly in-process — and reports messages per second and the
+peak memory: the process's peak resident set (getrusage) and, in a second import with tracemalloc
+on, the peak of Python allocations made by the import itself. Targets: 2,000 messages/s, 300 MB.
+"""
+
+import argparse
+import logging
+import multiprocessing
+import os
+import resource
+import time
+import tracemalloc
+from contextlib import contextmanager
+
+from bench.support import one_worker, throwaway_database
+
+TARGET_PER_SECOND = 2000
+TARGET_PEAK_MB = 300
+CHANNEL = "C0BENCH"
+PEOPLE = 200
+THREAD_EVERY = 50
+REPLIES = 3
+
+
+def slack_emulator_process(connection, messages: int) -> None:
+    from tests.fakes.slack import FakeSlack
+
+    fake = FakeSlack().start()
+    fake.record_requests = False
+    for person in range(PEOPLE):
+        fake.add_user(f"U{person:05d}", name=f"Person {person}", email=f"person{person}@example.org")
+    start = 1_700_000_000.0
+    top_level = 0
+    count = 0
+    while count < messages:
+        ts = f"{start + top_level * 10:.6f}"
+        user = f"U{top_level % PEOPLE:05d}"
+        fake.add_message(
+            CHANNEL,
+            ts,
+            user=user,
+            text=f"message {top_level} <https://grafana.example.org/d/{top_level}|graph>",
+        )
+        count += 1
+        if top_level % THREAD_EVERY == 0:
+            for reply in range(min(REPLIES, messages - count)):
+                fake.add_reply(
+                    CHANNEL,
+                    ts,
+                    f"{start + top_level * 10 + reply + 1:.6f}",
+                    user=f"U{reply:05d}",
+                    text=f"reply {reply}",
+                )
+                count += 1
+        top_level += 1
+    connection.send((fake.url, fake.token, count))
+    connection.recv()
+    fake.stop()
+
+
+@contextmanager
+def slack_emulator(messages: int):
+    parent, child = multiprocessing.Pipe()
+    process = multiprocessing.Process(target=slack_emulator_process, args=(child, messages), daemon=True)
+    process.start()
+    try:
+        yield parent.recv()
+    finally:
+        parent.send("stop")
+        process.join(10)
+
+
+def create_incident():
+    from tests.factories import IncidentFactory, ServiceFactory, TeamFactory, UserFactory
+
+    team = TeamFactory(name="Bench")
+    pm = UserFactory(username="bench-pm")
+    team.product_managers.add(pm)
+    incident = IncidentFactory(team=team, service=ServiceFactory(team=team), declared_by=pm)
+    return incident, pm
+
+
+def run_import(incident, pm) -> tuple[float, object]:
+    from incidents.evidence.imports import slack_import_request
+    from incidents.evidence.models import SlackImport
+
+    start = time.perf_counter()
+    job = slack_import_request(incident=incident, by=pm, channel=CHANNEL)
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.state in (SlackImport.State.DONE, SlackImport.State.FAILED):
+            break
+        time.sleep(0.05)
+    return time.perf_counter() - start, job
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=50_000)
+    args = parser.parse_args()
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ybiyri.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+
+    logging.getLogger("celery").setLevel(logging.WARNING)
+    with slack_emulator(args.messages) as (url, token, total), throwaway_database("slack_import"):
+        settings.SLACK_API_URL, settings.SLACK_BOT_TOKEN = f"{url}/api", token
+        incident, pm = create_incident()
+        with one_worker() as worker:
+            rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            seconds, job = run_import(incident, pm)
+            rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            stored = incident.evidence.count()
+            traced_incident = type(incident).objects.create(
+                title="traced",
+                team=incident.team,
+                service=incident.service,
+                started_at=incident.started_at,
+                declared_by=pm,
+            )
+            tracemalloc.start()
+            _, traced_job = run_import(traced_incident, pm)
+            traced_peak = tracemalloc.get_traced_memory()[1] / 1024 / 1024
+            tracemalloc.stop()
+
+    rate = job.messages_seen / seconds
+    print(f"database: {connection.vendor}; worker: {worker}; Slack emulator: separate process")
+    print(f"channel: {total} messages; job: {job.state}, read {job.messages_seen}, stored {stored}")
+    print(f"import: {rate:,.0f} messages/s in {seconds:.1f} s")
+    print(f"peak resident set of this process: {rss_peak:,.0f} MB (before the import: {rss_before:,.0f} MB)")
+    print(f"peak Python allocations during an import (tracemalloc, second run): {traced_peak:,.1f} MB")
+    print(
+        f"target: {TARGET_PER_SECOND} messages/s — {'meets' if rate >= TARGET_PER_SECOND else 'MISSES'} it; "
+        f"peak under {TARGET_PEAK_MB} MB — {'meets' if rss_peak < TARGET_PEAK_MB else 'MISSES'} it"
+    )
+    if job.state != "done" or stored != total or traced_job.state != "done":
+        raise SystemExit("the channel was not imported completely")
+
+
+if __name__ == "__main__":
+    main()
