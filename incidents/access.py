@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.http import Http404
 
 from incidents.evidence.models import Evidence
-from incidents.models import AnalysisSession, Incident, Responder, Team, User
+from incidents.models import AnalysisSession, Incident, Responder, Service, Team, User
 from reviews.models import Review
 
 
@@ -162,3 +162,50 @@ def access_evidence(*, user: User, evidence_id: int) -> Evidence:
     if not can_read_evidence(user, evidence):
         raise Http404("No such evidence")
     return evidence
+
+
+def can_edit_service(user: User, service: Service) -> bool:
+    """A service's operating model, on-call team, demand, sourcing and cost of delay are changed
+    by the product managers of its team (and problem managers and superusers)."""
+    return user.is_authenticated and can_manage_team(user, service.team_id)
+
+
+def editable_services_q(user: User, prefix: str = "") -> Q:
+    """The query form of `can_edit_service`."""
+    if sees_everything(user):
+        return Q()
+    return Q(**{f"{prefix}team_id__in": user_managed_team_ids(user)})
+
+
+def access_service(*, user: User, service_id: int, for_edit: bool = False) -> Service:
+    """The service, or Http404 if there is none; PermissionDenied if `for_edit` and the user may
+    not change it. Services are listed to every member, so existence is not private."""
+    try:
+        service = Service.objects.select_related("team", "on_call_team").get(pk=service_id)
+    except Service.DoesNotExist:
+        raise Http404("No such service") from None
+    if for_edit and not can_edit_service(user, service):
+        raise PermissionDenied("Only the product managers of the service's team can change it.")
+    return service
+
+
+def can_edit_team(user: User, team: Team | None = None) -> bool:
+    """Teams are created and changed by administrators (superusers) only."""
+    return user.is_authenticated and user.is_superuser
+
+
+def editable_teams_q(user: User, prefix: str = "") -> Q:
+    """The query form of `can_edit_team`."""
+    return Q() if user.is_superuser else Q(**{f"{prefix}pk__in": []})
+
+
+def access_team(*, user: User, team_id: int, for_edit: bool = False) -> Team:
+    """The team, or Http404 if there is none; PermissionDenied if `for_edit` and the user is not an
+    administrator. Teams are listed to every member."""
+    try:
+        team = Team.objects.get(pk=team_id)
+    except Team.DoesNotExist:
+        raise Http404("No such team") from None
+    if for_edit and not can_edit_team(user, team):
+        raise PermissionDenied("Only administrators change teams.")
+    return team

@@ -304,3 +304,19 @@ def add_service_errors(form: forms.Form, error: ValidationError) -> None:
     else:
         for message in error.messages:
             form.add_error(None, message)
+
+
+class ServiceForm(forms.ModelForm):
+    """What a product manager says about a service: how it is run, and what a day of delay costs."""
+
+    class Meta:
+        model = Service
+        fields = [
+            "description",
+            "operating_model",
+            "on_call_team",
+            "demand",
+            "sourcing",
+            "cost_of_delay_per_day",
+        ]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}

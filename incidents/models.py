@@ -3,9 +3,11 @@
 import secrets
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
@@ -89,17 +91,49 @@ class Team(models.Model):
 
 
 class Service(models.Model):
-    """A digital service owned by a team, with its operating model."""
+    """A digital service owned by a team, with its operating model.
+
+    The practice's guidance: "you build it, you run it" for higher-demand, custom services; "ops
+    run it" for off-the-shelf and foundational systems. `misfit_q` states where a service's model
+    goes against it; medium or low demand custom services fit either model.
+    """
 
     class OperatingModel(models.TextChoices):
         YOU_BUILD_IT = "ybiyri", "You build it, you run it"
         OPS_RUN_IT = "ops", "Ops run it"
+
+    class Demand(models.TextChoices):
+        HIGH = "high", "High"
+        MEDIUM = "medium", "Medium"
+        LOW = "low", "Low"
+
+    class Sourcing(models.TextChoices):
+        CUSTOM = "custom", "Custom"
+        OFF_THE_SHELF = "off_the_shelf", "Off the shelf"
 
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="services")
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True)
     operating_model = models.CharField(
         max_length=10, choices=OperatingModel.choices, default=OperatingModel.YOU_BUILD_IT
+    )
+    on_call_team = models.ForeignKey(
+        Team,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="on_call_services",
+        help_text="Who is paged; empty means the owning team, or the central operations team under ops run it.",
+    )
+    demand = models.CharField(max_length=10, choices=Demand.choices, default=Demand.MEDIUM)
+    sourcing = models.CharField(max_length=15, choices=Sourcing.choices, default=Sourcing.CUSTOM)
+    cost_of_delay_per_day = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="What a day without an improvement costs, in the organisation's currency.",
     )
 
     # Which pages open draft incidents on this service (incidents.evidence.pagers).
@@ -124,9 +158,43 @@ class Service(models.Model):
 
     @property
     def on_call(self) -> str:
+        if self.on_call_team_id:
+            return self.on_call_team.name
         if self.operating_model == self.OperatingModel.YOU_BUILD_IT:
             return f"{self.team.name} (the owning product team)"
         return "The central operations team"
+
+    @classmethod
+    def misfit_q(cls, prefix: str = "") -> models.Q:
+        """Services whose operating model goes against the practice's guidance."""
+        return models.Q(
+            **{
+                f"{prefix}sourcing": cls.Sourcing.OFF_THE_SHELF,
+                f"{prefix}operating_model": cls.OperatingModel.YOU_BUILD_IT,
+            }
+        ) | models.Q(
+            **{
+                f"{prefix}sourcing": cls.Sourcing.CUSTOM,
+                f"{prefix}demand": cls.Demand.HIGH,
+                f"{prefix}operating_model": cls.OperatingModel.OPS_RUN_IT,
+            }
+        )
+
+    @property
+    def guidance(self) -> str:
+        """Why the operating model does not fit the guidance, or empty when it fits."""
+        if (
+            self.sourcing == self.Sourcing.OFF_THE_SHELF
+            and self.operating_model == self.OperatingModel.YOU_BUILD_IT
+        ):
+            return "An off-the-shelf service: the practice suggests ops run it."
+        if (
+            self.sourcing == self.Sourcing.CUSTOM
+            and self.demand == self.Demand.HIGH
+            and self.operating_model == self.OperatingModel.OPS_RUN_IT
+        ):
+            return "A high-demand custom service: the practice suggests you build it, you run it."
+        return ""
 
 
 class Incident(models.Model):
@@ -157,6 +225,9 @@ class Incident(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DECLARED)
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="incidents")
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="incidents")
+    # The service's model when the incident was declared: a later change of model must not
+    # rewrite how past incidents compare.
+    operating_model = models.CharField(max_length=10, choices=Service.OperatingModel.choices)
     started_at = models.DateTimeField()
     detected_at = models.DateTimeField(null=True, blank=True)
     mitigated_at = models.DateTimeField(null=True, blank=True)

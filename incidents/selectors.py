@@ -1,9 +1,29 @@
 """Reads that shape queries: a fixed number of queries per page, whatever the data."""
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import (
+    Avg,
+    BooleanField,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Prefetch,
+    Q,
+    QuerySet,
+)
+from django.db.models.functions import Coalesce
 
 from incidents.access import sees_everything, user_managed_team_ids, visible_incidents_q
-from incidents.models import AnalysisSession, Incident, KeyEvent, LearningTheme, Responder, Team, User
+from incidents.models import (
+    AnalysisSession,
+    Incident,
+    KeyEvent,
+    LearningTheme,
+    Responder,
+    Service,
+    Team,
+    User,
+)
 
 
 def incident_list(
@@ -141,3 +161,21 @@ def people_matching(*, term: str) -> QuerySet[User]:
         )
         .order_by("username")
     )
+
+
+def service_catalogue(*, viewer: User, team_id: int | None = None) -> QuerySet[Service]:
+    """Services with their teams, and the incidents the viewer can see on each: how many, and the
+    mean time from start to restored (mitigated, or else resolved)."""
+    seen = visible_incidents_q(viewer, prefix="incidents__")
+    restored = ExpressionWrapper(
+        Coalesce("incidents__mitigated_at", "incidents__resolved_at") - F("incidents__started_at"),
+        output_field=DurationField(),
+    )
+    services = Service.objects.select_related("team", "on_call_team").annotate(
+        incident_count=Count("incidents", filter=seen),
+        mean_time_to_restore=Avg(restored, filter=seen),
+        misfit=ExpressionWrapper(Service.misfit_q(), output_field=BooleanField()),
+    )
+    if team_id:
+        services = services.filter(team_id=team_id)
+    return services.order_by("team__name", "name")

@@ -173,6 +173,7 @@ def incident_declare(
         severity=severity,
         team=team,
         service=service,
+        operating_model=service.operating_model,
         started_at=started_at,
         detected_at=detected_at,
         mitigated_at=mitigated_at,
@@ -609,3 +610,114 @@ def user_rotate_feed_token(*, user: User) -> User:
     user.save(update_fields=["feed_token"])
     audit_record(actor=user, verb="feed_token.rotated", target=user)
     return user
+
+
+SERVICE_FIELDS = (
+    "description",
+    "operating_model",
+    "on_call_team",
+    "demand",
+    "sourcing",
+    "cost_of_delay_per_day",
+)
+TEAM_FIELDS = (
+    "name",
+    "tracker",
+    "jira_project_key",
+    "jira_issue_type",
+    "trello_list_id",
+    "trello_done_list_id",
+)
+
+
+def changed_fields(
+    instance: models.Model, changes: dict[str, Any], allowed: Sequence[str]
+) -> dict[str, list[str]]:
+    """Apply `changes` to `instance` and return {field: [before, after]} of what really changed."""
+    unknown = set(changes) - set(allowed)
+    if unknown:
+        raise TypeError(f"Not {instance._meta.model_name} fields: {sorted(unknown)}")
+    diff = {}
+    for name, value in changes.items():
+        before = getattr(instance, name)
+        if before != value:
+            diff[name] = [str(before if before is not None else ""), str(value if value is not None else "")]
+        setattr(instance, name, value)
+    return diff
+
+
+@transaction.atomic
+def service_create(*, by: User, team: Team, name: str, **fields: Any) -> Service:
+    """A new service of `team` (the caller has checked that `by` manages the team)."""
+    service = Service(team=team, name=single_line(name))
+    changed_fields(service, fields, SERVICE_FIELDS)
+    service.full_clean()
+    service.save()
+    audit_record(actor=by, verb="service.created", target=service, team=team)
+    return service
+
+
+@transaction.atomic
+def service_update(*, service: Service, by: User, **changes: Any) -> Service:
+    """Change a service's operating model, on-call team, demand, sourcing or cost of delay (the
+    caller has checked `can_edit_service`). Incidents already declared keep their model."""
+    diff = changed_fields(service, changes, SERVICE_FIELDS)
+    service.full_clean()
+    service.save()
+    if diff:
+        audit_record(actor=by, verb="service.updated", target=service, team=service.team, changes=diff)
+    return service
+
+
+def team_people_set(team: Team, people: dict[str, Sequence[User] | None]) -> dict[str, list[str]]:
+    diff = {}
+    for relation, users in people.items():
+        if users is None:
+            continue
+        before = sorted(getattr(team, relation).values_list("username", flat=True))
+        getattr(team, relation).set(users)
+        after = sorted(user.username for user in users)
+        if before != after:
+            diff[relation] = [", ".join(before), ", ".join(after)]
+    return diff
+
+
+@transaction.atomic
+def team_create(
+    *,
+    by: User,
+    name: str,
+    members: Sequence[User] = (),
+    product_managers: Sequence[User] = (),
+    **fields: Any,
+) -> Team:
+    """A new product team (the caller has checked `can_edit_team`)."""
+    team = Team(name=single_line(name))
+    changed_fields(team, fields, TEAM_FIELDS)
+    team.slug = slugify(team.name)[:100]
+    team.full_clean()
+    team.save()
+    team_people_set(team, {"members": members, "product_managers": product_managers})
+    audit_record(actor=by, verb="team.created", target=team, team=team)
+    return team
+
+
+@transaction.atomic
+def team_update(
+    *,
+    team: Team,
+    by: User,
+    members: Sequence[User] | None = None,
+    product_managers: Sequence[User] | None = None,
+    **changes: Any,
+) -> Team:
+    """Change a team's name, people or tracker settings (the caller has checked `can_edit_team`)."""
+    if "name" in changes:
+        changes["name"] = single_line(changes["name"])
+    diff = changed_fields(team, changes, TEAM_FIELDS)
+    team.full_clean()
+    team.save()
+    diff |= team_people_set(team, {"members": members, "product_managers": product_managers})
+    if diff:
+        audit_record(actor=by, verb="team.updated", target=team, team=team, changes=diff)
+    return team

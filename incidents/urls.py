@@ -1,6 +1,6 @@
 from django.urls import path
 
-from incidents import views
+from incidents import service_views, views
 
 app_name = "incidents"
 
@@ -10,6 +10,8 @@ urlpatterns = [
     path("preview/", views.markdown_preview, name="preview"),
     path("people/", views.people_search, name="people"),
     path("incidents/", views.incident_list, name="list"),
+    path("services/", service_views.service_list, name="services"),
+    path("services/<int:pk>/edit/", service_views.service_edit, name="service_edit"),
     path("incidents/declare/", views.incident_declare, name="declare"),
     path("incidents/<int:pk>/", views.incident_detail, name="detail"),
     path("incidents/<int:pk>/edit/", views.incident_edit, name="edit"),

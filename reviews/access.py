@@ -16,13 +16,15 @@ from django.http import Http404
 
 from incidents.access import (
     can_manage_incident,
+    can_manage_team,
     can_view_incident,
     sees_everything,
+    user_managed_team_ids,
     user_team_ids,
     visible_incidents_q,
 )
 from incidents.models import Incident, User
-from reviews.models import ImprovementAction, Narrative, Review, Walkthrough
+from reviews.models import ImprovementAction, Narrative, Review, Training, Walkthrough
 
 
 def is_facilitator(user: User, incident: Incident) -> bool:
@@ -139,3 +141,28 @@ def access_walkthrough(*, user: User, walkthrough_id: int, for_manage: bool = Fa
     ):
         raise PermissionDenied("Only the presenter and the team's product managers can change a walkthrough.")
     return walkthrough
+
+
+def can_manage_training(user: User, training: Training) -> bool:
+    """A training is recorded, and removed, by the product managers of its team (and problem
+    managers and superusers); every member may read it."""
+    return user.is_authenticated and can_manage_team(user, training.team_id)
+
+
+def manageable_trainings_q(user: User, prefix: str = "") -> Q:
+    """The query form of `can_manage_training`."""
+    if sees_everything(user):
+        return Q()
+    return Q(**{f"{prefix}team_id__in": user_managed_team_ids(user)})
+
+
+def access_training(*, user: User, training_id: int, for_manage: bool = False) -> Training:
+    """The training, or Http404 if there is none; PermissionDenied if `for_manage` and the user
+    may not change it."""
+    try:
+        training = Training.objects.select_related("team", "trainer").get(pk=training_id)
+    except Training.DoesNotExist:
+        raise Http404("No such training") from None
+    if for_manage and not can_manage_training(user, training):
+        raise PermissionDenied("Only the product managers of the training's team can change it.")
+    return training

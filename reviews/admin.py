@@ -12,6 +12,7 @@ from reviews.models import (
     NarrativeTemplate,
     Perspective,
     Review,
+    Training,
     Walkthrough,
 )
 
@@ -129,3 +130,10 @@ class DeliveryAdmin(admin.ModelAdmin):
     list_filter = ("channel", "state")
     search_fields = ("recipient",)
     raw_id_fields = ("narrative",)
+
+
+@admin.register(Training)
+class TrainingAdmin(admin.ModelAdmin):
+    list_display = ("held_on", "kind", "team", "trainer", "duration_minutes")
+    list_filter = ("kind", "team")
+    raw_id_fields = ("trainer", "attendees", "recorded_by")

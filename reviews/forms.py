@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from incidents.forms import DateTimeLocalInput, MemberField
 from incidents.models import Incident, LearningTheme, Service, Team
-from reviews.models import ContributingFactor, ImprovementAction
+from reviews.models import ContributingFactor, ImprovementAction, Training
 
 TIME_ZONES = sorted(available_timezones())
 
@@ -158,3 +158,19 @@ class InsightsFilterForm(forms.Form):
         label="Period",
     )
     team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False, empty_label="All my teams")
+
+
+class TrainingForm(forms.Form):
+    """A training held: who trained whom, on what, for how long."""
+
+    team = forms.TypedChoiceField(coerce=int)
+    kind = forms.ChoiceField(choices=Training.Kind.choices)
+    title = forms.CharField(max_length=200, required=False)
+    held_on = forms.DateField(label="Held on", widget=forms.DateInput(attrs={"type": "date"}))
+    duration_minutes = forms.IntegerField(min_value=1, max_value=7 * 24 * 60, label="Duration (minutes)")
+    trainer = MemberField()
+    attendees = MemberField(multiple=True, required=False)
+
+    def __init__(self, *args, teams, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["team"].choices = list(teams.order_by("name").values_list("id", "name"))

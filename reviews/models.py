@@ -2,8 +2,10 @@
 
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 from django.contrib.postgres.search import SearchVectorField
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -196,6 +198,17 @@ class ImprovementAction(models.Model):
     raised_at = models.DateTimeField(default=timezone.now)
     done_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    effort_estimate_hours = models.DecimalField(
+        max_digits=7, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(Decimal(0))]
+    )
+    effort_actual_hours = models.DecimalField(
+        max_digits=7,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="Entered, or the time logged in the tracker when it keeps time.",
+    )
 
     tracker = models.CharField(max_length=10, blank=True, help_text="The tracker the action was pushed to.")
     sync_state = models.CharField(max_length=10, choices=SyncState.choices, default=SyncState.NOT_SYNCED)
@@ -387,3 +400,31 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} → {self.recipient}"
+
+
+class Training(models.Model):
+    """A training session in the practice: part of the setup cost of a learning culture."""
+
+    class Kind(models.TextChoices):
+        ANALYSIS = "analysis", "Incident analysis"
+        REVIEW = "review", "Review facilitation"
+        OTHER = "other", "Other"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    title = models.CharField(max_length=200, blank=True)
+    team = models.ForeignKey("incidents.Team", on_delete=models.PROTECT, related_name="trainings")
+    held_on = models.DateField()
+    duration_minutes = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(7 * 24 * 60)]
+    )
+    trainer = models.ForeignKey(User, on_delete=models.PROTECT, related_name="trainings_given")
+    attendees = models.ManyToManyField(User, related_name="trainings_attended", blank=True)
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-held_on", "-id"]
+        indexes = [models.Index(fields=["team", "held_on"], name="training_team_held")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} training on {self.held_on}"

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from reviews import feeds
-from reviews.views import actions, insights, narratives, review
+from reviews.views import actions, insights, narratives, review, trainings
 
 app_name = "reviews"
 
@@ -45,6 +45,9 @@ urlpatterns = [
     ),
     path("actions/", actions.action_backlog, name="actions"),
     path("insights/", insights.insights, name="insights"),
+    path("insights/export.csv", insights.insights_export, name="insights_export"),
+    path("trainings/", trainings.training_list, name="trainings"),
+    path("trainings/<int:pk>/remove/", trainings.training_remove, name="training_remove"),
     path("actions/<int:pk>/status/", actions.action_status, name="action_status"),
     path("narratives/", narratives.narrative_library, name="library"),
     path("narratives/feed/", feeds.narrative_feed_view, name="feed"),

@@ -22,6 +22,7 @@ from reviews.models import (
     Learning,
     Narrative,
     Review,
+    Training,
 )
 
 
@@ -61,6 +62,7 @@ class IncidentFactory(factory.django.DjangoModelFactory):
     severity = Incident.Severity.SEV2
     team = factory.SubFactory(TeamFactory)
     service = factory.SubFactory(ServiceFactory, team=factory.SelfAttribute("..team"))
+    operating_model = factory.SelfAttribute("service.operating_model")
     started_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=2))
     detected_at = factory.LazyAttribute(lambda i: i.started_at + timedelta(minutes=5))
     mitigated_at = factory.LazyAttribute(lambda i: i.started_at + timedelta(minutes=40))
@@ -167,3 +169,15 @@ class NarrativeFactory(factory.django.DjangoModelFactory):
     title = factory.LazyAttribute(lambda n: n.incident.title)
     body = "## What happened\n\nThe payment provider slowed down."
     created_by = factory.SubFactory(UserFactory)
+
+
+class TrainingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Training
+
+    kind = Training.Kind.ANALYSIS
+    team = factory.SubFactory(TeamFactory)
+    held_on = factory.LazyFunction(lambda: timezone.localdate() - timedelta(days=3))
+    duration_minutes = 120
+    trainer = factory.SubFactory(UserFactory)
+    recorded_by = factory.SelfAttribute("trainer")

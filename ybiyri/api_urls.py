@@ -24,6 +24,7 @@ router.register("learnings", reviews_api.LearningViewSet, basename="learning")
 router.register("actions", reviews_api.ActionViewSet, basename="action")
 router.register("narratives", reviews_api.NarrativeViewSet, basename="narrative")
 router.register("deliveries", reviews_api.DeliveryViewSet, basename="delivery")
+router.register("trainings", reviews_api.TrainingViewSet, basename="training")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

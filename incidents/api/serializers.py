@@ -70,10 +70,26 @@ class TeamSerializer(serializers.ModelSerializer):
 
 class ServiceSerializer(serializers.ModelSerializer):
     on_call = serializers.CharField(read_only=True)
+    guidance = serializers.CharField(
+        read_only=True,
+        help_text="Why the operating model goes against the practice's guidance; empty when it fits.",
+    )
 
     class Meta:
         model = Service
-        fields = ["id", "team", "name", "description", "operating_model", "on_call"]
+        fields = [
+            "id",
+            "team",
+            "name",
+            "description",
+            "operating_model",
+            "on_call_team",
+            "on_call",
+            "demand",
+            "sourcing",
+            "cost_of_delay_per_day",
+            "guidance",
+        ]
         read_only_fields = fields
 
 
@@ -151,6 +167,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "detected_at",
             "mitigated_at",
             "resolved_at",
+            "operating_model",
             "acknowledged_at",
             "confidential",
             "declared_by",
@@ -244,3 +261,48 @@ class KeyEventInputSerializer(serializers.Serializer):
     occurred_at = serializers.DateTimeField()
     description = serializers.CharField(max_length=2000)
     evidence_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class ServiceUpdateSerializer(serializers.Serializer):
+    description = serializers.CharField(max_length=MAX_TEXT, allow_blank=True)
+    operating_model = serializers.ChoiceField(choices=Service.OperatingModel.choices)
+    on_call_team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), allow_null=True)
+    demand = serializers.ChoiceField(choices=Service.Demand.choices)
+    sourcing = serializers.ChoiceField(choices=Service.Sourcing.choices)
+    cost_of_delay_per_day = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=0,
+        allow_null=True,
+        help_text="In the organisation's currency.",
+    )
+
+
+class ServiceInputSerializer(ServiceUpdateSerializer):
+    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all())
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(max_length=MAX_TEXT, allow_blank=True, required=False, default="")
+    operating_model = serializers.ChoiceField(
+        choices=Service.OperatingModel.choices, default=Service.OperatingModel.YOU_BUILD_IT
+    )
+    on_call_team = serializers.PrimaryKeyRelatedField(
+        queryset=Team.objects.all(), allow_null=True, required=False, default=None
+    )
+    demand = serializers.ChoiceField(choices=Service.Demand.choices, default=Service.Demand.MEDIUM)
+    sourcing = serializers.ChoiceField(choices=Service.Sourcing.choices, default=Service.Sourcing.CUSTOM)
+    cost_of_delay_per_day = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, allow_null=True, required=False, default=None
+    )
+
+
+class TeamInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    members = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), many=True, required=False)
+    product_managers = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(), many=True, required=False
+    )
+    tracker = serializers.ChoiceField(choices=Team.Tracker.choices, required=False)
+    jira_project_key = serializers.CharField(max_length=20, allow_blank=True, required=False)
+    jira_issue_type = serializers.CharField(max_length=50, allow_blank=True, required=False)
+    trello_list_id = serializers.CharField(max_length=64, allow_blank=True, required=False)
+    trello_done_list_id = serializers.CharField(max_length=64, allow_blank=True, required=False)

@@ -23,6 +23,9 @@ from incidents import selectors, services
 from incidents.access import (
     access_analysis,
     access_incident,
+    access_service,
+    access_team,
+    can_edit_team,
     can_manage_team,
     readable_analyses_q,
 )
@@ -40,7 +43,10 @@ from incidents.api.serializers import (
     KeyEventSerializer,
     ResponderInputSerializer,
     ResponderSerializer,
+    ServiceInputSerializer,
     ServiceSerializer,
+    ServiceUpdateSerializer,
+    TeamInputSerializer,
     TeamSerializer,
     ThemeSerializer,
     UserSerializer,
@@ -119,22 +125,64 @@ class UserViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     ordering_fields = ["username", "last_name"]
 
 
+@extend_schema_view(
+    create=extend_schema(request=TeamInputSerializer, responses={201: TeamSerializer}),
+    partial_update=extend_schema(request=TeamInputSerializer(partial=True), responses=TeamSerializer),
+)
 class TeamViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
-    """Product teams (read-only: teams are configured in the admin)."""
+    """Product teams, listed to every member; created and changed by administrators."""
 
     queryset = Team.objects.prefetch_related("members", "product_managers").order_by("name")
     serializer_class = TeamSerializer
     filterset_fields = ["slug", "tracker"]
     ordering_fields = ["name"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def create(self, request: Request) -> Response:
+        if not can_edit_team(request.user):
+            raise PermissionDenied("Only administrators create teams.")
+        serializer = TeamInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        team = services.team_create(by=request.user, **serializer.validated_data)
+        return Response(TeamSerializer(team).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        team = access_team(user=request.user, team_id=pk, for_edit=True)
+        serializer = TeamInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        team = services.team_update(team=team, by=request.user, **serializer.validated_data)
+        return Response(TeamSerializer(team).data)
 
 
+@extend_schema_view(
+    create=extend_schema(request=ServiceInputSerializer, responses={201: ServiceSerializer}),
+    partial_update=extend_schema(request=ServiceUpdateSerializer(partial=True), responses=ServiceSerializer),
+)
 class ServiceViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
-    """Digital services and their operating model (read-only: configured in the admin)."""
+    """Digital services and their operating model, listed to every member; added to and changed
+    in a team by its product managers."""
 
-    queryset = Service.objects.select_related("team").order_by("name")
+    queryset = Service.objects.select_related("team", "on_call_team").order_by("name")
     serializer_class = ServiceSerializer
-    filterset_fields = ["team", "operating_model"]
+    filterset_fields = ["team", "operating_model", "demand", "sourcing"]
     ordering_fields = ["name"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def create(self, request: Request) -> Response:
+        serializer = ServiceInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        if not can_manage_team(request.user, data["team"]):
+            raise PermissionDenied("Only the team's product managers add its services.")
+        service = services.service_create(by=request.user, **data)
+        return Response(ServiceSerializer(service).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        service = access_service(user=request.user, service_id=pk, for_edit=True)
+        serializer = ServiceUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        service = services.service_update(service=service, by=request.user, **serializer.validated_data)
+        return Response(ServiceSerializer(service).data)
 
 
 class ThemeViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):

@@ -5,10 +5,18 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
 from incidents.api.serializers import id_field
-from incidents.models import Incident, User
+from incidents.models import Incident, Team, User
 from reviews.broadcast.selectors import recipient_display
 from reviews.markdown import render_markdown
-from reviews.models import ContributingFactor, Delivery, ImprovementAction, Learning, Narrative, Review
+from reviews.models import (
+    ContributingFactor,
+    Delivery,
+    ImprovementAction,
+    Learning,
+    Narrative,
+    Review,
+    Training,
+)
 from reviews.services import review as review_services
 
 # Named choice sets for the schema (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
@@ -122,6 +130,8 @@ class ActionSerializer(serializers.ModelSerializer):
             "raised_at",
             "done_at",
             "cost_of_delay_seconds",
+            "effort_estimate_hours",
+            "effort_actual_hours",
             "tracker",
             "sync_state",
             "sync_error",
@@ -143,6 +153,12 @@ class ActionUpdateSerializer(serializers.Serializer):
     priority = serializers.ChoiceField(choices=ImprovementAction.Priority.choices)
     due_date = serializers.DateField(allow_null=True)
     status = serializers.ChoiceField(choices=ImprovementAction.Status.choices)
+    effort_estimate_hours = serializers.DecimalField(
+        max_digits=7, decimal_places=2, min_value=0, allow_null=True, help_text="Hours it should take."
+    )
+    effort_actual_hours = serializers.DecimalField(
+        max_digits=7, decimal_places=2, min_value=0, allow_null=True, help_text="Hours it took."
+    )
 
 
 class ActionRaiseSerializer(ActionUpdateSerializer):
@@ -157,6 +173,8 @@ class ActionRaiseSerializer(ActionUpdateSerializer):
     )
     due_date = serializers.DateField(allow_null=True, required=False, default=None)
     status = None
+    effort_estimate_hours = None
+    effort_actual_hours = None
 
 
 ACTION_FILTERS = [
@@ -277,3 +295,35 @@ class DeliverySerializer(serializers.ModelSerializer):
         if request is not None and request.user.is_superuser:
             return delivery.recipient
         return recipient_display(delivery.channel, delivery.recipient)
+
+
+class TrainingSerializer(serializers.ModelSerializer):
+    attendees = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = Training
+        fields = [
+            "id",
+            "kind",
+            "title",
+            "team",
+            "held_on",
+            "duration_minutes",
+            "trainer",
+            "attendees",
+            "recorded_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class TrainingInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Training.Kind.choices)
+    title = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
+    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all())
+    held_on = serializers.DateField()
+    duration_minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60)
+    trainer = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True))
+    attendees = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), many=True, required=False, default=list
+    )

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from incidents.access import (
     access_incident,
+    can_manage_team,
     sees_everything,
     user_managed_team_ids,
     user_team_ids,
@@ -22,7 +23,14 @@ from incidents.access import (
 from incidents.api.views import ApiViewSet, ChildViewSet, referenced
 from incidents.models import User
 from reviews import selectors
-from reviews.access import access_action, access_narrative, access_review, can_facilitate, in_narrative_team
+from reviews.access import (
+    access_action,
+    access_narrative,
+    access_review,
+    access_training,
+    can_facilitate,
+    in_narrative_team,
+)
 from reviews.api.serializers import (
     ACTION_FILTERS,
     NARRATIVE_FILTERS,
@@ -44,11 +52,23 @@ from reviews.api.serializers import (
     NarrativeSerializer,
     ReviewScheduleSerializer,
     ReviewSerializer,
+    TrainingInputSerializer,
+    TrainingSerializer,
 )
-from reviews.models import ContributingFactor, Delivery, ImprovementAction, Learning, Narrative, Review
+from reviews.models import (
+    ContributingFactor,
+    Delivery,
+    ImprovementAction,
+    Learning,
+    Narrative,
+    Review,
+    Training,
+)
 from reviews.services import narrative as narrative_services
 from reviews.services import review as review_services
 from reviews.services.actions import action_raise, action_retry_sync, action_update
+from reviews.services.effort import EFFORT_FIELDS, action_effort_set
+from reviews.services.trainings import training_delete, training_record
 from ybiyri.api_filters import ApiFilterSet
 
 
@@ -257,9 +277,13 @@ class ActionViewSet(ApiViewSet, mixins.ListModelMixin):
         action = access_action(user=request.user, action_id=pk, for_edit=True)
         serializer = ActionUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        return Response(
-            ActionSerializer(action_update(action=action, by=request.user, **serializer.validated_data)).data
-        )
+        changes = dict(serializer.validated_data)
+        effort = {name: changes.pop(name) for name in EFFORT_FIELDS if name in changes}
+        if changes:
+            action = action_update(action=action, by=request.user, **changes)
+        if effort:
+            action = action_effort_set(action=action, by=request.user, **effort)
+        return Response(ActionSerializer(action).data)
 
     @extend_schema(request=None, responses=ActionSerializer)
     @action(detail=True, methods=["post"], url_path="retry-sync")
@@ -369,3 +393,34 @@ class DeliveryViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMix
             Q(narrative__incident__team_id__in=user_managed_team_ids(viewer))
             | Q(narrative__incident__review__facilitator=viewer)
         )
+
+
+@extend_schema_view(
+    create=extend_schema(request=TrainingInputSerializer, responses={201: TrainingSerializer})
+)
+class TrainingViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Trainings in incident analysis and review facilitation, listed to every member; recorded
+    and removed by the product managers of the team trained."""
+
+    queryset = (
+        Training.objects.select_related("team").prefetch_related("attendees").order_by("-held_on", "-id")
+    )
+    serializer_class = TrainingSerializer
+    filterset_fields = ["team", "kind", "held_on"]
+    ordering_fields = ["held_on"]
+    http_method_names = ["get", "post", "delete", "head", "options"]
+
+    def create(self, request: Request) -> Response:
+        serializer = TrainingInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        if not can_manage_team(request.user, data["team"]):
+            raise PermissionDenied("Only the team's product managers record its trainings.")
+        training = training_record(by=request.user, **data)
+        return Response(TrainingSerializer(training).data, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        training_delete(
+            training=access_training(user=request.user, training_id=pk, for_manage=True), by=request.user
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -96,7 +96,12 @@ def test_directory_collections_list_people_teams_and_services(as_pm, pm, team, s
             "name": "checkout-api",
             "description": "",
             "operating_model": "ybiyri",
+            "on_call_team": None,
             "on_call": "Payments (the owning product team)",
+            "demand": "medium",
+            "sourcing": "custom",
+            "cost_of_delay_per_day": None,
+            "guidance": "",
         }
     ]
 
