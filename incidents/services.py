@@ -721,3 +721,60 @@ def team_update(
     if diff:
         audit_record(actor=by, verb="team.updated", target=team, team=team, changes=diff)
     return team
+
+
+# A reminder reaches the analyst this long before their session is due.
+ANALYSIS_REMINDER_BEFORE = timedelta(hours=24)
+# Overdue sessions are looked at for this long after their due time; the beat runs far more often,
+# so every one is noted, and the scan stays bounded whatever the history.
+ANALYSIS_OVERDUE_WINDOW = timedelta(days=7)
+
+
+def analysis_reminders_queue(*, now: datetime | None = None) -> int:
+    """The time-box with teeth: remind each analyst of an open session due within
+    ANALYSIS_REMINDER_BEFORE, and tell the incident team's product managers of each session past its
+    due time. Each is an outbox email keyed by session, due time and recipient, so it is sent exactly
+    once however often this runs, and a session given a new due time is reminded again.
+
+    Returns how many emails were queued.
+    """
+    now = now or timezone.now()
+    open_sessions = (
+        AnalysisSession.objects.exclude(status=AnalysisSession.Status.SUBMITTED)
+        .select_related("incident__team", "analyst")
+        .order_by("due_at", "id")
+    )
+    queued = 0
+    for session in open_sessions.filter(due_at__gt=now, due_at__lte=now + ANALYSIS_REMINDER_BEFORE):
+        with transaction.atomic():
+            queued += bool(
+                notification_queue(
+                    key=f"analysis-due:{session.pk}:{session.due_at.isoformat()}",
+                    recipient=session.analyst,
+                    subject=f"Your analysis of {session.incident.title} is due {session.due_at:%-d %b %H:%M %Z}",
+                    body=(
+                        f"Your time-boxed analysis of {session.incident.title} ({session.allocated_minutes} min "
+                        f"allocated, {session.time_spent_minutes} spent so far) is due "
+                        f"{session.due_at:%-d %b %Y %H:%M %Z}.\n\n"
+                        f"{absolute_url(session.get_absolute_url())}\n"
+                    ),
+                )
+            )
+    overdue = open_sessions.filter(due_at__lte=now, due_at__gt=now - ANALYSIS_OVERDUE_WINDOW)
+    for session in overdue.prefetch_related("incident__team__product_managers"):
+        for manager in session.incident.team.product_managers.all():
+            with transaction.atomic():
+                queued += bool(
+                    notification_queue(
+                        key=f"analysis-overdue:{session.pk}:{session.due_at.isoformat()}:{manager.pk}",
+                        recipient=manager,
+                        subject=f"Analysis overdue: {session.analyst} on {session.incident.title}",
+                        body=(
+                            f"{session.analyst}'s analysis of {session.incident.title} was due "
+                            f"{session.due_at:%-d %b %Y %H:%M %Z} and is not submitted yet "
+                            f"({session.time_spent_minutes} of {session.allocated_minutes} min spent).\n\n"
+                            f"{absolute_url(session.incident.get_absolute_url())}\n"
+                        ),
+                    )
+                )
+    return queued

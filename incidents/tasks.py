@@ -60,3 +60,13 @@ def notification_send_task(notification_id: int) -> str:
 def notifications_reconcile_task() -> int:
     """Beat: re-enqueue outbox emails that never reached a worker (broker down) or whose worker died."""
     return NOTIFICATIONS.reconcile()
+
+
+@shared_task
+def analysis_reminders_task() -> int:
+    """Beat: remind analysts before their session is due and tell product managers of overdue ones."""
+    # The services module imports this one for its outbox; importing it here, at run time, keeps
+    # the two from importing each other while they load.
+    from incidents.services import analysis_reminders_queue
+
+    return analysis_reminders_queue()

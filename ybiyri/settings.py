@@ -213,6 +213,7 @@ OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", env_int("BACKLOG_SYNC_MAX_A
 # the backlog trackers for missed webhooks.
 CELERY_BEAT_SCHEDULE = {
     "reconcile-notifications": {"task": "incidents.tasks.notifications_reconcile_task", "schedule": 60.0},
+    "analysis-reminders": {"task": "incidents.tasks.analysis_reminders_task", "schedule": 900.0},
     "reconcile-action-syncs": {"task": "reviews.backlog.tasks.actions_reconcile_task", "schedule": 60.0},
     "reconcile-broadcast-deliveries": {
         "task": "reviews.broadcast.tasks.deliveries_reconcile_task",
