@@ -23,6 +23,7 @@ __all__ = [
     "Tracker",
     "TrackerError",
     "TransientTrackerError",
+    "priority_from_tracker",
     "tracker_for",
 ]
 
@@ -32,15 +33,26 @@ class RemoteItem:
     """An issue or card as the tracker sees it.
 
     `done` is the tracker's verdict (Jira status category "done"; Trello card closed or in the done
-    list); `done_at` is when the tracker says it happened, when it says so at all. `tracker` names
-    the tracker it lives in ("jira", "trello"), since one tracker's key means nothing in another.
+    list), None when what was read says nothing about it (a Trello event about a label); `done_at`
+    is when the tracker says it happened, when it says so at all. `tracker` names the tracker it
+    lives in ("jira", "trello"), since one tracker's key means nothing in another.
+
+    `priority` is the tracker's own word for the priority (a Jira priority name, a Trello label) and
+    `assignee_email` the email of the person assigned, "" when the tracker gives none. Each comes
+    with when the tracker last changed it (`priority_changed_at`, `assignee_changed_at`, from the
+    item's history or the event that reported the change), None when what was read reports no
+    change: a value that merely differs from the action's may be one that ybiyri has changed since.
     """
 
     tracker: str
     key: str
     url: str
-    done: bool = False
+    done: bool | None = False
     done_at: datetime | None = None
+    priority: str = ""
+    priority_changed_at: datetime | None = None
+    assignee_email: str = ""
+    assignee_changed_at: datetime | None = None
 
 
 class Tracker(Protocol):
@@ -95,4 +107,19 @@ def tracker_for(team: Team) -> Tracker | None:
         from reviews.backlog.trello import TrelloTracker
 
         return TrelloTracker.for_team(team)
+    return None
+
+
+def priority_from_tracker(team: Team, item: RemoteItem, *, current: str) -> str | None:
+    """ybiyri's priority for the item's `priority` under the team's mapping, or None when the
+    tracker's word maps to no priority of ybiyri's. `current` (the action's priority) is kept when
+    it maps to the same word, since several priorities of ybiyri's may share one in the tracker."""
+    if item.tracker == "jira":
+        from reviews.backlog.jira import jira_priority_value
+
+        return jira_priority_value(item.priority, current=current, priority_map=team.jira_priority_map or {})
+    if item.tracker == "trello":
+        from reviews.backlog.trello import trello_priority_value
+
+        return trello_priority_value(item.priority)
     return None

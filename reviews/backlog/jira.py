@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from django.conf import settings
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from jira import JIRA, JIRAError
 
@@ -29,6 +30,7 @@ from reviews.backlog import RemoteItem
 from reviews.backlog.errors import PermanentTrackerError, TransientTrackerError
 from ybiyri.outbound import is_transient_status, parse_retry_after
 from ybiyri.payload import (
+    MalformedPayload,
     payload_datetime,
     payload_epoch_millis,
     payload_object,
@@ -47,7 +49,12 @@ READ_TIMEOUT_SECONDS = 20
 # The reconciler looks at issues updated within this window; it runs every few minutes, so a week
 # covers a long beat outage while keeping each poll small.
 RECONCILE_WINDOW = "-7d"
-SEARCH_FIELDS = ["status", "resolutiondate", "labels"]
+SEARCH_FIELDS = ["status", "resolutiondate", "labels", "priority", "assignee"]
+# The issue's history tells when its priority or assignee last changed there; searching and getting
+# an issue expand it (Jira returns the latest 100 changes inline, enough for the latest of each).
+EXPAND = "changelog"
+# The fields whose changes in Jira come back to the action, by their changelog names.
+FOLLOWED_FIELDS = ("priority", "assignee")
 # Jira's default priority scheme; a team's `jira_priority_map` overrides entries (an empty name
 # leaves the priority unset, for projects whose screens do not have the field).
 DEFAULT_PRIORITY_MAP = {
@@ -142,6 +149,21 @@ def jira_update_fields(
     return fields
 
 
+def jira_priority_value(name: str, *, current: str, priority_map: dict[str, str]) -> str | None:
+    """ybiyri's priority for Jira's priority `name` under the team's `priority_map` (case-blind).
+
+    `current` is kept when it maps to `name` already; otherwise the highest of ybiyri's priorities
+    that maps to it. None when none does (a priority the team's mapping leaves out).
+    """
+    names = {**DEFAULT_PRIORITY_MAP, **priority_map}
+    wanted = name.strip().casefold()
+    if not wanted:
+        return None
+    if str(names.get(current, "")).casefold() == wanted:
+        return current
+    return next((value for value in DEFAULT_PRIORITY_MAP if str(names[value]).casefold() == wanted), None)
+
+
 def jira_label_jql(*, project_key: str, label: str) -> str:
     return f'project = "{project_key}" AND labels = "{label}"'
 
@@ -186,13 +208,59 @@ def remote_item_from_issue(raw: dict[str, Any], *, server_url: str) -> RemoteIte
     resolved = payload_datetime(
         fields.get("resolutiondate"), name="issue.fields.resolutiondate", parse=parse_jira_datetime
     )
+    priority = payload_object(fields.get("priority"), name="issue.fields.priority")
+    # Cloud hides the email of people who chose so (profile visibility): then it is simply absent.
+    assignee = payload_object(fields.get("assignee"), name="issue.fields.assignee")
+    changed = jira_changelog_times(issue.get("changelog"))
     return RemoteItem(
         tracker=TRACKER_NAME,
         key=key,
         url=f"{server_url}/browse/{key}",
         done=category_key == "done",
         done_at=resolved,
+        priority=payload_text(priority.get("name"), name="issue.fields.priority.name", max_length=255),
+        priority_changed_at=changed.get("priority"),
+        assignee_email=payload_text(
+            assignee.get("emailAddress"), name="issue.fields.assignee.emailAddress", max_length=254
+        ),
+        assignee_changed_at=changed.get("assignee"),
     )
+
+
+def jira_changelog_times(raw: Any) -> dict[str, datetime]:
+    """When each followed field last changed, from an issue's expanded `changelog.histories`."""
+    changelog = payload_object(raw, name="issue.changelog")
+    histories = changelog.get("histories") or []
+    if not isinstance(histories, list):
+        raise MalformedPayload("issue.changelog.histories must be a list.")
+    latest: dict[str, datetime] = {}
+    for history in histories:
+        entry = payload_object(history, name="issue.changelog.histories[]")
+        created = payload_datetime(
+            entry.get("created"), name="issue.changelog.histories[].created", parse=parse_jira_datetime
+        )
+        if created is None:
+            continue
+        for name in jira_changed_fields(entry.get("items"), name="issue.changelog.histories[].items"):
+            if name not in latest or created > latest[name]:
+                latest[name] = created
+    return latest
+
+
+def jira_changed_fields(raw: Any, *, name: str) -> set[str]:
+    """The followed fields named by a changelog's `items` (a history's, or a webhook's)."""
+    if raw is None:
+        return set()
+    if not isinstance(raw, list):
+        raise MalformedPayload(f"{name} must be a list.")
+    fields = set()
+    for item in raw:
+        field = payload_text(
+            payload_object(item, name=f"{name}[]").get("field"), name=f"{name}[].field", max_length=255
+        )
+        if field.lower() in FOLLOWED_FIELDS:
+            fields.add(field.lower())
+    return fields
 
 
 def parse_jira_datetime(value: str) -> datetime | None:
@@ -307,7 +375,9 @@ class JiraTracker:
         # Data Center: GET /rest/api/2/search (startAt paging)
         # https://developer.atlassian.com/server/jira/platform/rest/v10000/api-group-search/#api-api-2-search-get
         with jira_errors():
-            issues = client.search_issues(jql, maxResults=max_results, fields=list(SEARCH_FIELDS))
+            issues = client.search_issues(
+                jql, maxResults=max_results, fields=list(SEARCH_FIELDS), expand=EXPAND
+            )
             return [remote_item_from_issue(issue.raw, server_url=client.server_url) for issue in issues]
 
     def find_by_label(self, action: ImprovementAction) -> RemoteItem | None:
@@ -338,7 +408,7 @@ class JiraTracker:
         with jira_errors():
             # GET /rest/api/2/issue/{key}, then PUT /rest/api/2/issue/{key}
             # https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issues/#api-rest-api-2-issue-issueidorkey-put
-            issue = client.issue(key, fields=",".join(SEARCH_FIELDS))
+            issue = client.issue(key, fields=",".join(SEARCH_FIELDS), expand=EXPAND)
             issue.update(fields=fields)
             return remote_item_from_issue(issue.raw, server_url=client.server_url)
 
@@ -347,7 +417,7 @@ class JiraTracker:
         # GET /rest/api/2/issue/{key}
         # https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issues/#api-rest-api-2-issue-issueidorkey-get
         with jira_errors():
-            issue = client.issue(key, fields=",".join(SEARCH_FIELDS))
+            issue = client.issue(key, fields=",".join(SEARCH_FIELDS), expand=EXPAND)
             return remote_item_from_issue(issue.raw, server_url=client.server_url)
 
     def recently_changed(self, team: Team) -> list[RemoteItem]:
@@ -369,6 +439,14 @@ def jira_webhook_issue(payload: Any, *, server_url: str) -> RemoteItem | None:
     item = remote_item_from_issue(body["issue"], server_url=server_url)
     if item.done and item.done_at is None and stamped is not None:
         item = replace(item, done_at=stamped)
+    # The event's changelog names the fields this very change touched: they changed now.
+    changelog = payload_object(body.get("changelog"), name="changelog")
+    changed = jira_changed_fields(changelog.get("items"), name="changelog.items")
+    when = stamped or timezone.now()
+    if "priority" in changed:
+        item = replace(item, priority_changed_at=when)
+    if "assignee" in changed:
+        item = replace(item, assignee_changed_at=when)
     return item
 
 

@@ -22,7 +22,7 @@ from reviews.backlog import (
 from reviews.models import ImprovementAction
 from reviews.services.actions import (
     ACTION_PUSHES,
-    action_apply_tracker_status,
+    action_apply_tracker_item,
     action_sync_claim,
     action_sync_failed,
     action_sync_succeeded,
@@ -90,7 +90,7 @@ def backlog_status_reconcile_task() -> int:
                 incident__team=team,
                 tracker=team.tracker,
                 external_key__in=keys[start : start + KEYS_PER_QUERY],
-            ).select_related("incident__team")
+            ).select_related("incident__team", "owner")
             for action in actions:
-                changed += action_apply_tracker_status(action=action, item=by_key[action.external_key])
+                changed += action_apply_tracker_item(action=action, item=by_key[action.external_key])
     return changed

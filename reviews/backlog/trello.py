@@ -3,6 +3,14 @@
 A card carries the action's idempotency marker on the last line of its description, so a retry
 after a crash finds the card it created instead of adding a second one. Authentication goes in the
 `Authorization: OAuth ...` header rather than the query string, so tokens stay out of access logs.
+
+Trello has no priority field: a team that wants priorities to come back labels its cards with
+ybiyri's priority names ("High", or "Priority: High"; `trello_priority_value`). ybiyri writes no
+labels, so a card's labels say nothing about whether they are older or newer than a change made in
+ybiyri: only the webhook's `addLabelToCard` event (someone labelled the card just now) changes the
+action's priority; the status reconciler's snapshot of a card does not. Card members are not
+matched to owners: Trello shows a member's email to that member alone, never to the token ybiyri
+uses, so there is nothing to match them by.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from django.conf import settings
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from reviews.backlog import RemoteItem
@@ -72,6 +81,20 @@ def trello_card_params(action: ImprovementAction, *, list_id: str | None, site_u
         params["idList"] = list_id
         params["pos"] = "bottom"
     return params
+
+
+PRIORITY_LABEL_PREFIX = "priority:"
+
+
+def trello_priority_value(label: str) -> str | None:
+    """ybiyri's priority named by a card label ("High", "priority: high"), or None for other labels."""
+    from reviews.models import ImprovementAction
+
+    name = label.strip().casefold()
+    if name.startswith(PRIORITY_LABEL_PREFIX):
+        name = name[len(PRIORITY_LABEL_PREFIX) :].strip()
+    by_label = {str(label).casefold(): value for value, label in ImprovementAction.Priority.choices}
+    return by_label.get(name)
 
 
 def trello_remote_item(card: dict[str, Any], *, done_list_id: str = "") -> RemoteItem:
@@ -234,7 +257,8 @@ class TrelloTracker:
 
 @dataclass(frozen=True)
 class TrelloCardEvent:
-    """What one Trello webhook delivery says about a card: (un)archived, moved between lists, when."""
+    """What one Trello webhook delivery says about a card: (un)archived, moved between lists, a label
+    added, when."""
 
     card_id: str
     url: str
@@ -242,12 +266,13 @@ class TrelloCardEvent:
     list_before: str
     list_after: str
     when: datetime | None
+    label_added: str = ""
 
     def item(self, *, done_list_id: str) -> RemoteItem | None:
-        """The card's completion, or None when the event says nothing about it.
+        """The card's completion or priority, or None when the event says nothing about either.
 
         Done: the card was archived or moved into the done list. Reopened: it was unarchived, or
-        moved out of the done list.
+        moved out of the done list. A label naming a priority added: the priority changed now.
         """
         if self.closed is True or (done_list_id and self.list_after == done_list_id):
             return RemoteItem(
@@ -255,6 +280,15 @@ class TrelloCardEvent:
             )
         if self.closed is False or (done_list_id and self.list_before == done_list_id):
             return RemoteItem(tracker=TRACKER_NAME, key=self.card_id, url=self.url, done=False)
+        if self.label_added and trello_priority_value(self.label_added):
+            return RemoteItem(
+                tracker=TRACKER_NAME,
+                key=self.card_id,
+                url=self.url,
+                done=None,
+                priority=self.label_added,
+                priority_changed_at=self.when or timezone.now(),
+            )
         return None
 
 
@@ -275,6 +309,8 @@ def trello_webhook_event(payload: Any) -> TrelloCardEvent | None:
     closed = payload_flag(card.get("closed"), name="action.data.card.closed")
     list_before = payload_object(data.get("listBefore"), name="action.data.listBefore")
     list_after = payload_object(data.get("listAfter"), name="action.data.listAfter")
+    label = payload_object(data.get("label"), name="action.data.label")
+    action_type = payload_text(action.get("type"), name="action.type", max_length=64)
     event = TrelloCardEvent(
         card_id=card_id,
         url=f"https://trello.com/c/{short_link}" if short_link else "",
@@ -286,6 +322,10 @@ def trello_webhook_event(payload: Any) -> TrelloCardEvent | None:
             list_after.get("id"), name="action.data.listAfter.id", max_length=ID_MAX_LENGTH
         ),
         when=payload_datetime(action.get("date"), name="action.date"),
+        # https://developer.atlassian.com/cloud/trello/guides/rest-api/action-types/ (addLabelToCard)
+        label_added=payload_text(label.get("name"), name="action.data.label.name", max_length=16384)
+        if action_type == "addLabelToCard"
+        else "",
     )
     return event if card_id else None
 

@@ -1,4 +1,4 @@
-"""Tracker webhooks (status flowing back) and the "retry sync" button.
+"""Tracker webhooks (status, priority and assignee flowing back) and the "retry sync" button.
 
 Webhooks are signed by the tracker, not signed in: they are CSRF-exempt and login-exempt, and refuse
 anything unauthenticated with 401 (no credentials) or 403 (wrong ones, or no secret configured).
@@ -33,7 +33,7 @@ from reviews.backlog import RemoteItem
 from reviews.backlog.jira import jira_webhook_issue
 from reviews.backlog.trello import trello_signature, trello_webhook_event
 from reviews.models import ImprovementAction
-from reviews.services.actions import action_apply_tracker_status, action_retry_sync, action_tracked_by
+from reviews.services.actions import action_apply_tracker_item, action_retry_sync, action_tracked_by
 from ybiyri.payload import MalformedPayload
 
 logger = logging.getLogger(__name__)
@@ -60,8 +60,8 @@ def _apply(action: ImprovementAction | None, item: RemoteItem | None) -> JsonRes
     if action is None:
         return _ignored("No improvement action is tracked by this item.")
     if item is None:
-        return _ignored("The event does not change whether the item is done.")
-    changed = action_apply_tracker_status(action=action, item=item)
+        return _ignored("The event changes nothing ybiyri follows.")
+    changed = action_apply_tracker_item(action=action, item=item)
     return JsonResponse({"result": "changed" if changed else "unchanged"})
 
 
@@ -94,7 +94,8 @@ def jira_authenticate(request: HttpRequest) -> JsonResponse | None:
 @login_not_required
 @require_POST
 def jira_webhook(request: HttpRequest) -> HttpResponse:
-    """Jira's issue webhook: status category done → action done; anything else reopens.
+    """Jira's issue webhook: status category done → action done; anything else reopens; a priority
+    or assignee the event changed comes back as well (`action_apply_tracker_item`).
 
     Only the action pushed as that very issue, of a team that uses Jira, follows it
     (`reviews.services.actions.tracked_by_q`); any other event is acknowledged and ignored.

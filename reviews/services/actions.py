@@ -9,6 +9,13 @@ Sync states: NOT_SYNCED (the team keeps no tracker) → PENDING (a push is wante
 `next_attempt_at` is when it is due) → SYNCING (one worker has claimed it, at `claimed_at`) → SYNCED
 or FAILED (the tracker's own message in `sync_error`). A change while SYNCING leaves the state alone:
 the worker notices the change when it records its outcome and queues another push.
+
+What people change in the tracker comes back through the webhooks and the status reconciler
+(`action_apply_tracker_item`): status always, priority and assignee while the action is SYNCED. Those
+changes request no sync, so they are never pushed back to where they came from.
+
+"Push to backlog" is `action_retry_sync`: the same call retries a failed push and makes the first
+push of an action raised before its team chose a tracker.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from django.utils import timezone
 
 from incidents.models import Incident, Team, User
 from incidents.services import audit_record, single_line
-from reviews.backlog import RemoteItem
+from reviews.backlog import RemoteItem, priority_from_tracker
 from reviews.models import ImprovementAction, Review
 from ybiyri.outbox import Outbox
 
@@ -309,7 +316,8 @@ def action_set_status(*, action: ImprovementAction, by: User, status: str) -> Im
 
 @transaction.atomic
 def action_retry_sync(*, action: ImprovementAction, by: User) -> ImprovementAction:
-    """Queue another push after a failure (or a first one after the team chose a tracker).
+    """Push the action to the team's backlog: again after a failure, or for the first time when it
+    was raised before its team chose a tracker ("push to backlog"). Pages and the API both call it.
 
     A push already pending or in flight is left alone. Raises ValidationError when the team keeps
     no tracker. Returns the updated row.
@@ -329,7 +337,7 @@ def action_retry_sync(*, action: ImprovementAction, by: User) -> ImprovementActi
     locked.save()
     audit_record(
         actor=by,
-        verb="action.sync_retried",
+        verb="action.push_requested" if before == SyncState.NOT_SYNCED else "action.sync_retried",
         target=locked,
         team=team,
         changes={"sync_state": [before, locked.sync_state]},
@@ -437,21 +445,33 @@ def action_tracked_by(*, tracker: str, key: str) -> ImprovementAction | None:
     """The action the item speaks for (see `tracked_by_q`), with its team; None if there is none."""
     return (
         ImprovementAction.objects.filter(tracked_by_q(tracker=tracker, key=key))
-        .select_related("incident__team")
+        .select_related("incident__team", "owner")
         .order_by("pk")
         .first()
     )
 
 
 @transaction.atomic
-def action_apply_tracker_status(*, action: ImprovementAction, item: RemoteItem) -> bool:
-    """Follow the tracker: done there → done here with `done_at`; reopened there → reopened here.
+def action_apply_tracker_item(*, action: ImprovementAction, item: RemoteItem) -> bool:
+    """Follow what the tracker says of the item: its status, then its priority and assignee.
 
     Only an item that speaks for the action (`tracked_by_q`) changes it, checked in the same
-    conditional update that changes it. Conditional updates make repeated deliveries harmless: only
-    the first one changes the row, and a done action keeps its first `done_at`. Returns True if the
-    action changed.
+    conditional update that changes it. Nothing that comes from the tracker requests a sync, so it
+    is never pushed back there. Returns True if the action changed.
     """
+    changed_status = _apply_tracker_status(action, item)
+    changed_fields = _apply_tracker_fields(action, item)
+    return changed_status or changed_fields
+
+
+def _apply_tracker_status(action: ImprovementAction, item: RemoteItem) -> bool:
+    """Done there → done here with `done_at`; reopened there → reopened here.
+
+    Conditional updates make repeated deliveries harmless: only the first one changes the row, and
+    a done action keeps its first `done_at`.
+    """
+    if item.done is None:
+        return False
     now = timezone.now()
     Status = ImprovementAction.Status
     rows = ImprovementAction.objects.filter(tracked_by_q(tracker=item.tracker, key=item.key), pk=action.pk)
@@ -466,4 +486,55 @@ def action_apply_tracker_status(*, action: ImprovementAction, item: RemoteItem) 
     if changed:
         change["external_key"] = item.key
         audit_record(actor=None, verb=verb, target=action, team=action.incident.team, changes=change)
+    return bool(changed)
+
+
+def _changed_there_since_sync(changed_at: datetime | None, action: ImprovementAction) -> bool:
+    return changed_at is not None and (action.synced_at is None or changed_at > action.synced_at)
+
+
+def _apply_tracker_fields(action: ImprovementAction, item: RemoteItem) -> bool:
+    """Take the priority and the assignee that people changed in the tracker.
+
+    A field follows the tracker only when the tracker reports a change to it after the action was
+    last brought in line there (`synced_at`), and only while the action is SYNCED: while a change
+    made in ybiyri waits to be pushed, ybiyri's is the newer value as far as anyone here can tell,
+    and the push writes it there. The assignee becomes the owner when exactly one active member has
+    that email (case-blind); an unassigned item, or a stranger, leaves the owner alone. The
+    conditional update also requires the row to be as it was read, so a change made in ybiyri
+    meanwhile is never overwritten.
+    """
+    if action.sync_state != SyncState.SYNCED:
+        return False
+    values: dict[str, Any] = {}
+    if item.priority and _changed_there_since_sync(item.priority_changed_at, action):
+        priority = priority_from_tracker(action.incident.team, item, current=action.priority)
+        if priority is not None and priority != action.priority:
+            values["priority"] = priority
+    if item.assignee_email and _changed_there_since_sync(item.assignee_changed_at, action):
+        matches = list(User.objects.filter(is_active=True, email__iexact=item.assignee_email)[:2])
+        if len(matches) == 1 and matches[0].pk != action.owner_id:
+            values["owner"] = matches[0]
+    if not values:
+        return False
+    now = timezone.now()
+    changed = ImprovementAction.objects.filter(
+        tracked_by_q(tracker=item.tracker, key=item.key),
+        pk=action.pk,
+        sync_state=SyncState.SYNCED,
+        synced_at=action.synced_at,
+        priority=action.priority,
+        owner_id=action.owner_id,
+    ).update(**values, updated_at=now)
+    if changed:
+        before = {"priority": action.priority, "owner": action.owner}
+        changes = _audit_changes(before, values)
+        changes["external_key"] = item.key
+        audit_record(
+            actor=None,
+            verb="action.updated_in_tracker",
+            target=action,
+            team=action.incident.team,
+            changes=changes,
+        )
     return bool(changed)

@@ -39,7 +39,7 @@ TRANSITIONS = {"11": "To Do", "21": "In Progress", "31": "Done"}
 PRIORITIES = ["Highest", "High", "Medium", "Low", "Lowest"]
 ISSUE_TYPES = ["Task", "Bug", "Story"]
 FIELDS = ["summary", "description", "labels", "priority", "issuetype", "project", "status", "resolutiondate"]
-FIELDS += ["created", "updated", "duedate", "components"]
+FIELDS += ["created", "updated", "duedate", "components", "assignee"]
 
 
 def jira_time(moment: datetime) -> str:
@@ -126,19 +126,57 @@ class FakeJira(Emulator):
             issue["_updated"] = now
             return self.issue_json(issue)
 
-    def issue_json(self, issue: dict[str, Any], fields: list[str] | None = None) -> dict[str, Any]:
+    def set_priority(self, key: str, name: str, *, when: datetime | None = None) -> None:
+        """Change an issue's priority as a person would in Jira (recorded in its changelog)."""
+        with self.lock:
+            self._change(self.issues[key], "priority", {"name": name}, when=when)
+
+    def assign(self, key: str, email: str | None, *, when: datetime | None = None) -> None:
+        """Assign an issue to the Jira user with this email (None: unassign), as a person would."""
+        user = None if email is None else {"accountId": f"acc-{email}", "emailAddress": email, "active": True}
+        with self.lock:
+            self._change(self.issues[key], "assignee", user, when=when)
+
+    def _change(self, issue: dict[str, Any], name: str, value: Any, *, when: datetime | None) -> None:
+        now = when or datetime.now(UTC)
+        issue["fields"][name] = value
+        issue["fields"]["updated"] = jira_time(now)
+        issue["_updated"] = now
+        issue.setdefault("_histories", []).append(
+            {
+                "id": str(next(self._ids)),
+                "created": jira_time(now),
+                "items": [{"field": name, "fieldtype": "jira"}],
+            }
+        )
+
+    def issue_json(
+        self, issue: dict[str, Any], fields: list[str] | None = None, *, expand: str = ""
+    ) -> dict[str, Any]:
         wanted = issue["fields"]
         if fields and not ({"*all", "*navigable"} & set(fields)):
             wanted = {name: value for name, value in wanted.items() if name in fields}
-        return {
+        answer = {
             "id": issue["id"],
             "key": issue["key"],
             "self": f"{self.url}/rest/api/2/issue/{issue['id']}",
             "fields": json.loads(json.dumps(wanted)),
         }
+        if "changelog" in expand.split(","):
+            histories = issue.get("_histories", [])
+            answer["changelog"] = {
+                "startAt": 0,
+                "maxResults": len(histories),
+                "total": len(histories),
+                "histories": json.loads(json.dumps(histories)),
+            }
+        return answer
 
-    def webhook_body(self, key: str, *, event: str = "jira:issue_updated") -> bytes:
-        """The JSON body Jira sends for an issue event (timestamp in milliseconds)."""
+    def webhook_body(
+        self, key: str, *, event: str = "jira:issue_updated", changed: tuple[str, ...] = ("status",)
+    ) -> bytes:
+        """The JSON body Jira sends for an issue event (timestamp in milliseconds); its changelog
+        names the `changed` fields."""
         with self.lock:
             issue = self.issue_json(self.issues[key])
         payload = {
@@ -147,7 +185,7 @@ class FakeJira(Emulator):
             "issue_event_type_name": "issue_generic",
             "user": {"displayName": "Jira person"},
             "issue": issue,
-            "changelog": {"items": [{"field": "status"}]},
+            "changelog": {"id": "10100", "items": [{"field": name, "fieldtype": "jira"} for name in changed]},
         }
         return json.dumps(payload).encode()
 
@@ -244,7 +282,12 @@ class FakeJira(Emulator):
                 return self._transitions(method, issue, data)
             if method == "GET":
                 fields = first(query, "fields")
-                return Reply(200, self.issue_json(issue, fields.split(",") if fields else None))
+                return Reply(
+                    200,
+                    self.issue_json(
+                        issue, fields.split(",") if fields else None, expand=first(query, "expand")
+                    ),
+                )
             if method == "PUT":
                 return self._edit(issue, data)
         if route in ("search/jql", "search"):
@@ -316,6 +359,12 @@ class FakeJira(Emulator):
         errors = self._check_fields(fields, creating=False)
         if errors:
             return self._error(400, **errors)
+        now = datetime.now(UTC)
+        for name in ("priority", "assignee"):
+            if name in fields and fields[name] != issue["fields"].get(name):
+                issue.setdefault("_histories", []).append(
+                    {"id": str(next(self._ids)), "created": jira_time(now), "items": [{"field": name}]}
+                )
         for name, operations in (data.get("update") or {}).items():
             for operation in operations:
                 if (
@@ -326,7 +375,6 @@ class FakeJira(Emulator):
                     issue["fields"]["labels"].append(operation["add"])
         issue["fields"].update(fields)
         self._index(issue)
-        now = datetime.now(UTC)
         issue["fields"]["updated"] = jira_time(now)
         issue["_updated"] = now
         return Reply(204)
@@ -411,6 +459,9 @@ class FakeJira(Emulator):
                 "A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046",
             )
         params = data if method == "POST" else {name: values[0] for name, values in query.items()}
+        expand = params.get("expand") or ""
+        if isinstance(expand, list):
+            expand = ",".join(expand)
         fields_param = params.get("fields")
         if isinstance(fields_param, str):
             fields_param = fields_param.split(",")
@@ -428,7 +479,9 @@ class FakeJira(Emulator):
                 int(base64.b64decode(params["nextPageToken"]).decode()) if params.get("nextPageToken") else 0
             )
             page = found[start : start + max_results]
-            answer: dict[str, Any] = {"issues": [self.issue_json(issue, fields_param) for issue in page]}
+            answer: dict[str, Any] = {
+                "issues": [self.issue_json(issue, fields_param, expand=expand) for issue in page]
+            }
             if start + max_results < len(found):
                 answer["nextPageToken"] = base64.b64encode(str(start + max_results).encode()).decode()
                 answer["isLast"] = False
@@ -443,7 +496,7 @@ class FakeJira(Emulator):
                 "startAt": start,
                 "maxResults": max_results,
                 "total": len(found),
-                "issues": [self.issue_json(issue, fields_param) for issue in page],
+                "issues": [self.issue_json(issue, fields_param, expand=expand) for issue in page],
             },
         )
 

@@ -111,6 +111,23 @@ class FakeTrello(Emulator):
         }
         return json.dumps(payload).encode()
 
+    def label_webhook_body(self, card_id: str, label: str) -> bytes:
+        """An `addLabelToCard` action as Trello sends it when someone labels a card."""
+        with self.lock:
+            card = self.cards[card_id]
+            card.setdefault("labels", []).append({"id": trello_id(), "name": label, "color": "red"})
+            self._touch(card)
+            data = {
+                "card": {"id": card["id"], "name": card["name"], "shortLink": card["shortLink"]},
+                "label": {"id": card["labels"][-1]["id"], "name": label, "color": "red"},
+                "board": {"id": self.board_id, "name": "Payments"},
+            }
+        payload = {
+            "action": {"id": trello_id(), "type": "addLabelToCard", "date": trello_time(), "data": data},
+            "model": {"id": self.board_id, "name": "Payments"},
+        }
+        return json.dumps(payload).encode()
+
     @staticmethod
     def signature(body: bytes, callback_url: str, secret: str) -> str:
         return base64.b64encode(

@@ -13,7 +13,7 @@ from reviews.backlog import RemoteItem
 from reviews.backlog.tasks import backlog_status_reconcile_task
 from reviews.backlog.views import trello_callback_url
 from reviews.models import ImprovementAction
-from reviews.services.actions import action_apply_tracker_status, action_raise
+from reviews.services.actions import action_apply_tracker_item, action_raise
 from tests.fakes.jira import FakeJira
 from tests.fakes.trello import FakeTrello
 from tests.reviews.backlog.conftest import JIRA_WEBHOOK_SECRET, TRELLO_API_SECRET
@@ -239,13 +239,13 @@ def test_a_trello_event_for_a_team_that_moved_to_jira_is_ignored(fake_trello, ca
 
 def test_applying_another_trackers_item_with_the_same_key_changes_nothing(carded):
     item = RemoteItem(tracker=Team.Tracker.JIRA, key=carded.external_key, url="", done=True)
-    assert action_apply_tracker_status(action=carded, item=item) is False
+    assert action_apply_tracker_item(action=carded, item=item) is False
     assert_unchanged(carded)
 
 
 def test_applying_an_item_to_an_action_pushed_as_another_changes_nothing(jira_action):
     item = RemoteItem(tracker=Team.Tracker.JIRA, key="PAY-2", url="", done=True)
-    assert action_apply_tracker_status(action=jira_action, item=item) is False
+    assert action_apply_tracker_item(action=jira_action, item=item) is False
     assert_unchanged(jira_action)
 
 
