@@ -367,6 +367,7 @@ class Delivery(models.Model):
         SLACK = "slack", "Slack"
         TEAMS = "teams", "Microsoft Teams"
         WEBHOOK = "webhook", "Webhook"
+        CONFLUENCE = "confluence", "Confluence"
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending"

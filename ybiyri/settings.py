@@ -1,6 +1,7 @@
 """ybiyri settings: everything comes from the environment, with safe local defaults."""
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -255,6 +256,24 @@ BROADCAST_WEBHOOK_URLS = [
     checked_url("BROADCAST_WEBHOOK_URLS", url) for url in env_list("BROADCAST_WEBHOOK_URLS")
 ]
 BROADCAST_WEBHOOK_SECRET = env_str("BROADCAST_WEBHOOK_SECRET")
+# Confluence: one page per narrative in the space, under the parent page when one is given.
+CONFLUENCE_URL = env_url("CONFLUENCE_URL")
+CONFLUENCE_USER = env_str("CONFLUENCE_USER")
+CONFLUENCE_API_TOKEN = env_str("CONFLUENCE_API_TOKEN")
+CONFLUENCE_SPACE_KEY = env_str("CONFLUENCE_SPACE_KEY")
+CONFLUENCE_PARENT_PAGE_ID = env_str("CONFLUENCE_PARENT_PAGE_ID")
+if CONFLUENCE_URL and not CONFLUENCE_SPACE_KEY:
+    raise ImproperlyConfigured("CONFLUENCE_SPACE_KEY must be set when CONFLUENCE_URL is")
+if CONFLUENCE_URL and not CONFLUENCE_API_TOKEN:
+    raise ImproperlyConfigured("CONFLUENCE_API_TOKEN must be set when CONFLUENCE_URL is")
+# The key is quoted inside CQL: a quote or a space in it would change the query.
+if CONFLUENCE_SPACE_KEY and not re.fullmatch(r"~?[A-Za-z0-9_-]+", CONFLUENCE_SPACE_KEY):
+    raise ImproperlyConfigured(f"CONFLUENCE_SPACE_KEY must be a space key, got {CONFLUENCE_SPACE_KEY!r}")
+if CONFLUENCE_PARENT_PAGE_ID and not re.fullmatch(r"[0-9]+", CONFLUENCE_PARENT_PAGE_ID):
+    raise ImproperlyConfigured(
+        f"CONFLUENCE_PARENT_PAGE_ID must be a page id (digits), got {CONFLUENCE_PARENT_PAGE_ID!r}"
+    )
+
 # Backlog trackers (each off until configured).
 JIRA_URL = env_url("JIRA_URL")
 JIRA_USER = env_str("JIRA_USER")

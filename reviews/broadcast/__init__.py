@@ -5,6 +5,6 @@
   far its delivery has got;
 - tasks.py (Celery) claims and sends through dispatch.py, which classifies failures, schedules
   retries and reconciles lost or stuck rows;
-- content.py says what every channel says; email.py, slack.py, teams.py and webhook.py build each
-  channel's payload (pure) beside the call that sends it.
+- content.py says what every channel says; email.py, slack.py, teams.py, webhook.py and
+  confluence.py build each channel's payload (pure) beside the call that sends it.
 """

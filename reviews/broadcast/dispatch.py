@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents.models import User
+from reviews.broadcast.confluence import confluence_configured, publish_to_confluence
 from reviews.broadcast.content import BroadcastContent, broadcast_content
 from reviews.broadcast.email import EmailComposer, EmailRecipient, email_send_batch
 from reviews.broadcast.errors import DeliveryError
@@ -193,7 +194,7 @@ def send_emails(
 
 
 def send_http(session: requests.Session, content: BroadcastContent, delivery: Delivery) -> None:
-    """Send one chat or webhook delivery to the endpoint configured now; raise DeliveryError."""
+    """Send one chat, webhook or Confluence delivery to the endpoint configured now; raise DeliveryError."""
     if delivery.channel == Delivery.Channel.SLACK:
         if not settings.SLACK_WEBHOOK_URL:
             raise DeliveryError("SLACK_WEBHOOK_URL is no longer configured.", transient=False)
@@ -212,6 +213,13 @@ def send_http(session: requests.Session, content: BroadcastContent, delivery: De
             secret=settings.BROADCAST_WEBHOOK_SECRET,
             delivery_uuid=delivery.uuid,
         )
+    elif delivery.channel == Delivery.Channel.CONFLUENCE:
+        if not confluence_configured():
+            raise DeliveryError(
+                "Confluence is no longer configured: set CONFLUENCE_URL and CONFLUENCE_SPACE_KEY.",
+                transient=False,
+            )
+        publish_to_confluence(content, incident_id=delivery.narrative.incident_id)
     else:
         raise DeliveryError(f"Unknown channel {delivery.channel!r}.", transient=False)
 

@@ -13,6 +13,7 @@ from reviews.models import Delivery, Narrative
 # secret, and a corrected URL then applies to a retry of a failed delivery.
 SLACK_RECIPIENT = "SLACK_WEBHOOK_URL"
 TEAMS_RECIPIENT = "TEAMS_WEBHOOK_URL"
+CONFLUENCE_RECIPIENT = "CONFLUENCE_SPACE_KEY"
 FAILURES_SHOWN = 20
 
 
@@ -44,7 +45,7 @@ def broadcast_recipients(*, incident: Incident) -> list[tuple[str, str]]:
     """(channel, recipient) pairs for a publication under the current configuration.
 
     A confidential incident is never broadcast organisation-wide: only the people who may see it
-    are emailed, and no list address, chat channel or webhook hears of it.
+    are emailed, and no list address, chat channel, webhook or Confluence space hears of it.
     """
     if incident.confidential:
         members = confidential_audience(incident=incident).values_list("email", flat=True).distinct()
@@ -58,6 +59,8 @@ def broadcast_recipients(*, incident: Incident) -> list[tuple[str, str]]:
     if settings.TEAMS_WEBHOOK_URL:
         pairs.append((Delivery.Channel.TEAMS, TEAMS_RECIPIENT))
     pairs += [(Delivery.Channel.WEBHOOK, url) for url in dict.fromkeys(settings.BROADCAST_WEBHOOK_URLS)]
+    if settings.CONFLUENCE_URL and settings.CONFLUENCE_SPACE_KEY:
+        pairs.append((Delivery.Channel.CONFLUENCE, CONFLUENCE_RECIPIENT))
     return pairs
 
 
@@ -116,6 +119,8 @@ def recipient_display(channel: str, recipient: str) -> str:
         return f"{parts.scheme}://{parts.netloc}/…"
     if channel in (Delivery.Channel.SLACK, Delivery.Channel.TEAMS):
         return "the configured webhook"
+    if channel == Delivery.Channel.CONFLUENCE:
+        return "the configured space"
     return recipient
 
 
