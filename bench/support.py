@@ -20,7 +20,31 @@ def throwaway_database(name: str):
     try:
         yield
     finally:
+        end_other_sessions()
         teardown_databases(config, verbosity=0)
+
+
+def end_other_sessions() -> None:
+    """Close every other session on the benchmark's database, so that it can be dropped: a worker
+    thread's connection outlives the worker (Django's connections belong to the thread that opened
+    them) and PostgreSQL refuses to drop a database "being accessed by other users"."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+def worker_queues() -> list[str]:
+    """Every queue the app routes tasks to (settings.CELERY_TASK_ROUTES) and the default one."""
+    from django.conf import settings
+
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    return sorted(routed | {"celery"})
 
 
 @contextmanager
@@ -34,5 +58,9 @@ def one_worker():
     from celery.contrib.testing.worker import start_worker
 
     app.control.purge()
-    with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING"):
+    # The worker that `make worker` starts consumes every queue; one started here without them
+    # would wait for tasks routed elsewhere for ever.
+    with start_worker(
+        app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING", queues=worker_queues()
+    ):
         yield "one Celery worker (solo pool) on Redis"
