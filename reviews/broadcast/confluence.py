@@ -268,8 +268,8 @@ def page_titled(client: Any, *, space_key: str, title: str) -> dict[str, Any] | 
 def publish_to_confluence(content: BroadcastContent, *, incident_id: int) -> str:
     """Create or update the narrative's page; return its id. Raises DeliveryError.
 
-    Costs three or four requests: the label search, one or two title look-ups (first publication)
-    or a read of the current version (later ones), and the write.
+    Costs the label search, then two title look-ups and the create (first publication), or a read
+    of the current version and the update (later ones; one title look-up more when it was retitled).
     """
     client = confluence_client()
     space_key = settings.CONFLUENCE_SPACE_KEY
