@@ -1,14 +1,19 @@
-"""Atom feeds of published narratives: one for signed-in readers, one behind a per-user secret URL."""
+"""Atom feeds of published narratives: one for signed-in readers, one behind a per-user secret URL.
+
+Feed readers poll. Each answer carries an ETag computed from the reader's own entries (one query,
+no bodies), so a reader that sends it back gets a 304 without the feed being built.
+"""
 
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.syndication.views import Feed
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.cache import get_conditional_response, quote_etag
 from django.utils.feedgenerator import Atom1Feed
 
 from incidents.models import User
 from reviews.markdown import render_markdown
 from reviews.models import Narrative
-from reviews.selectors import narrative_feed
+from reviews.selectors import narrative_feed, narrative_feed_fingerprint
 
 
 class NarrativeFeed(Feed):
@@ -16,6 +21,13 @@ class NarrativeFeed(Feed):
     title = "ybiyri — published incident narratives"
     subtitle = "What the organisation learned from its incidents."
     link = "/narratives/"
+
+    def __call__(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        viewer = self.get_object(request, *args, **kwargs)
+        etag = quote_etag(narrative_feed_fingerprint(viewer=viewer))
+        response = get_conditional_response(request, etag=etag) or super().__call__(request, *args, **kwargs)
+        response.headers["ETag"] = etag
+        return response
 
     def get_object(self, request: HttpRequest, *args, **kwargs) -> User:
         return request.user
