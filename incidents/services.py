@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
@@ -27,6 +27,7 @@ from incidents.models import (
     new_feed_token,
 )
 from incidents.tasks import NOTIFICATIONS
+from ybiyri.db import insert_or_refuse, lock_row
 
 MAX_ALLOCATED_MINUTES = 40 * 60
 MAX_TIME_SPENT_MINUTES = 200 * 60
@@ -207,13 +208,17 @@ def incident_update(*, incident: Incident, by: User, **changes: Any) -> Incident
     return incident
 
 
+@transaction.atomic
 def responder_add(*, incident: Incident, by: User, user: User, role: str = "") -> Responder:
+    """Add `user` as a responder; someone already responding is refused with a ValidationError on
+    `user`, also when they were added by someone else since the check."""
     check_member_of_organisation(user)
+    already = ValidationError({"user": f"{user.display_name} is already a responder."})
     if incident.responders.filter(user=user).exists():
-        raise ValidationError({"user": f"{user.display_name} is already a responder."})
+        raise already
     responder = Responder(incident=incident, user=user, role=role.strip())
     responder.full_clean(exclude=["incident", "user"])
-    responder.save()
+    insert_or_refuse(lambda: responder.save(force_insert=True), refusal=already)
     audit_record(
         actor=by,
         verb="responder.added",
@@ -309,7 +314,7 @@ def analysis_allocate(
         raise ValidationError("Choose at least one responder to allocate an analysis to.")
     for allocation in allocations:
         check_allocation(allocation, incident=incident)
-    Incident.objects.select_for_update().filter(pk=incident.pk).first()
+    incident = lock_row(Incident.objects.select_related("team"), incident.pk)
     sessions = []
     for allocation in allocations:
         responder = allocation.responder
@@ -373,7 +378,7 @@ def check_analysis_open(analysis: AnalysisSession) -> None:
 
 def analysis_lock(analysis: AnalysisSession) -> AnalysisSession:
     """Re-read the analysis under a row lock; caller is inside a transaction."""
-    return AnalysisSession.objects.select_for_update().select_related("incident__team").get(pk=analysis.pk)
+    return lock_row(AnalysisSession.objects.select_related("incident__team"), analysis.pk)
 
 
 def analysis_touch(analysis: AnalysisSession) -> None:
@@ -419,24 +424,35 @@ def analysis_save(
     return locked
 
 
+@transaction.atomic
 def theme_get_or_create(*, name: str, by: User) -> LearningTheme:
-    """The theme with this name (case-insensitively), created in the shared taxonomy if new."""
+    """The theme with this name (case-insensitively), created in the shared taxonomy if new.
+
+    Safe under concurrency: two people creating the same name get the same theme, and two names
+    with the same slug get distinct slugs."""
     name = " ".join(name.split())
     if not name:
         raise ValidationError({"name": "Give the theme a name."})
     if len(name) > 80:
         raise ValidationError({"name": "Theme names are at most 80 characters."})
-    existing = LearningTheme.objects.filter(name__iexact=name).first()
-    if existing:
-        return existing
     base_slug = slugify(name)[:70] or "theme"
-    slug, suffix = base_slug, 1
-    while LearningTheme.objects.filter(slug=slug).exists():
-        suffix += 1
-        slug = f"{base_slug}-{suffix}"
-    theme = LearningTheme.objects.create(name=name, slug=slug)
-    audit_record(actor=by, verb="theme.created", target=theme)
-    return theme
+    suffix = 1
+    while True:
+        existing = LearningTheme.objects.filter(name__iexact=name).first()
+        if existing:
+            return existing
+        slug = base_slug if suffix == 1 else f"{base_slug}-{suffix}"
+        if LearningTheme.objects.filter(slug=slug).exists():
+            suffix += 1
+            continue
+        try:
+            with transaction.atomic():
+                theme = LearningTheme.objects.create(name=name, slug=slug)
+        except IntegrityError:
+            # Someone created this name or took this slug since the checks: look again.
+            continue
+        audit_record(actor=by, verb="theme.created", target=theme)
+        return theme
 
 
 @transaction.atomic

@@ -33,6 +33,7 @@ from incidents.models import Incident, Team, User
 from incidents.services import audit_record, single_line
 from reviews.backlog import RemoteItem, priority_from_tracker
 from reviews.models import ImprovementAction, Review
+from ybiyri.db import lock_row
 from ybiyri.outbox import Outbox
 
 SyncState = ImprovementAction.SyncState
@@ -243,11 +244,7 @@ def action_update(
         if value is not UNSET
     }
     cleaned = _check_fields(given)
-    locked = (
-        ImprovementAction.objects.select_for_update(of=("self",))
-        .select_related("incident__team", "owner")
-        .get(pk=action.pk)
-    )
+    locked = lock_row(ImprovementAction.objects.select_related("incident__team", "owner"), action.pk)
     before = {name: getattr(locked, name) for name in cleaned}
     changed = {name: value for name, value in cleaned.items() if before[name] != value}
     if not changed:
@@ -293,11 +290,7 @@ def action_set_status(*, action: ImprovementAction, by: User, status: str) -> Im
     Returns the updated row.
     """
     _check_fields({"status": status})
-    locked = (
-        ImprovementAction.objects.select_for_update(of=("self",))
-        .select_related("incident__team")
-        .get(pk=action.pk)
-    )
+    locked = lock_row(ImprovementAction.objects.select_related("incident__team"), action.pk)
     if locked.status == status:
         return locked
     _check_manual_status_allowed(locked)
@@ -322,11 +315,7 @@ def action_retry_sync(*, action: ImprovementAction, by: User) -> ImprovementActi
     A push already pending or in flight is left alone. Raises ValidationError when the team keeps
     no tracker. Returns the updated row.
     """
-    locked = (
-        ImprovementAction.objects.select_for_update(of=("self",))
-        .select_related("incident__team")
-        .get(pk=action.pk)
-    )
+    locked = lock_row(ImprovementAction.objects.select_related("incident__team"), action.pk)
     team = locked.incident.team
     if team.tracker == Team.Tracker.NONE:
         raise ValidationError({"sync_state": f"Team {team.name} keeps no backlog tracker to push to."})

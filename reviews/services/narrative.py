@@ -25,6 +25,7 @@ from reviews.models import (
 )
 from reviews.selectors import SEARCH_CONFIG
 from reviews.services.review import check_meeting, meeting_invites
+from ybiyri.db import lock_row
 
 DEFAULT_TEMPLATE = """*{{ incident.get_severity_display }} · {{ incident.team.name }} · {{ incident.service.name }} \
 ({{ incident.service.get_operating_model_display }})*
@@ -110,7 +111,7 @@ def narrative_revision_add(narrative: Narrative, *, by: User) -> NarrativeRevisi
 @transaction.atomic
 def narrative_draft(*, incident: Incident, by: User) -> Narrative:
     """Create the incident's narrative from the template (version 1)."""
-    Incident.objects.select_for_update().filter(pk=incident.pk).first()
+    incident = lock_row(Incident.objects.select_related("team"), incident.pk)
     if Narrative.objects.filter(incident=incident).exists():
         raise ValidationError("This incident already has a narrative: edit it instead.")
     narrative = Narrative.objects.create(
@@ -125,7 +126,7 @@ def narrative_draft(*, incident: Incident, by: User) -> Narrative:
 @transaction.atomic
 def narrative_save(*, narrative: Narrative, by: User, version: int, title: str, body: str) -> Narrative:
     """Save a new revision if `version` is the stored one; raise StaleVersion otherwise."""
-    locked = Narrative.objects.select_for_update().select_related("incident__team").get(pk=narrative.pk)
+    locked = lock_row(Narrative.objects.select_related("incident__team"), narrative.pk)
     if locked.version != version:
         raise StaleVersion(current_version=locked.version)
     title = single_line(title)
@@ -161,11 +162,7 @@ def narrative_publish(*, narrative: Narrative, by: User, broadcast: bool = True)
     """
     from reviews.broadcast.services import broadcast_publication
 
-    locked = (
-        Narrative.objects.select_for_update()
-        .select_related("incident__team", "incident__service")
-        .get(pk=narrative.pk)
-    )
+    locked = lock_row(Narrative.objects.select_related("incident__team", "incident__service"), narrative.pk)
     first_time = not locked.is_published
     if not first_time and not broadcast:
         raise ValidationError("This narrative is already published.")
@@ -266,11 +263,7 @@ def walkthrough_schedule(
 
 @transaction.atomic
 def walkthrough_cancel(*, walkthrough: Walkthrough, by: User) -> Walkthrough:
-    walkthrough = (
-        Walkthrough.objects.select_for_update()
-        .select_related("narrative__incident__team")
-        .get(pk=walkthrough.pk)
-    )
+    walkthrough = lock_row(Walkthrough.objects.select_related("narrative__incident__team"), walkthrough.pk)
     if walkthrough.status == Walkthrough.Status.CANCELLED:
         raise ValidationError("This walkthrough is already cancelled.")
     walkthrough.status = Walkthrough.Status.CANCELLED

@@ -27,6 +27,7 @@ from reviews.models import (
     Perspective,
     Review,
 )
+from ybiyri.db import lock_row
 
 MIN_DURATION_MINUTES = 15
 MAX_DURATION_MINUTES = 8 * 60
@@ -154,7 +155,7 @@ def review_schedule(
     video_url: str = "",
 ) -> Review:
     """Schedule the one review of the incident and invite everyone (REQUEST, SEQUENCE 0)."""
-    Incident.objects.select_for_update().filter(pk=incident.pk).first()
+    incident = lock_row(Incident.objects.select_related("team"), incident.pk)
     if Review.objects.filter(incident=incident).exclude(status=Review.Status.CANCELLED).exists():
         raise ValidationError("This incident's review is already scheduled: reschedule it instead.")
     check_meeting(scheduled_at=scheduled_at, duration_minutes=duration_minutes, time_zone=time_zone)
@@ -201,9 +202,7 @@ def review_reschedule(
     video_url: str = "",
 ) -> Review:
     """Change the review; everyone still invited gets an update (SEQUENCE + 1), those removed a CANCEL."""
-    review = (
-        Review.objects.select_for_update().select_related("incident__team", "facilitator").get(pk=review.pk)
-    )
+    review = lock_row(Review.objects.select_related("incident__team", "facilitator"), review.pk)
     if review.status != Review.Status.SCHEDULED:
         raise ValidationError("Only a scheduled review can be rescheduled.")
     check_meeting(scheduled_at=scheduled_at, duration_minutes=duration_minutes, time_zone=time_zone)
@@ -235,9 +234,7 @@ def review_reschedule(
 
 @transaction.atomic
 def review_cancel(*, review: Review, by: User) -> Review:
-    review = (
-        Review.objects.select_for_update().select_related("incident__team", "facilitator").get(pk=review.pk)
-    )
+    review = lock_row(Review.objects.select_related("incident__team", "facilitator"), review.pk)
     if review.status != Review.Status.SCHEDULED:
         raise ValidationError("Only a scheduled review can be cancelled.")
     review.status = Review.Status.CANCELLED
@@ -282,7 +279,7 @@ def check_text(text: str, *, field: str, label: str, max_length: int, required: 
 @transaction.atomic
 def review_start(*, review: Review, by: User) -> Review:
     """Start the meeting: its timer runs from now against the booked duration, at the first step."""
-    review = Review.objects.select_for_update().get(pk=review.pk)
+    review = lock_row(Review, review.pk)
     if review.status != Review.Status.SCHEDULED:
         raise ValidationError("Only a scheduled review can be started.")
     if review.started_at:
@@ -300,7 +297,7 @@ def review_step_go(*, review: Review, by: User, step: str) -> Review:
     """Bring everyone to an agenda step: it becomes the step the meeting is on."""
     if step not in Review.Step.values:
         raise ValidationError({"step": f"Unknown agenda step “{step}”."})
-    review = Review.objects.select_for_update().get(pk=review.pk)
+    review = lock_row(Review, review.pk)
     check_review_open(review)
     review.current_step = step
     review.save(update_fields=["current_step", "updated_at"])
@@ -314,7 +311,7 @@ def review_step_set(*, review: Review, by: User, step: str, done: bool) -> Revie
     """Mark an agenda step done (the meeting moves on to the next step if it was on this one) or not."""
     if step not in Review.Step.values:
         raise ValidationError({"step": f"Unknown agenda step “{step}”."})
-    review = Review.objects.select_for_update().get(pk=review.pk)
+    review = lock_row(Review, review.pk)
     check_review_open(review)
     steps = [value for value in Review.Step.values if value in set(review.completed_steps) | {step}]
     if not done:
@@ -343,7 +340,7 @@ def review_notes_save(*, review: Review, by: User, field: str, text: str, versio
     if field not in NOTES_FIELDS:
         raise ValidationError({"field": f"Unknown notes field “{field}”."})
     text = check_text(text, field=field, label="notes", max_length=MAX_NOTES_LENGTH, required=False)
-    review = Review.objects.select_for_update().get(pk=review.pk)
+    review = lock_row(Review, review.pk)
     check_review_open(review)
     check_version(stored=getattr(review, f"{field}_version"), given=version)
     if getattr(review, field) == text:
@@ -366,7 +363,7 @@ def perspective_save(*, review: Review, by: User, body: str, version: int) -> Pe
     on an older version raises StaleVersion.
     """
     body = check_text(body, field="body", label="perspective", max_length=MAX_NOTES_LENGTH)
-    review = Review.objects.select_for_update().get(pk=review.pk)
+    review = lock_row(Review, review.pk)
     check_review_open(review)
     check_participant(review, by)
     perspective = Perspective.objects.filter(review=review, author=by).first()
@@ -388,7 +385,7 @@ def perspective_save(*, review: Review, by: User, body: str, version: int) -> Pe
 
 @transaction.atomic
 def review_mark_held(*, review: Review, by: User) -> Review:
-    review = Review.objects.select_for_update().get(pk=review.pk)
+    review = lock_row(Review, review.pk)
     if review.status != Review.Status.SCHEDULED:
         raise ValidationError("Only a scheduled review can be marked as held.")
     review.status = Review.Status.HELD
@@ -423,7 +420,7 @@ def factor_update(
 ) -> ContributingFactor:
     """Change a factor's text and kind if `version` is its stored one; StaleVersion otherwise."""
     description = check_factor(description=description, kind=kind)
-    factor = ContributingFactor.objects.select_for_update().select_related("review").get(pk=factor.pk)
+    factor = lock_row(ContributingFactor.objects.select_related("review"), factor.pk)
     check_review_open(factor.review)
     check_version(stored=factor.version, given=version)
     if (factor.description, factor.kind) == (description, kind):
@@ -464,11 +461,10 @@ def factor_suggestion_accept(
     *, suggestion: FactorSuggestion, by: User, description: str, kind: str
 ) -> ContributingFactor:
     """Record a suggestion as a contributing factor, as the facilitator worded it."""
-    suggestion = (
-        FactorSuggestion.objects.select_for_update().select_related("review").filter(pk=suggestion.pk).first()
-    )
-    if suggestion is None:
-        raise ValidationError("This suggestion was already accepted or dismissed.")
+    try:
+        suggestion = lock_row(FactorSuggestion.objects.select_related("review"), suggestion.pk)
+    except FactorSuggestion.DoesNotExist:
+        raise ValidationError("This suggestion was already accepted or dismissed.") from None
     factor = factor_add(review=suggestion.review, by=by, description=description, kind=kind)
     audit_record(
         actor=by,
@@ -495,9 +491,9 @@ def check_learning(description: str) -> str:
 @transaction.atomic
 def learning_add(*, review: Review, by: User, description: str) -> Learning:
     """Add a learning at the bottom of the ranking."""
-    check_review_open(review)
     description = check_learning(description)
-    Review.objects.select_for_update().filter(pk=review.pk).first()
+    review = lock_row(Review, review.pk)
+    check_review_open(review)
     last = review.learnings.aggregate(last=Max("rank"))["last"] or 0
     learning = Learning.objects.create(review=review, description=description, rank=last + 1, created_by=by)
     audit_record(actor=by, verb="learning.added", target=learning)
@@ -509,7 +505,7 @@ def learning_add(*, review: Review, by: User, description: str) -> Learning:
 def learning_update(*, learning: Learning, by: User, description: str, version: int) -> Learning:
     """Reword a learning if `version` is its stored one; StaleVersion otherwise."""
     description = check_learning(description)
-    learning = Learning.objects.select_for_update().select_related("review").get(pk=learning.pk)
+    learning = lock_row(Learning.objects.select_related("review"), learning.pk)
     check_review_open(learning.review)
     check_version(stored=learning.version, given=version)
     if learning.description == description:
@@ -526,8 +522,8 @@ def learning_update(*, learning: Learning, by: User, description: str, version: 
 @transaction.atomic
 def learning_reorder(*, review: Review, by: User, ordered_ids: Sequence[int]) -> list[Learning]:
     """Rank the review's learnings in this order (1 = most valuable), naming each learning once."""
+    review = lock_row(Review, review.pk)
     check_review_open(review)
-    Review.objects.select_for_update().filter(pk=review.pk).first()
     learnings = {learning.pk: learning for learning in review.learnings.all()}
     if sorted(ordered_ids) != sorted(learnings):
         raise ValidationError("The new order must name each of the review's learnings exactly once.")
@@ -568,9 +564,7 @@ def action_withdraw(*, action: ImprovementAction, by: User) -> None:
     Once a ticket exists (or a push is under way) the action stays: it is closed in the tracker,
     where the team sees it, so the backlog and ybiyri never disagree.
     """
-    action = (
-        ImprovementAction.objects.select_for_update(of=("self",)).select_related("review").get(pk=action.pk)
-    )
+    action = lock_row(ImprovementAction.objects.select_related("review"), action.pk)
     if action.external_key or action.sync_state == ImprovementAction.SyncState.SYNCING:
         where = action.external_key or "the backlog"
         raise ValidationError(f"This action is already in the team's backlog ({where}): close it there.")

@@ -1,13 +1,16 @@
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 from icalendar import Calendar
 
 from incidents import services
-from incidents.models import AnalysisSession, AuditEntry, Incident, LearningTheme, Notification
+from incidents.models import AnalysisSession, AuditEntry, Incident, LearningTheme, Notification, Responder
 from tests.factories import AnalysisSessionFactory, ResponderFactory, ServiceFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -82,6 +85,58 @@ def test_a_responder_outside_the_organisation_is_refused(incident, pm):
 def test_the_same_responder_cannot_be_added_twice(incident, pm, responder):
     with pytest.raises(ValidationError):
         services.responder_add(incident=incident, by=pm, user=responder)
+
+
+@contextmanager
+def competing_insert_after(query_fragment: str, insert: Callable[[], object]) -> Iterator[None]:
+    """Run `insert` (another person's request) right after the first query containing
+    `query_fragment`: the race between a service's check and its own insert, made certain."""
+    done = False
+
+    def wrapper(execute, sql, params, many, context):
+        nonlocal done
+        result = execute(sql, params, many, context)
+        if not done and query_fragment in sql:
+            done = True
+            insert()
+        return result
+
+    with connection.execute_wrapper(wrapper):
+        yield
+
+
+def test_a_responder_added_by_someone_else_since_the_check_is_refused_not_a_crash(incident, pm, teammate):
+    with (
+        competing_insert_after(
+            'FROM "incidents_responder"',
+            lambda: Responder.objects.create(incident=incident, user=teammate, role="Scribe"),
+        ),
+        pytest.raises(ValidationError) as error,
+    ):
+        services.responder_add(incident=incident, by=pm, user=teammate, role="Comms")
+    assert "already a responder" in error.value.message_dict["user"][0]
+    assert not AuditEntry.objects.filter(verb="responder.added").exists()
+
+
+def test_a_theme_created_by_someone_else_since_the_check_is_the_one_returned(responder):
+    with competing_insert_after(
+        'FROM "incidents_learningtheme"',
+        lambda: LearningTheme.objects.create(name="Retry storms", slug="retry-storms"),
+    ):
+        theme = services.theme_get_or_create(name="retry storms", by=responder)
+    assert theme.slug == "retry-storms"
+    assert LearningTheme.objects.count() == 1
+    assert not AuditEntry.objects.filter(verb="theme.created").exists()
+
+
+def test_a_slug_taken_by_another_theme_since_the_check_moves_to_the_next_one(responder):
+    with competing_insert_after(
+        '"incidents_learningtheme"."slug" =',
+        lambda: LearningTheme.objects.create(name="Retry storms?", slug="retry-storms"),
+    ):
+        theme = services.theme_get_or_create(name="Retry storms!", by=responder)
+    assert theme.slug == "retry-storms-2"
+    assert theme.name == "Retry storms!"
 
 
 def test_allocation_creates_one_session_per_responder_and_emails_a_calendar_block(
