@@ -137,7 +137,7 @@ def incidents_awaiting_review(*, user: User) -> QuerySet[Incident]:
                 "analyses", filter=Q(analyses__status=AnalysisSession.Status.SUBMITTED), distinct=True
             ),
         )
-        .filter(analysis_count__gt=0)
+        .filter(analysis_count__gt=0, submitted_count=F("analysis_count"))
         .select_related("team", "service")
         .order_by("-started_at")
     )

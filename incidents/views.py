@@ -7,6 +7,7 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, Validat
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -269,8 +270,10 @@ def analysis_allocate(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             add_service_errors(form, error)
         else:
+            count = len(sessions)
             messages.success(
-                request, f"{len(sessions)} analysis session(s) allocated; invites are on their way."
+                request,
+                f"{count} analysis session{pluralize(count)} allocated; invites are on their way.",
             )
             return redirect(incident)
     status = 400 if form.is_bound and form.errors else 200

@@ -110,6 +110,8 @@ class BrowserUser:
     page: object
     device: str
     test_name: str
+    javascript: bool = True
+    twin: Callable[[], object] | None = None
     problems: list[str] = field(default_factory=list)
 
     def visit(self, path: str, name: str) -> None:
@@ -120,8 +122,12 @@ class BrowserUser:
 
     def check(self, name: str) -> None:
         """Run axe-core on the page as it is now, record its figures and save a screenshot."""
-        page = self.page
-        page.wait_for_load_state("load")
+        self.page.wait_for_load_state("load")
+        SCREENSHOTS.mkdir(exist_ok=True)
+        self.page.screenshot(
+            path=str(SCREENSHOTS / f"{self.test_name}--{name}--{self.device}.png"), full_page=True
+        )
+        page = self.page if self.javascript else self.script_free_copy()
         if not page.evaluate("typeof window.axe !== 'undefined'"):
             # Injected through the DevTools protocol: the page's own CSP allows no inline script.
             page.evaluate(AXE_SCRIPT.read_text())
@@ -134,12 +140,20 @@ class BrowserUser:
         for violation in results["violations"]:
             figures[violation["impact"] or "minor"] += 1
         AXE_FIGURES[f"{name} [{self.device}]"] = figures
-        SCREENSHOTS.mkdir(exist_ok=True)
-        page.screenshot(
-            path=str(SCREENSHOTS / f"{self.test_name}--{name}--{self.device}.png"), full_page=True
-        )
         blocking = [v for v in results["violations"] if v["impact"] in BLOCKING_IMPACTS]
         assert not blocking, f"axe-core on {name} ({self.device}): {json.dumps(blocking, indent=1)}"
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{name} ({self.device}) is {overflow}px wider than the screen"
+
+    def script_free_copy(self):
+        """The page as it is, in a twin page that runs scripts: axe-core cannot run where JavaScript
+        is off, so it checks the same markup, without the app's own scripts, at the same size."""
+        twin = self.twin()
+        html = re.sub(r"<script\b.*?</script>", "", self.page.content(), flags=re.DOTALL)
+        twin.set_content(html.replace("<head>", f'<head><base href="{self.page.url}">', 1), wait_until="load")
+        return twin
 
     def wait_for_path(self, path: str) -> None:
         """Wait until the page's address has this path (after a form's redirect, say)."""
@@ -189,7 +203,13 @@ def open_browser(browser, live_server, device, request) -> Iterator[Callable[...
                 ]
             )
         page = context.new_page()
-        browser_user = BrowserUser(page=page, device=device, test_name=test_name)
+        browser_user = BrowserUser(
+            page=page,
+            device=device,
+            test_name=test_name,
+            javascript=javascript,
+            twin=None if javascript else lambda: opener().page,
+        )
         page.on("pageerror", lambda error: browser_user.problems.append(f"script error: {error}"))
         page.on(
             "console",
