@@ -7,9 +7,11 @@ from django.db.models import (
     DurationField,
     ExpressionWrapper,
     F,
+    OuterRef,
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
 )
 from django.db.models.functions import Coalesce
 
@@ -45,12 +47,22 @@ def incident_list(
     if query:
         incidents = incidents.filter(title__icontains=query.strip())
     return incidents.annotate(
-        responder_count=Count("responders", distinct=True),
-        submitted_count=Count(
-            "analyses", filter=Q(analyses__status=AnalysisSession.Status.SUBMITTED), distinct=True
+        responder_count=count_per_incident(Responder.objects.all()),
+        submitted_count=count_per_incident(
+            AnalysisSession.objects.filter(status=AnalysisSession.Status.SUBMITTED)
         ),
-        analysis_count=Count("analyses", distinct=True),
+        analysis_count=count_per_incident(AnalysisSession.objects.all()),
     ).order_by("-started_at", "-id")
+
+
+def count_per_incident(rows: QuerySet) -> Coalesce:
+    """How many of `rows` belong to each incident, as a correlated subquery: PostgreSQL counts them
+    for the incidents of the page only, where joins and GROUP BY would count them for every incident
+    the viewer may see before sorting and cutting the page."""
+    counted = (
+        rows.filter(incident_id=OuterRef("pk")).order_by().values("incident_id").annotate(count=Count("*"))
+    )
+    return Coalesce(Subquery(counted.values("count")), 0)
 
 
 def incident_timeline(*, incident: Incident, viewer: User | None = None) -> QuerySet[KeyEvent]:
