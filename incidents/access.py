@@ -15,7 +15,7 @@ feed goes through them.
 """
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from incidents.evidence.models import Evidence
@@ -209,3 +209,18 @@ def access_team(*, user: User, team_id: int, for_edit: bool = False) -> Team:
     if for_edit and not can_edit_team(user, team):
         raise PermissionDenied("Only administrators change teams.")
     return team
+
+
+def visible_incident_ids(user: User, incidents: QuerySet[Incident]) -> QuerySet:
+    """The ids of those of `incidents` the user participates in: the rule of `visible_incidents_q`,
+    written as a union of lookups that each use an index (the team's incidents by team and start,
+    the responder's, the review participant's), for aggregates over many incidents that must not
+    scan them all to find a member's few."""
+    if sees_everything(user):
+        return incidents.values("id")
+    by_team = incidents.filter(team_id__in=user_team_ids(user)).values("id")
+    responded = incidents.filter(id__in=Responder.objects.filter(user=user).values("incident_id")).values(
+        "id"
+    )
+    reviewed = incidents.filter(id__in=review_participations(user)).values("id")
+    return by_team.union(responded, reviewed)

@@ -11,9 +11,8 @@ from django.db.models import Count, DateTimeField, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
-from incidents.access import sees_everything, user_team_ids, visible_incidents_q
+from incidents.access import sees_everything, user_team_ids, visible_incident_ids
 from incidents.models import AnalysisSession, Incident, Service, Team, User
-from reviews.access import readable_narratives_q
 from reviews.insights.compare import operating_models, recurring_themes
 from reviews.insights.scope import InsightsScope, days_exact, elapsed, hours
 from reviews.models import ImprovementAction, Narrative, Review, Training, Walkthrough
@@ -257,16 +256,15 @@ class Ledger:
 def insights_for(*, viewer: User, scope: InsightsScope) -> Insights:
     now = timezone.now()
     tz = timezone.get_current_timezone()
-    incidents = Incident.objects.filter(
-        visible_incidents_q(viewer), started_at__gte=scope.start, started_at__lt=scope.end
-    )
+    in_scope = Incident.objects.filter(started_at__gte=scope.start, started_at__lt=scope.end)
     if scope.team:
-        incidents = incidents.filter(team=scope.team)
+        in_scope = in_scope.filter(team=scope.team)
     if scope.severity:
-        incidents = incidents.filter(severity=scope.severity)
+        in_scope = in_scope.filter(severity=scope.severity)
     if scope.operating_model:
-        incidents = incidents.filter(operating_model=scope.operating_model)
-    incident_ids = incidents.values("id")
+        in_scope = in_scope.filter(operating_model=scope.operating_model)
+    incident_ids = visible_incident_ids(viewer, in_scope)
+    incidents = Incident.objects.filter(id__in=incident_ids)
     ledger = Ledger()
 
     def by_team_month(queryset: QuerySet, team: str, started: str, *, day: bool = False) -> QuerySet:
@@ -444,13 +442,14 @@ def insights_for(*, viewer: User, scope: InsightsScope) -> Insights:
     misfits = list(services.select_related("team").order_by("team__name", "name")[:20])
     for service in misfits:
         rows.append(Figure("operating_models", f"misfit:{service.name}", service.team.name, ALL, 1, "flag"))
-    narratives = Narrative.objects.filter(readable_narratives_q(viewer), incident_id__in=incident_ids)
+    # Reach is of published narratives, which every member may read.
+    narratives = Narrative.objects.filter(status=Narrative.Status.PUBLISHED, incident_id__in=incident_ids)
     reach = narratives.aggregate(published=Count("id", distinct=True), reads=Count("reads", distinct=True))
     rows.append(Figure("reach", "narratives_published", ALL, ALL, reach["published"], "count"))
     rows.append(Figure("reach", "reads", ALL, ALL, reach["reads"], "count"))
     most_read = list(
         narratives.annotate(read_count=Count("reads", distinct=True))
-        .select_related("incident__team")
+        .only("id", "title", "published_at")
         .order_by("-read_count", "-published_at")[:5]
     )
     return Insights(
