@@ -142,6 +142,17 @@ def access_analysis(*, user: User, analysis_id: int, for_edit: bool = False) -> 
     return analysis
 
 
+def access_analysis_to_manage(*, user: User, analysis_id: int) -> AnalysisSession:
+    """The analysis for its incident's managers (waiving it): 404 when its incident is invisible,
+    403 when the user may see but not manage the incident; its report stays unread."""
+    try:
+        analysis = AnalysisSession.objects.select_related("incident__team", "analyst").get(pk=analysis_id)
+    except AnalysisSession.DoesNotExist:
+        raise Http404("No such analysis") from None
+    access_incident(user=user, incident_id=analysis.incident_id, for_manage=True)
+    return analysis
+
+
 def readable_evidence_q(user: User, prefix: str = "") -> Q:
     """A filter for the evidence `user` may read: that of the incidents they participate in, the
     people who may read the incident's analyses (the query form of `can_read_evidence`)."""

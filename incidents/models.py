@@ -293,6 +293,10 @@ class Incident(models.Model):
         return self.detected_at - self.started_at if self.detected_at else None
 
     @property
+    def time_to_mitigate(self) -> timedelta | None:
+        return self.mitigated_at - self.started_at if self.mitigated_at else None
+
+    @property
     def time_to_resolve(self) -> timedelta | None:
         return self.resolved_at - self.started_at if self.resolved_at else None
 
@@ -349,6 +353,11 @@ class AnalysisSession(models.Model):
     version = models.PositiveIntegerField(default=1)
     time_spent_minutes = models.PositiveIntegerField(default=0)
     themes = models.ManyToManyField(LearningTheme, related_name="analyses", blank=True)
+    waived_at = models.DateTimeField(null=True, blank=True)
+    waived_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    waive_reason = models.TextField(
+        blank=True, max_length=2000, help_text="Why the loop may close without this analysis."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -368,8 +377,17 @@ class AnalysisSession(models.Model):
         return self.status == self.Status.SUBMITTED
 
     @property
+    def is_waived(self) -> bool:
+        return self.waived_at is not None
+
+    @property
+    def closes_the_loop(self) -> bool:
+        """Submitted, or waived by a product manager: the narrative need not wait for it."""
+        return self.is_submitted or self.is_waived
+
+    @property
     def is_overdue(self) -> bool:
-        return not self.is_submitted and self.due_at < timezone.now()
+        return not self.closes_the_loop and self.due_at < timezone.now()
 
 
 class Interview(models.Model):

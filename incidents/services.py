@@ -28,12 +28,14 @@ from incidents.models import (
 )
 from incidents.tasks import NOTIFICATIONS
 from ybiyri.db import insert_or_refuse, lock_row
+from ybiyri.errors import Conflict
+from ybiyri.text import single_line
 
 MAX_ALLOCATED_MINUTES = 40 * 60
 MAX_TIME_SPENT_MINUTES = 200 * 60
 
 
-class StaleVersion(Exception):
+class StaleVersion(Conflict):
     """A save was based on an older version than the one stored; nothing was written."""
 
     def __init__(self, *, current_version: int, message: str = "") -> None:
@@ -44,10 +46,8 @@ class StaleVersion(Exception):
             "Your text is kept below: compare, merge and save again."
         )
 
-
-def single_line(text: str) -> str:
-    """Titles are one line: they become email subjects and ticket summaries, where line breaks break."""
-    return " ".join(text.split())
+    def details(self) -> dict:
+        return {"current_version": self.current_version}
 
 
 def audit_record(
@@ -608,6 +608,32 @@ def analysis_submit(*, analysis: AnalysisSession, by: User) -> AnalysisSession:
             body=render_to_string("incidents/email/analysis_submitted.txt", context),
         )
     audit_record(actor=by, verb="analysis.submitted", target=locked, team=incident.team)
+    return locked
+
+
+@transaction.atomic
+def analysis_waive(*, analysis: AnalysisSession, by: User, reason: str) -> AnalysisSession:
+    """Let the learning loop close without this analysis, for a recorded reason (the caller has
+    checked that `by` manages the incident). The analyst may still submit it later."""
+    locked = analysis_lock(analysis)
+    check_analysis_open(locked)
+    if locked.is_waived:
+        raise ValidationError("This analysis is already waived.")
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the loop may close without this analysis."})
+    locked.waived_at = timezone.now()
+    locked.waived_by = by
+    locked.waive_reason = reason
+    locked.full_clean(exclude=["themes"])
+    locked.save(update_fields=["waived_at", "waived_by", "waive_reason", "updated_at"])
+    audit_record(
+        actor=by,
+        verb="analysis.waived",
+        target=locked,
+        team=locked.incident.team,
+        changes={"reason": reason},
+    )
     return locked
 
 

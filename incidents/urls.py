@@ -30,6 +30,7 @@ urlpatterns = [
     path("incidents/<int:pk>/allocate/", views.analysis_allocate, name="allocate"),
     path("analyses/<int:pk>/", views.analysis_edit, name="analysis"),
     path("analyses/<int:pk>/submit/", views.analysis_submit, name="analysis_submit"),
+    path("analyses/<int:pk>/waive/", views.analysis_waive, name="analysis_waive"),
     path("analyses/<int:pk>/autosave/", views.analysis_autosave, name="analysis_autosave"),
     path("analyses/<int:pk>/interviews/", views.interview_add, name="interview_add"),
     path(

@@ -9,11 +9,13 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonR
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from incidents import selectors, services
 from incidents.access import (
     access_analysis,
+    access_analysis_to_manage,
     access_incident,
     can_manage_incident,
     can_read_analysis,
@@ -430,6 +432,25 @@ def analysis_submit(request: HttpRequest, pk: int) -> HttpResponse:
         success="Analysis submitted; the product manager has been told.",
     )
     return redirect(analysis)
+
+
+@require_POST
+def analysis_waive(request: HttpRequest, pk: int) -> HttpResponse:
+    """Let the loop close without this analysis (the incident's managers), then back to where the
+    form was (the narrative's publish panel), or the incident."""
+    analysis = access_analysis_to_manage(user=request.user, analysis_id=pk)
+    call_reporting(
+        request,
+        services.analysis_waive,
+        analysis=analysis,
+        by=request.user,
+        reason=request.POST.get("reason", "")[:2000],
+        success=f"{analysis.analyst.display_name}'s analysis waived: the loop may close without it.",
+    )
+    back = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return redirect(back)
+    return redirect(analysis.incident)
 
 
 def analysis_partial_response(

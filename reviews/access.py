@@ -1,13 +1,17 @@
 """Permission-checked fetches for reviews, actions and narratives.
 
 - a review and the actions are visible to whoever can see the incident (its participants, see
-  `incidents.access`), and managed by the team's product managers, problem managers and the
-  review's facilitator while the review stands: a cancelled review's facilitator has no powers left;
+  `incidents.access`); the review is managed by the team's product managers, problem managers and
+  the review's facilitator while the review stands: a cancelled review's facilitator has no powers
+  left;
+- the outcomes — improvement actions recorded and changed, the narrative published once the loop is
+  closed — are for any member of the incident's team, the standing review's facilitator, and
+  product and problem managers (`can_record_outcomes`); publishing before the loop is closed, with
+  a recorded reason, is for product and problem managers only (`can_override_loop`);
 - a draft narrative is visible to and editable by the incident's team (members and product managers)
   and problem managers only — never to responders from other teams or the organisation at large;
 - a published narrative is readable by every signed-in member, unless the incident is confidential,
-  in which case only those who can see the incident read it;
-- publishing is for the team's product managers, problem managers and the review's facilitator.
+  in which case only those who can see the incident read it.
 """
 
 from django.core.exceptions import PermissionDenied
@@ -15,6 +19,7 @@ from django.db.models import Q
 from django.http import Http404
 
 from incidents.access import (
+    access_incident,
     can_manage_incident,
     can_manage_team,
     can_view_incident,
@@ -55,6 +60,16 @@ def access_review(*, user: User, review_id: int, for_manage: bool = False) -> Re
     return review
 
 
+def can_record_outcomes(user: User, incident: Incident) -> bool:
+    """Record and change improvement actions, publish the narrative once the loop is closed."""
+    return in_narrative_team(user, incident) or can_facilitate(user, incident)
+
+
+def can_override_loop(user: User, incident: Incident) -> bool:
+    """Publish the narrative before every analysis is in and the review held, giving a reason."""
+    return can_manage_incident(user, incident)
+
+
 def access_action(*, user: User, action_id: int, for_edit: bool = False) -> ImprovementAction:
     try:
         action = ImprovementAction.objects.select_related("incident__team", "owner", "review").get(
@@ -64,8 +79,8 @@ def access_action(*, user: User, action_id: int, for_edit: bool = False) -> Impr
         raise Http404("No such action") from None
     if not can_view_incident(user, action.incident):
         raise Http404("No such action")
-    if for_edit and not can_facilitate(user, action.incident):
-        raise PermissionDenied("Only the facilitator and the team's product managers can change actions.")
+    if for_edit and not can_record_outcomes(user, action.incident):
+        raise PermissionDenied("Only the incident's team and the review's facilitator can change actions.")
     return action
 
 
@@ -80,12 +95,21 @@ def actions_editable(user: User, actions) -> set[int]:
     return {
         action.pk
         for action in actions
-        if can_manage_incident(user, action.incident) or action.incident_id in facilitated
+        if in_narrative_team(user, action.incident) or action.incident_id in facilitated
     }
 
 
 def in_narrative_team(user: User, incident: Incident) -> bool:
     return sees_everything(user) or incident.team_id in user_team_ids(user)
+
+
+def access_incident_for_draft(*, user: User, incident_id: int) -> Incident:
+    """The incident whose narrative `user` drafts: 404 if they may not see it, 403 unless they
+    are in the incident's team (drafts stay within the team)."""
+    incident = access_incident(user=user, incident_id=incident_id)
+    if not in_narrative_team(user, incident):
+        raise PermissionDenied("Only the incident's team can draft its narrative.")
+    return incident
 
 
 def can_read_narrative(user: User, narrative: Narrative) -> bool:
@@ -97,7 +121,35 @@ def can_read_narrative(user: User, narrative: Narrative) -> bool:
 
 
 def can_publish_narrative(user: User, narrative: Narrative) -> bool:
+    return can_record_outcomes(user, narrative.incident)
+
+
+def can_manage_broadcast(user: User, narrative: Narrative) -> bool:
+    """See where a narrative was broadcast and send its failed deliveries again: the incident's
+    product managers, problem managers and the standing review's facilitator (`can_facilitate`).
+    Recipients' addresses are in there, so not every team member. The pages and the API both ask this."""
     return can_facilitate(user, narrative.incident)
+
+
+def managed_broadcasts_q(user: User, prefix: str = "") -> Q:
+    """The query form of `can_manage_broadcast`, over narratives (`prefix="narrative__"` from a
+    delivery)."""
+    if sees_everything(user):
+        return Q()
+    incident = f"{prefix}incident__"
+    facilitates = Q(**{f"{incident}review__facilitator": user}) & ~Q(
+        **{f"{incident}review__status": Review.Status.CANCELLED}
+    )
+    return Q(**{f"{incident}team_id__in": user_managed_team_ids(user)}) | facilitates
+
+
+def access_broadcast(*, user: User, narrative_id: int) -> Narrative:
+    """The narrative whose broadcast `user` follows and retries: 404 if they may not read the
+    narrative, 403 if they may read it but not manage its broadcast."""
+    narrative = access_narrative(user=user, narrative_id=narrative_id)
+    if not can_manage_broadcast(user, narrative):
+        raise PermissionDenied("Only those who may publish the narrative follow its broadcast.")
+    return narrative
 
 
 def readable_narratives_q(user: User) -> Q:
@@ -125,7 +177,7 @@ def access_narrative(
     if for_edit and not in_narrative_team(user, narrative.incident):
         raise PermissionDenied("Only the incident's team can edit its narrative.")
     if for_publish and not can_publish_narrative(user, narrative):
-        raise PermissionDenied("Only the facilitator and the team's product managers can publish.")
+        raise PermissionDenied("Only the incident's team and the review's facilitator can publish.")
     return narrative
 
 

@@ -39,7 +39,7 @@ class NarrativeFeed(Feed):
         return f"[{item.incident.get_severity_display()}] {item.incident.team.name}: {item.title}"
 
     def item_description(self, item: Narrative) -> str:
-        return render_markdown(item.body)
+        return render_markdown(item.body, external_images=False)  # feed readers would fetch them
 
     def item_pubdate(self, item: Narrative):
         return item.published_at

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from incidents.forms import DateTimeLocalInput, MemberField
 from incidents.models import Incident, LearningTheme, Service, Team
-from reviews.models import ContributingFactor, ImprovementAction, Training
+from reviews.models import ContributingFactor, ImprovementAction, Learning, Training
 
 TIME_ZONES = sorted(available_timezones())
 
@@ -71,6 +71,28 @@ class FactorEditForm(FactorForm):
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
 
+class LinksForm(forms.Form):
+    """Pick what an outcome traces to among the given choices ((id, label) pairs), as checkboxes."""
+
+    def __init__(self, *args, choices: dict[str, list[tuple[int, str]]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name, options in choices.items():
+            self.fields[name] = forms.TypedMultipleChoiceField(
+                choices=options,
+                coerce=int,
+                required=False,
+                widget=forms.CheckboxSelectMultiple,
+                label=LINK_LABELS[name],
+            )
+
+
+LINK_LABELS = {
+    "themes": "Learning themes it shows",
+    "key_events": "Key events it contributed to",
+    "factors": "Contributing factors it was learned from",
+}
+
+
 class LearningForm(forms.Form):
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000, label="Learning")
 
@@ -98,6 +120,39 @@ class ActionEditForm(ActionForm):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             field.show_hidden_initial = True
+
+
+class ActionInlineForm(ActionEditForm):
+    """An action changed in place on the backlog list: the fields its row shows, written field-wise."""
+
+    description = None
+
+
+class ActionPageForm(ActionEditForm):
+    """The action's own page: every field, and the learnings and factors of the incident's review
+    that it traces to, written field-wise like the review's form."""
+
+    learnings = forms.ModelMultipleChoiceField(
+        queryset=Learning.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Learnings it puts into practice",
+    )
+    factors = forms.ModelMultipleChoiceField(
+        queryset=ContributingFactor.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Contributing factors it addresses",
+    )
+
+    def __init__(self, *args, incident: Incident, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["learnings"].queryset = Learning.objects.filter(review__incident=incident).select_related(
+            "review"
+        )
+        self.fields["factors"].queryset = ContributingFactor.objects.filter(
+            review__incident=incident
+        ).select_related("review")
 
 
 class ActionFilterForm(forms.Form):
@@ -129,6 +184,14 @@ class NarrativeForm(forms.Form):
     )
 
 
+class BlendDecisionForm(forms.Form):
+    """Take a changed section of the blend into the narrative, or leave it as people wrote it."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=2**31 - 1)
+    section = forms.CharField(max_length=200, required=False, strip=False)
+    decision = forms.ChoiceField(choices=[("accept", "Take it in"), ("ignore", "Keep mine")])
+
+
 def id_choices(model, empty_label: str):
     """Choices of (id, name) read afresh each time a form is built, without model instances."""
 
@@ -148,16 +211,6 @@ class LibraryFilterForm(forms.Form):
     service = forms.TypedChoiceField(coerce=int, required=False, choices=id_choices(Service, "All services"))
     severity = forms.ChoiceField(choices=[("", "Any severity"), *Incident.Severity.choices], required=False)
     theme = forms.TypedChoiceField(coerce=int, required=False, choices=id_choices(LearningTheme, "Any theme"))
-
-
-class InsightsFilterForm(forms.Form):
-    days = forms.TypedChoiceField(
-        choices=[(30, "Last 30 days"), (90, "Last 90 days"), (180, "Last 6 months"), (365, "Last year")],
-        coerce=int,
-        required=False,
-        label="Period",
-    )
-    team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False, empty_label="All my teams")
 
 
 class TrainingForm(forms.Form):

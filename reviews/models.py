@@ -10,7 +10,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents.models import Incident, User
+from incidents.models import Incident, KeyEvent, LearningTheme, User
 
 
 class Review(models.Model):
@@ -92,6 +92,12 @@ class ContributingFactor(models.Model):
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="factors")
     description = models.TextField(max_length=2000)
     kind = models.CharField(max_length=10, choices=Kind.choices)
+    themes = models.ManyToManyField(
+        LearningTheme, related_name="factors", blank=True, help_text="The learning themes it shows."
+    )
+    key_events = models.ManyToManyField(
+        KeyEvent, related_name="factors", blank=True, help_text="The key events it contributed to."
+    )
     version = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
@@ -107,6 +113,9 @@ class Learning(models.Model):
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="learnings")
     description = models.TextField(max_length=2000)
     rank = models.PositiveIntegerField(help_text="1 is the most valuable.")
+    factors = models.ManyToManyField(
+        ContributingFactor, related_name="learnings", blank=True, help_text="The factors it was learned from."
+    )
     version = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
@@ -194,6 +203,12 @@ class ImprovementAction(models.Model):
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.MEDIUM)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
     due_date = models.DateField(null=True, blank=True)
+    learnings = models.ManyToManyField(
+        Learning, related_name="actions", blank=True, help_text="The learnings it puts into practice."
+    )
+    factors = models.ManyToManyField(
+        ContributingFactor, related_name="actions", blank=True, help_text="The factors it addresses."
+    )
     raised_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="raised_actions")
     raised_at = models.DateTimeField(default=timezone.now)
     done_at = models.DateTimeField(null=True, blank=True)
@@ -281,6 +296,14 @@ class Narrative(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
     published_at = models.DateTimeField(null=True, blank=True, db_index=True)
     published_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    override_reason = models.TextField(
+        blank=True, max_length=2000, help_text="Why it was published before the loop was closed."
+    )
+    blend = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Each section of the blend as last drafted from its sources, to tell what changed since.",
+    )
     search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:

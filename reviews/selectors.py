@@ -1,13 +1,16 @@
 """Reads for reviews, actions and the narrative library, each with a fixed number of queries."""
 
 import hashlib
+from dataclasses import dataclass
 from datetime import timedelta
 
-from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
 from django.db.models import (
+    BooleanField,
     Case,
     Count,
+    ExpressionWrapper,
     F,
     IntegerField,
     Max,
@@ -22,7 +25,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from incidents.access import visible_incidents_q
-from incidents.models import AnalysisSession, LearningTheme, User
+from incidents.models import AnalysisSession, AuditEntry, Incident, LearningTheme, User
 from reviews.access import readable_narratives_q
 from reviews.models import (
     FactorSuggestion,
@@ -35,6 +38,38 @@ from reviews.models import (
 )
 
 SEARCH_CONFIG = "english"
+
+
+@dataclass(frozen=True)
+class LoopState:
+    """How far the incident's learning loop has come: the narrative goes out once it is closed."""
+
+    open_analyses: list[AnalysisSession]
+    review: Review | None
+
+    @property
+    def review_held(self) -> bool:
+        return self.review is not None and self.review.status == Review.Status.HELD
+
+    @property
+    def missing(self) -> list[str]:
+        """What is still open, in the words of the API: ``analyses`` and/or ``review``."""
+        return (["analyses"] if self.open_analyses else []) + ([] if self.review_held else ["review"])
+
+    @property
+    def closed(self) -> bool:
+        return not self.missing
+
+
+def loop_state(*, incident: Incident) -> LoopState:
+    """Analyses neither submitted nor waived, and the review, in two queries."""
+    open_analyses = list(
+        AnalysisSession.objects.filter(incident=incident, waived_at__isnull=True)
+        .exclude(status=AnalysisSession.Status.SUBMITTED)
+        .select_related("analyst")
+        .order_by("due_at", "id")
+    )
+    return LoopState(open_analyses=open_analyses, review=Review.objects.filter(incident=incident).first())
 
 
 def reviews_upcoming(*, user: User) -> QuerySet[Review]:
@@ -63,12 +98,16 @@ def review_detail(*, review: Review) -> Review:
         Review.objects.select_related("incident__team", "incident__service", "facilitator")
         .prefetch_related(
             Prefetch("attendees", User.objects.order_by("first_name", "last_name", "username")),
-            "factors",
-            "learnings",
+            "factors__themes",
+            "factors__key_events",
+            "learnings__factors",
             Prefetch("perspectives", Perspective.objects.select_related("author")),
             Prefetch("factor_suggestions", FactorSuggestion.objects.select_related("suggested_by")),
             Prefetch(
-                "actions", ImprovementAction.objects.select_related("owner").order_by("raised_at", "id")
+                "actions",
+                ImprovementAction.objects.select_related("owner")
+                .prefetch_related("learnings", "factors")
+                .order_by("raised_at", "id"),
             ),
         )
         .get(pk=review.pk)
@@ -134,9 +173,11 @@ def action_backlog(
     ordering: str = "-raised_at",
 ) -> QuerySet[ImprovementAction]:
     """Improvement actions across the incidents the viewer can see, with their age so far."""
-    actions = ImprovementAction.objects.filter(
-        visible_incidents_q(viewer, prefix="incident__")
-    ).select_related("incident__team", "owner")
+    actions = (
+        ImprovementAction.objects.filter(visible_incidents_q(viewer, prefix="incident__"))
+        .select_related("incident__team", "owner")
+        .prefetch_related("learnings", "factors")
+    )
     if team_id:
         actions = actions.filter(incident__team_id=team_id)
     if status:
@@ -194,11 +235,15 @@ def narrative_library(
     if not query:
         return narratives.order_by("-published_at", "-id")
     if connection.vendor == "postgresql":
+        # Title matches first, then the newest. Ranking by ts_rank would read (detoast) the stored
+        # vector of every match, thousands for a common word, to keep twenty; the title's own
+        # vector is computed from the row in hand, and the filter is answered by the GIN index.
         search = SearchQuery(query, config=SEARCH_CONFIG, search_type="websearch")
         return (
             narratives.filter(search_vector=search)
-            .annotate(rank=SearchRank(F("search_vector"), search))
-            .order_by("-rank", "-published_at", "-id")
+            .annotate(title_vector=SearchVector("title", config=SEARCH_CONFIG))
+            .annotate(title_hit=ExpressionWrapper(Q(title_vector=search), output_field=BooleanField()))
+            .order_by("-title_hit", "-published_at", "-id")
         )
     words = query.split()
     title_hit = Q()
@@ -239,6 +284,17 @@ def narrative_themes(*, narrative: Narrative) -> QuerySet[LearningTheme]:
     )
 
 
+def narrative_actions(*, narrative: Narrative) -> QuerySet[ImprovementAction]:
+    """The incident's improvement actions as they stand now (status read live, not from the text),
+    with what they trace back to, in a fixed number of queries."""
+    return (
+        ImprovementAction.objects.filter(incident_id=narrative.incident_id)
+        .select_related("owner")
+        .prefetch_related("learnings", "factors")
+        .order_by("raised_at", "id")
+    )
+
+
 def narrative_readers(*, narrative: Narrative, limit: int = 20) -> QuerySet[NarrativeRead]:
     return narrative.reads.select_related("reader").order_by("-first_read_at")[:limit]
 
@@ -265,3 +321,15 @@ def narrative_feed_fingerprint(*, viewer: User, limit: int = 50) -> str:
         "incident__service__name",
     )[:limit]
     return hashlib.sha256(repr(list(rows)).encode()).hexdigest()[:32]
+
+
+def action_history(*, action: ImprovementAction, limit: int = 50) -> QuerySet[AuditEntry]:
+    """The action's audit trail, newest first: who changed what (no actor: the tracker).
+
+    Its entries carry the incident's team, whose index narrows the search to that team's entries.
+    """
+    return AuditEntry.objects.filter(
+        team_id=action.incident.team_id,
+        target_type=ImprovementAction._meta.label_lower,
+        target_id=str(action.pk),
+    ).select_related("actor")[:limit]

@@ -3,7 +3,9 @@
 - ``django.core.exceptions.ValidationError`` (raised by services and model ``clean()``) → 400 with
   the same shape as DRF's own validation errors: ``{"field": ["message", ...]}``, and
   ``{"non_field_errors": [...]}`` for errors not tied to a field;
-- ``incidents.services.StaleVersion`` → 409 ``{"detail": ..., "current_version": N}``;
+- ``ybiyri.errors.Conflict`` → 409 ``{"detail": ..., **details}``: a stale version
+  (``{"current_version": N}``), a narrative published while the loop is open
+  (``{"missing": ["analyses", "review"]}``);
 - ``Http404`` → 404 ``{"detail": "Not found."}`` whatever raised it, so that a row the requester
   may not see and a row that does not exist answer alike (the ``access_*`` functions and
   ``get_object_or_404`` word their messages differently);
@@ -23,7 +25,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
-from incidents.services import StaleVersion
+from ybiyri.errors import Conflict
 
 
 def validation_error_body(error: DjangoValidationError) -> dict[str, list[str]]:
@@ -40,10 +42,8 @@ def validation_error_body(error: DjangoValidationError) -> dict[str, list[str]]:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DjangoValidationError):
         return Response(validation_error_body(exc), status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, StaleVersion):
-        return Response(
-            {"detail": str(exc), "current_version": exc.current_version}, status=status.HTTP_409_CONFLICT
-        )
+    if isinstance(exc, Conflict):
+        return Response({"detail": str(exc), **exc.details()}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     return exception_handler(exc, context)

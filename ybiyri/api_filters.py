@@ -42,8 +42,14 @@ RELATION_FIELDS = (
 )
 
 
+#: The longest text a filter takes: longer terms are bad input (SQLite refuses LIKE patterns of
+#: tens of thousands of characters with an error), never a search.
+MAX_FILTER_TEXT = 200
+
+
 class ApiFilterSet(filters.FilterSet):
-    """The base of every API filter set: relations are filtered by id, never by a model choice."""
+    """The base of every API filter set: relations are filtered by id, never by a model choice,
+    and text filters take at most MAX_FILTER_TEXT characters."""
 
     FILTER_DEFAULTS = {
         **FILTER_FOR_DBFIELD_DEFAULTS,
@@ -59,6 +65,8 @@ class ApiFilterSet(filters.FilterSet):
                     f"{cls.__name__}.{name} offers rows from a queryset: filter related rows by id "
                     "(IdFilter), so that the viewer's access rule alone decides what is listed."
                 )
+            if isinstance(declared_filter, filters.CharFilter):
+                declared_filter.extra.setdefault("max_length", MAX_FILTER_TEXT)
         return declared
 
 

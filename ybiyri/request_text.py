@@ -15,6 +15,7 @@ surrogates itself, and each webhook parser refuses them in the values it reads.
 from collections.abc import Callable, Iterable
 from urllib.parse import parse_qsl
 
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
@@ -78,7 +79,10 @@ class UnfitTextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        problem = unfit_text_problem(request)
+        try:
+            problem = unfit_text_problem(request)
+        except SuspiciousOperation as refused:  # too many fields, too big a body: Django's limits
+            problem = str(refused)
         if problem:
             return bad_request(request, problem)
         return self.get_response(request)

@@ -219,6 +219,8 @@ class AnalysisSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "submitted_at",
+            "waived_at",
+            "waive_reason",
         ]
         read_only_fields = fields
 
@@ -261,6 +263,18 @@ class KeyEventInputSerializer(serializers.Serializer):
     occurred_at = serializers.DateTimeField()
     description = serializers.CharField(max_length=2000)
     evidence_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class AnalysisStateSerializer(AnalysisSerializer):
+    """An analysis without its report: what its incident's managers see of one still in progress."""
+
+    class Meta(AnalysisSerializer.Meta):
+        fields = [name for name in AnalysisSerializer.Meta.fields if name != "report"]
+        read_only_fields = fields
+
+
+class AnalysisWaiveSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, help_text="Why the loop may close without it.")
 
 
 class ServiceUpdateSerializer(serializers.Serializer):

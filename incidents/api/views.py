@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from incidents import selectors, services
 from incidents.access import (
     access_analysis,
+    access_analysis_to_manage,
     access_incident,
     access_service,
     access_team,
@@ -33,6 +34,8 @@ from incidents.api.serializers import (
     AnalysisAllocateSerializer,
     AnalysisSaveSerializer,
     AnalysisSerializer,
+    AnalysisStateSerializer,
+    AnalysisWaiveSerializer,
     IncidentInputSerializer,
     IncidentSerializer,
     IncidentUpdateSerializer,
@@ -361,6 +364,17 @@ class AnalysisViewSet(ApiViewSet, mixins.ListModelMixin):
             themes=data["themes"] if "themes" in data else list(analysis.themes.all()),
         )
         return Response(AnalysisSerializer(saved).data)
+
+    @extend_schema(request=AnalysisWaiveSerializer, responses=AnalysisStateSerializer)
+    @action(detail=True, methods=["post"])
+    def waive(self, request: Request, pk: str) -> Response:
+        """Let the learning loop close without this analysis, giving the reason (product and
+        problem managers); the narrative may then be published without it."""
+        analysis = access_analysis_to_manage(user=request.user, analysis_id=pk)
+        serializer = AnalysisWaiveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        waived = services.analysis_waive(analysis=analysis, by=request.user, **serializer.validated_data)
+        return Response(AnalysisStateSerializer(waived).data)
 
     @extend_schema(request=None, responses=AnalysisSerializer)
     @action(detail=True, methods=["post"])

@@ -81,32 +81,58 @@ class ReviewScheduleSerializer(MeetingInputSerializer):
     incident = id_field()
 
 
+def id_list_field(help_text: str) -> serializers.ListField:
+    """Ids of linked rows, written whole (the list replaces the links)."""
+    return serializers.ListField(child=id_field(), max_length=200, required=False, help_text=help_text)
+
+
 class ContributingFactorSerializer(serializers.ModelSerializer):
+    themes = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    key_events = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
     class Meta:
         model = ContributingFactor
-        fields = ["id", "review", "description", "kind", "created_by", "created_at"]
+        fields = ["id", "review", "description", "kind", "themes", "key_events", "created_by", "created_at"]
         read_only_fields = fields
 
 
-class ContributingFactorInputSerializer(serializers.Serializer):
+class FactorLinksSerializer(serializers.Serializer):
+    themes = id_list_field("Learning themes the factor shows.")
+    key_events = id_list_field("Key events of the incident's merged timeline it contributed to.")
+
+
+class ContributingFactorInputSerializer(FactorLinksSerializer):
     review = id_field()
     description = serializers.CharField(max_length=2000)
     kind = serializers.ChoiceField(choices=ContributingFactor.Kind.choices)
 
 
 class LearningSerializer(serializers.ModelSerializer):
+    factors = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
     class Meta:
         model = Learning
-        fields = ["id", "review", "description", "rank", "created_by", "created_at"]
+        fields = ["id", "review", "description", "rank", "factors", "created_by", "created_at"]
         read_only_fields = fields
 
 
-class LearningInputSerializer(serializers.Serializer):
+class LearningLinksSerializer(serializers.Serializer):
+    factors = id_list_field("Contributing factors of the same review it was learned from.")
+
+
+class LearningInputSerializer(LearningLinksSerializer):
     review = id_field()
     description = serializers.CharField(max_length=2000)
 
 
+class ActionLinksSerializer(serializers.Serializer):
+    learnings = id_list_field("Learnings of the incident's review it puts into practice.")
+    factors = id_list_field("Contributing factors of the incident's review it addresses.")
+
+
 class ActionSerializer(serializers.ModelSerializer):
+    learnings = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    factors = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     external_url = serializers.CharField(read_only=True, help_text="The tracker's URL, empty until synced.")
     cost_of_delay_seconds = serializers.SerializerMethodField(
         help_text="From raised to done, or to now while not done: the cost of delay so far."
@@ -129,6 +155,8 @@ class ActionSerializer(serializers.ModelSerializer):
             "raised_by",
             "raised_at",
             "done_at",
+            "learnings",
+            "factors",
             "cost_of_delay_seconds",
             "effort_estimate_hours",
             "effort_actual_hours",
@@ -145,7 +173,7 @@ class ActionSerializer(serializers.ModelSerializer):
         return int(action.cost_of_delay.total_seconds())
 
 
-class ActionUpdateSerializer(serializers.Serializer):
+class ActionUpdateSerializer(ActionLinksSerializer):
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(max_length=10000, allow_blank=True)
     kind = serializers.ChoiceField(choices=ImprovementAction.Kind.choices)
@@ -217,6 +245,7 @@ class NarrativeSerializer(serializers.ModelSerializer):
             "updated_at",
             "published_at",
             "published_by",
+            "override_reason",
         ]
         read_only_fields = fields
 
@@ -246,6 +275,20 @@ class NarrativePublishSerializer(serializers.Serializer):
     broadcast = serializers.BooleanField(
         default=True, help_text="For a narrative already published: broadcast it again."
     )
+    override_reason = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Publish before the loop is closed, and why (product and problem managers).",
+    )
+
+
+class LoopOpenSerializer(serializers.Serializer):
+    """The answer (409) to publishing while the learning loop is open."""
+
+    detail = serializers.CharField()
+    missing = serializers.ListField(child=serializers.ChoiceField(choices=["analyses", "review"]))
 
 
 NARRATIVE_FILTERS = [

@@ -1,13 +1,13 @@
 """What a broadcast says, whatever the channel: built once per narrative, rendered by each channel."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.utils import timezone
 
-from incidents.services import single_line
 from reviews.models import Narrative
+from ybiyri.text import format_duration, single_line
 
 SUMMARY_MAX_CHARS = 500
 
@@ -33,14 +33,6 @@ class BroadcastContent:
     def subject(self) -> str:
         """The email subject: severity, team and title, e.g. "[SEV2] Payments: Checkout timeouts"."""
         return single_line(f"[{self.severity}] {self.team}: {self.title}")
-
-
-def format_duration(duration: timedelta) -> str:
-    minutes = int(duration.total_seconds() // 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min" if minutes else ""]
-    return " ".join(part for part in parts if part) or "under a minute"
 
 
 def format_when(moment: datetime) -> str:

@@ -30,11 +30,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from incidents.models import Incident, Team, User
-from incidents.services import audit_record, single_line
+from incidents.services import audit_record
 from reviews.backlog import RemoteItem, priority_from_tracker
 from reviews.models import ImprovementAction, Review
 from ybiyri.db import lock_row
 from ybiyri.outbox import Outbox
+from ybiyri.text import single_line
 
 SyncState = ImprovementAction.SyncState
 
@@ -49,7 +50,6 @@ ACTION_PUSHES = Outbox(
     error_field="sync_error",
     since_field="sync_requested_at",
 )
-
 
 # The fields the tracker shows: changing one of them re-requests a sync.
 SYNCED_FIELDS: Final = ("title", "description", "kind", "priority", "owner", "due_date")

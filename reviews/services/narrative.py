@@ -1,4 +1,5 @@
-"""Writes for narratives: drafting from the template, versioned saves, publishing, reads, walkthroughs."""
+"""Writes for narratives: drafting from the blend of the loop's sources and taking in what changed
+since, versioned saves, publishing once the loop is closed, reads, walkthroughs."""
 
 from collections.abc import Sequence
 from datetime import datetime
@@ -6,86 +7,19 @@ from datetime import datetime
 from django.contrib.postgres.search import SearchVector
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.template import Context, Engine, TemplateSyntaxError
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from incidents.calendar import CalendarEvent, absolute_url
 from incidents.models import Incident, User
-from incidents.selectors import incident_timeline
-from incidents.services import StaleVersion, audit_record, single_line
-from reviews.models import (
-    ImprovementAction,
-    Narrative,
-    NarrativeRead,
-    NarrativeRevision,
-    NarrativeTemplate,
-    Review,
-    Walkthrough,
-)
-from reviews.selectors import SEARCH_CONFIG
+from incidents.services import StaleVersion, audit_record
+from reviews.models import Narrative, NarrativeRead, NarrativeRevision, Walkthrough
+from reviews.selectors import SEARCH_CONFIG, loop_state
+from reviews.services.blend import blend_changes, blend_render, replace_section, split_sections
 from reviews.services.review import check_meeting, meeting_invites
 from ybiyri.db import lock_row
-
-DEFAULT_TEMPLATE = """*{{ incident.get_severity_display }} · {{ incident.team.name }} · {{ incident.service.name }} \
-({{ incident.service.get_operating_model_display }})*
-
-## Summary
-
-{{ incident.summary }}
-
-## Timeline
-
-{% for event in timeline %}- **{{ event.occurred_at|date:"j M H:i" }}** — {{ event.description }}
-{% empty %}_No key events were established._
-{% endfor %}
-## Contributing factors
-
-{% for factor in factors %}- *{{ factor.get_kind_display }}:* {{ factor.description }}
-{% empty %}_None recorded._
-{% endfor %}
-## What we learned
-
-{% for learning in learnings %}{{ forloop.counter }}. {{ learning.description }}
-{% empty %}_None recorded._
-{% endfor %}
-## What we are changing
-
-{% for action in actions %}- {{ action.title }} ({{ action.kind }}, \
-{{ action.get_priority_display|lower }} priority\
-{% if action.owner %}, owner {{ action.owner.display_name }}{% endif %})
-{% empty %}_No improvement actions yet._
-{% endfor %}"""
-
-# Organisation-edited templates are rendered by a separate engine with no template directories
-# and no app tag libraries: they can only format the context they are given.
-TEMPLATE_ENGINE = Engine(autoescape=False)
-
-
-def narrative_template_body() -> str:
-    template = NarrativeTemplate.objects.order_by("-is_default", "name").first()
-    return template.body if template else DEFAULT_TEMPLATE
-
-
-def narrative_draft_body(*, incident: Incident) -> str:
-    """The Markdown draft: the organisation's template filled from the incident and its review."""
-    review = Review.objects.filter(incident=incident).exclude(status=Review.Status.CANCELLED).first()
-    context = {
-        "incident": incident,
-        "timeline": list(incident_timeline(incident=incident)),
-        "review": review,
-        "factors": list(review.factors.all()) if review else [],
-        "learnings": list(review.learnings.all()) if review else [],
-        "actions": list(
-            ImprovementAction.objects.filter(incident=incident)
-            .select_related("owner")
-            .order_by("raised_at", "id")
-        ),
-    }
-    try:
-        return TEMPLATE_ENGINE.from_string(narrative_template_body()).render(Context(context))
-    except TemplateSyntaxError as error:
-        raise ValidationError(f"The narrative template is broken: {error}. Fix it in the admin.") from error
+from ybiyri.errors import Conflict
+from ybiyri.text import single_line
 
 
 def narrative_search_vector_update(narrative: Narrative) -> None:
@@ -108,14 +42,34 @@ def narrative_revision_add(narrative: Narrative, *, by: User) -> NarrativeRevisi
     )
 
 
+class LoopOpen(Conflict):
+    """The narrative waits for the loop to close: `missing` lists ``analyses`` and/or ``review``."""
+
+    def __init__(self, missing: list[str]) -> None:
+        self.missing = missing
+        open_parts = {
+            "analyses": "every analysis submitted or waived",
+            "review": "the review held",
+        }
+        super().__init__(
+            "The learning loop is still open: publishing needs "
+            + " and ".join(open_parts[part] for part in missing)
+            + ". A product or problem manager may publish anyway, giving a reason."
+        )
+
+    def details(self) -> dict:
+        return {"missing": self.missing}
+
+
 @transaction.atomic
 def narrative_draft(*, incident: Incident, by: User) -> Narrative:
-    """Create the incident's narrative from the template (version 1)."""
+    """Create the incident's narrative from the blend of its sources (version 1)."""
     incident = lock_row(Incident.objects.select_related("team"), incident.pk)
     if Narrative.objects.filter(incident=incident).exists():
         raise ValidationError("This incident already has a narrative: edit it instead.")
+    body = blend_render(incident=incident)
     narrative = Narrative.objects.create(
-        incident=incident, title=incident.title, body=narrative_draft_body(incident=incident), created_by=by
+        incident=incident, title=incident.title, body=body, blend=split_sections(body), created_by=by
     )
     narrative_revision_add(narrative, by=by)
     narrative_search_vector_update(narrative)
@@ -123,19 +77,22 @@ def narrative_draft(*, incident: Incident, by: User) -> Narrative:
     return narrative
 
 
-@transaction.atomic
-def narrative_save(*, narrative: Narrative, by: User, version: int, title: str, body: str) -> Narrative:
-    """Save a new revision if `version` is the stored one; raise StaleVersion otherwise."""
+def narrative_lock(narrative: Narrative, *, version: int) -> Narrative:
+    """The narrative's row, locked, if `version` is the stored one; StaleVersion otherwise.
+    Caller is in a transaction."""
     locked = lock_row(Narrative.objects.select_related("incident__team"), narrative.pk)
     if locked.version != version:
         raise StaleVersion(current_version=locked.version)
+    return locked
+
+
+def narrative_store(locked: Narrative, *, by: User, title: str, body: str, verb: str) -> Narrative:
+    """Store a new revision of a locked narrative (see `narrative_lock`) and audit it as `verb`."""
     title = single_line(title)
     if not title:
         raise ValidationError({"title": "Give the narrative a title."})
     if not body.strip():
         raise ValidationError({"body": "The narrative cannot be empty."})
-    if title == locked.title and body == locked.body:
-        return locked
     locked.title = title
     locked.body = body
     locked.version += 1
@@ -145,19 +102,57 @@ def narrative_save(*, narrative: Narrative, by: User, version: int, title: str, 
     narrative_revision_add(locked, by=by)
     narrative_search_vector_update(locked)
     audit_record(
-        actor=by,
-        verb="narrative.saved",
-        target=locked,
-        team=locked.incident.team,
-        changes={"version": locked.version},
+        actor=by, verb=verb, target=locked, team=locked.incident.team, changes={"version": locked.version}
     )
     return locked
 
 
 @transaction.atomic
-def narrative_publish(*, narrative: Narrative, by: User, broadcast: bool = True) -> Narrative:
+def narrative_save(*, narrative: Narrative, by: User, version: int, title: str, body: str) -> Narrative:
+    """Save a new revision if `version` is the stored one; raise StaleVersion otherwise."""
+    locked = narrative_lock(narrative, version=version)
+    if single_line(title) == locked.title and body == locked.body:
+        return locked
+    return narrative_store(locked, by=by, title=title, body=body, verb="narrative.saved")
+
+
+@transaction.atomic
+def narrative_blend_apply(
+    *, narrative: Narrative, by: User, version: int, accept: Sequence[str] = (), ignore: Sequence[str] = ()
+) -> Narrative:
+    """Take changed sections of the blend into the narrative (`accept`) or leave them out (`ignore`),
+    by section title. Either way the section's fresh blend becomes the one last drafted, so it is not
+    offered again until its sources change once more. Refused with StaleVersion on a stale version."""
+    locked = narrative_lock(narrative, version=version)
+    changes = {
+        change.title: change
+        for change in blend_changes(body=locked.body, drafted=locked.blend, incident=locked.incident)
+    }
+    unknown = [title for title in [*accept, *ignore] if title not in changes]
+    if unknown:
+        raise ValidationError(
+            "These sections have no changes to take in (any more): "
+            + ", ".join(title or "the opening" for title in unknown)
+        )
+    body = locked.body
+    for title in accept:
+        body = replace_section(body, title, changes[title].fresh)
+    locked.blend = {**locked.blend, **{title: changes[title].fresh for title in [*accept, *ignore]}}
+    if body == locked.body:
+        locked.save(update_fields=["blend"])
+        return locked
+    return narrative_store(locked, by=by, title=locked.title, body=body, verb="narrative.blended")
+
+
+@transaction.atomic
+def narrative_publish(
+    *, narrative: Narrative, by: User, broadcast: bool = True, override_reason: str = ""
+) -> Narrative:
     """Publish a draft (always broadcast), or re-broadcast a published narrative when asked.
 
+    A draft is published once the loop is closed — every analysis submitted or waived, the review
+    held — or with `override_reason`, which the caller has checked `by` may give
+    (`reviews.access.can_override_loop`); the reason is kept and shown. Raises LoopOpen otherwise.
     Each broadcast is a new publication: its deliveries are written in this transaction.
     """
     from reviews.broadcast.services import broadcast_publication
@@ -167,10 +162,15 @@ def narrative_publish(*, narrative: Narrative, by: User, broadcast: bool = True)
     if not first_time and not broadcast:
         raise ValidationError("This narrative is already published.")
     now = timezone.now()
+    override_reason = override_reason.strip()
     if first_time:
+        missing = loop_state(incident=locked.incident).missing
+        if missing and not override_reason:
+            raise LoopOpen(missing)
         locked.status = Narrative.Status.PUBLISHED
         locked.published_at = now
         locked.published_by = by
+        locked.override_reason = override_reason if missing else ""
     locked.publication += 1
     locked.save()
     broadcast_publication(narrative=locked)
@@ -178,12 +178,15 @@ def narrative_publish(*, narrative: Narrative, by: User, broadcast: bool = True)
     if incident.status != Incident.Status.CLOSED:
         incident.status = Incident.Status.CLOSED
         incident.save(update_fields=["status", "updated_at"])
+    changes: dict = {"publication": locked.publication}
+    if first_time and locked.override_reason:
+        changes["override_reason"] = locked.override_reason
     audit_record(
         actor=by,
         verb="narrative.published" if first_time else "narrative.rebroadcast",
         target=locked,
         team=incident.team,
-        changes={"publication": locked.publication},
+        changes=changes,
     )
     return locked
 

@@ -5,7 +5,7 @@ from django.forms import BoundField
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from reviews.broadcast.content import format_duration
+from ybiyri.text import format_duration
 
 register = template.Library()
 

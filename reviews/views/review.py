@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from incidents.access import access_incident
 from incidents.forms import add_service_errors
 from incidents.models import AnalysisSession, User
-from incidents.selectors import incident_timeline
+from incidents.selectors import incident_themes, incident_timeline
 from incidents.services import StaleVersion
 from reviews import selectors
 from reviews.access import access_review, can_facilitate
@@ -34,6 +34,7 @@ from reviews.forms import (
     FactorForm,
     LearningEditForm,
     LearningForm,
+    LinksForm,
     NotesFieldForm,
     PerspectiveForm,
     ReviewForm,
@@ -48,6 +49,7 @@ from reviews.models import (
 )
 from reviews.services import review as review_services
 from reviews.services.actions import action_raise, action_update
+from reviews.services.traceability import factor_link, learning_link
 from ybiyri.views import call_reporting
 
 
@@ -210,8 +212,31 @@ def facilitation_context(request: HttpRequest, review: Review, **overrides: Any)
         }
         for person in people
     ]
+    link_choices = {
+        "themes": [(theme.pk, theme.name) for theme in incident_themes(incident=review.incident)],
+        "key_events": [
+            (event.pk, f"{event.occurred_at:%d %b %H:%M} — {event.description[:80]}")
+            for event in incident_timeline(incident=review.incident)
+        ],
+        "factors": [(factor.pk, factor.description[:100]) for factor in review.factors.all()],
+    }
+
+    def links_form(prefix: str, names: tuple[str, ...], initial: dict) -> forms.Form | None:
+        if not facilitates:
+            return None
+        choices = {name: link_choices[name] for name in names}
+        return bound.get(prefix) or LinksForm(prefix=prefix, initial=initial, choices=choices)
+
     factor_rows = [
         {
+            "links_form": links_form(
+                f"factor-links-{factor.pk}",
+                ("themes", "key_events"),
+                {
+                    "themes": [theme.pk for theme in factor.themes.all()],
+                    "key_events": [event.pk for event in factor.key_events.all()],
+                },
+            ),
             "factor": factor,
             "form": form(
                 f"factor-{factor.pk}",
@@ -239,6 +264,11 @@ def facilitation_context(request: HttpRequest, review: Review, **overrides: Any)
     ]
     learning_rows = [
         {
+            "links_form": links_form(
+                f"learning-links-{learning.pk}",
+                ("factors",),
+                {"factors": [factor.pk for factor in learning.factors.all()]},
+            ),
             "learning": learning,
             "form": form(
                 f"learning-{learning.pk}",
@@ -483,6 +513,47 @@ def factor_add(request: HttpRequest, pk: int) -> HttpResponse:
     return form_or_error(
         request, review, "factors", FactorForm(request.POST, prefix="factor"),
         lambda data: review_services.factor_add(review=review, by=request.user, **data),
+    )  # fmt: skip
+
+
+def links_choices(review: Review, *names: str) -> dict[str, list[tuple[int, str]]]:
+    """The ids an outcome of `review` may link to, for validating a posted links form (the
+    traceability services check them again)."""
+    ids = {
+        "themes": lambda: incident_themes(incident=review.incident).values_list("pk", flat=True),
+        "key_events": lambda: incident_timeline(incident=review.incident).values_list("pk", flat=True),
+        "factors": lambda: review.factors.values_list("pk", flat=True),
+    }
+    return {name: [(pk, str(pk)) for pk in ids[name]()] for name in names}
+
+
+@require_POST
+def factor_links(request: HttpRequest, pk: int, factor_id: int) -> HttpResponse:
+    review = access_review(user=request.user, review_id=pk, for_manage=True)
+    factor = get_object_or_404(ContributingFactor, pk=factor_id, review=review)
+    form = LinksForm(
+        request.POST,
+        prefix=f"factor-links-{factor.pk}",
+        choices=links_choices(review, "themes", "key_events"),
+    )
+    return form_or_error(
+        request, review, "factors", form,
+        lambda data: factor_link(
+            factor=factor, by=request.user, theme_ids=data["themes"], key_event_ids=data["key_events"]
+        ),
+    )  # fmt: skip
+
+
+@require_POST
+def learning_links(request: HttpRequest, pk: int, learning_id: int) -> HttpResponse:
+    review = access_review(user=request.user, review_id=pk, for_manage=True)
+    learning = get_object_or_404(Learning, pk=learning_id, review=review)
+    form = LinksForm(
+        request.POST, prefix=f"learning-links-{learning.pk}", choices=links_choices(review, "factors")
+    )
+    return form_or_error(
+        request, review, "learnings", form,
+        lambda data: learning_link(learning=learning, by=request.user, factor_ids=data["factors"]),
     )  # fmt: skip
 
 

@@ -106,6 +106,17 @@
     }
   });
 
+  // Copy buttons: data-copy names the field whose value goes to the clipboard (e.g. a feed address).
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-copy]");
+    const field = button && document.querySelector(button.dataset.copy);
+    if (!field) return;
+    field.select();
+    const done = () => { button.textContent = "Copied"; };
+    if (navigator.clipboard) navigator.clipboard.writeText(field.value).then(done, () => {});
+    else if (document.execCommand("copy")) done();
+  });
+
   // The analysis report: the draft saves itself a few seconds after typing stops, with the same
   // version check as the Save button, so it never overwrites a newer save made elsewhere; leaving
   // with unsaved text asks first; time spent past the allocation is pointed out as it is typed.

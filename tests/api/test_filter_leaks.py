@@ -143,3 +143,14 @@ def test_the_detail_routes_cover_every_model_with_hidden_rows(world):
         Narrative,
         Delivery,
     }
+
+
+@pytest.mark.parametrize("path", ["/api/users/", "/api/incidents/", "/api/themes/"])
+def test_overlong_text_filters_are_bad_input(world, path):
+    client = client_for(world.people["pm"])
+    name = {"/api/themes/": "name__icontains"}.get(path, "search")
+
+    response = client.get(path, {name: "x" * 100_000})
+
+    assert response.status_code == 400
+    assert name in response.json()

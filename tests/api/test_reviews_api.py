@@ -191,7 +191,10 @@ def test_a_narrative_is_drafted_saved_with_versions_and_published(as_pm, inciden
         == 400
     )
 
-    published = as_pm.post(f"/api/narratives/{narrative_id}/publish/", {}, format="json")
+    refused = as_pm.post(f"/api/narratives/{narrative_id}/publish/", {}, format="json")
+    assert refused.status_code == 409 and refused.data["missing"] == ["review"]
+    override = {"override_reason": "Customers asked"}
+    published = as_pm.post(f"/api/narratives/{narrative_id}/publish/", override, format="json")
     assert published.status_code == 200
     assert published.data["status"] == "published"
     assert published.data["published_at"] is not None
@@ -221,7 +224,7 @@ def test_the_library_searches_and_lists_drafts_only_on_request(as_pm, team, serv
 def test_deliveries_show_where_a_publication_went(as_pm, incident, settings):
     settings.BROADCAST_EMAIL_TO = ["everyone@example.org"]
     narrative_id = as_pm.post("/api/narratives/", {"incident": incident.pk}, format="json").data["id"]
-    as_pm.post(f"/api/narratives/{narrative_id}/publish/", {}, format="json")
+    as_pm.post(f"/api/narratives/{narrative_id}/publish/", {"override_reason": "Urgent"}, format="json")
 
     rows = as_pm.get("/api/deliveries/", {"narrative": narrative_id}).data["results"]
 

@@ -10,10 +10,9 @@ from icalendar import Calendar
 
 from incidents.models import AnalysisSession
 from incidents.services import StaleVersion, user_rotate_feed_token
-from reviews.models import Narrative, NarrativeRead, NarrativeRevision, NarrativeTemplate
+from reviews.models import Narrative, NarrativeRead, NarrativeRevision, NarrativeTemplate, Review
 from reviews.selectors import narrative_library
 from reviews.services import narrative as narrative_services
-from reviews.services import review as review_services
 from tests.factories import (
     AnalysisSessionFactory,
     ContributingFactorFactory,
@@ -78,7 +77,9 @@ def reviewed_incident(incident, pm, responder):
     )
     KeyEventFactory(analysis=analysis, description="Pool exhausted")
     analysis.themes.add(LearningThemeFactory(name="Retry storms"))
-    review = ReviewFactory(incident=incident, facilitator=pm)
+    review = ReviewFactory(
+        incident=incident, facilitator=pm, status=Review.Status.HELD, held_at=timezone.now()
+    )
     ContributingFactorFactory(review=review, description="Retries without backoff")
     LearningFactory(review=review, description="Budgets beat retries", rank=1)
     return incident
@@ -103,7 +104,7 @@ def test_the_organisation_can_change_the_template(reviewed_incident, pm):
         name="Short", is_default=True, body="# {{ incident.title }}\n\nLessons: {{ learnings|length }}"
     )
     narrative = narrative_services.narrative_draft(incident=reviewed_incident, by=pm)
-    assert narrative.body == f"# {reviewed_incident.title}\n\nLessons: 1"
+    assert narrative.body == f"# {reviewed_incident.title}\n\nLessons: 1\n"
 
 
 def test_a_broken_template_is_a_clear_error(reviewed_incident, pm):
@@ -196,16 +197,24 @@ def test_publishing_makes_it_readable_by_every_member_and_closes_the_incident(
     assert client.post(reverse("reviews:narrative_publish", args=[narrative.pk])).status_code == 403
 
 
-def test_only_managers_and_the_facilitator_publish(client, reviewed_incident, pm, teammate):
+def test_team_members_and_the_facilitator_publish(client, reviewed_incident, pm, teammate, other_team_member):
     narrative = narrative_services.narrative_draft(incident=reviewed_incident, by=pm)
+    client.force_login(other_team_member)
+    assert client.post(reverse("reviews:narrative_publish", args=[narrative.pk])).status_code == 404
     client.force_login(teammate)
-    assert client.post(reverse("reviews:narrative_publish", args=[narrative.pk])).status_code == 403
-    facilitator = UserFactory(username="facilitator")
-    reviewed_incident.team.members.add(facilitator)
-    reviewed_incident.review.facilitator = facilitator
-    reviewed_incident.review.save()
-    client.force_login(facilitator)
     assert client.post(reverse("reviews:narrative_publish", args=[narrative.pk])).status_code == 302
+    assert Narrative.objects.get(pk=narrative.pk).is_published
+
+
+def test_a_facilitator_from_another_team_leaves_the_draft_to_the_team(
+    client, reviewed_incident, pm, other_team_member
+):
+    narrative = narrative_services.narrative_draft(incident=reviewed_incident, by=pm)
+    reviewed_incident.review.facilitator = other_team_member
+    reviewed_incident.review.save()
+    client.force_login(other_team_member)
+    assert client.post(reverse("reviews:narrative_publish", args=[narrative.pk])).status_code == 404
+    assert not Narrative.objects.get(pk=narrative.pk).is_published
 
 
 def test_a_confidential_narrative_stays_with_those_who_see_the_incident(
@@ -326,7 +335,9 @@ def test_library_filters_by_team_severity_and_theme(
     publish(narrative_services.narrative_draft(incident=reviewed_incident, by=pm), pm)
     other = IncidentFactory(team=other_team, severity="sev4", title="Search hiccup")
     narrative_services.narrative_publish(
-        narrative=narrative_services.narrative_draft(incident=other, by=problem_manager), by=problem_manager
+        narrative=narrative_services.narrative_draft(incident=other, by=problem_manager),
+        by=problem_manager,
+        override_reason="A minor hiccup: no review needed",
     )
     theme = reviewed_incident.analyses.get().themes.get()
     client.force_login(pm)
@@ -419,7 +430,6 @@ def test_walkthroughs_need_a_published_narrative_and_an_audience(reviewed_incide
 
 
 def test_draft_page_flow_from_the_review(client, reviewed_incident, pm):
-    review_services.review_mark_held(review=reviewed_incident.review, by=pm)
     client.force_login(pm)
     response = client.post(reverse("reviews:narrative_draft", args=[reviewed_incident.pk]))
     narrative = Narrative.objects.get()

@@ -295,7 +295,7 @@ def test_the_backlog_view_filters_and_sorts_actions(client, incident, pm):
     assert "Low thing" in response.text and "Urgent thing" not in response.text
 
 
-def test_an_untracked_action_is_marked_done_from_the_backlog(client, incident, pm, teammate):
+def test_an_untracked_action_is_marked_done_from_the_backlog(client, incident, pm, other_team_member):
     action = action_raise(
         incident=incident, review=None, by=pm, title="Write the runbook", description="",
         kind="human", owner=None, priority="medium", due_date=None,
@@ -309,7 +309,9 @@ def test_an_untracked_action_is_marked_done_from_the_backlog(client, incident, p
     assert response["Location"] == "/actions/"
     action.refresh_from_db()
     assert action.status == "done" and action.done_at is not None
-    client.force_login(teammate)
+    helper = other_team_member
+    ResponderFactory(incident=incident, user=helper)  # sees the action, is not of the incident's team
+    client.force_login(helper)
     assert 'class="status-form"' not in client.get(reverse("reviews:actions")).text
     assert (
         client.post(reverse("reviews:action_status", args=[action.pk]), {"status": "open"}).status_code == 403

@@ -201,6 +201,16 @@ def test_invalid_utf8_in_a_form_is_a_400(organisation, pm):
     assert response.status_code == 400
 
 
+def test_a_form_with_more_fields_than_django_takes_is_a_json_400_on_the_api(organisation, pm):
+    body = "&".join(f"factors={number}" for number in range(2000)).encode()
+    response = signed_in(pm).post(
+        "/api/learnings/", data=body, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert "DATA_UPLOAD_MAX_NUMBER_FIELDS" in response.json()["detail"]
+
+
 def test_nul_in_a_query_parameter_is_refused_before_sign_in(db):
     response = Client().get("/incidents/?q=%00")
     assert response.status_code == 400

@@ -84,7 +84,13 @@ def hostile(request, team, pm, responder, problem_manager):
         team=team,
         changes={"title": [payload, payload]},
     )
-    return {"incident": incident, "analysis": analysis, "review": review, "narrative": narrative}
+    return {
+        "incident": incident,
+        "analysis": analysis,
+        "review": review,
+        "narrative": narrative,
+        "text": payload,
+    }
 
 
 def page_is_inert(client, path: str) -> None:
@@ -123,7 +129,7 @@ def test_payloads_are_inert_in_every_page(client, hostile, pm, responder, proble
     ):
         page_is_inert(client, path)
 
-    narrative_publish(narrative=narrative, by=pm)
+    narrative_publish(narrative=narrative, by=pm, override_reason=hostile["text"])
     client.force_login(problem_manager)
     for path in ("/narratives/", "/narratives/?q=the", f"/narratives/{narrative.pk}/"):
         page_is_inert(client, path)
@@ -136,7 +142,7 @@ def test_payloads_are_inert_in_the_feed_and_the_broadcast_email(
     settings.BROADCAST_EMAIL_TO = ["everyone@example.org"]
     narrative: Narrative = hostile["narrative"]
     with django_capture_on_commit_callbacks(execute=True):
-        narrative_publish(narrative=narrative, by=pm)
+        narrative_publish(narrative=narrative, by=pm, override_reason=hostile["text"])
 
     client.force_login(pm)
     feed = ET.fromstring(client.get("/narratives/feed/").content)  # noqa: S314 — our own feed

@@ -5,6 +5,7 @@ from django.template.loader import render_to_string
 from django.test import RequestFactory
 
 from reviews.models import ImprovementAction
+from tests.factories import ResponderFactory
 
 SyncState = ImprovementAction.SyncState
 
@@ -55,8 +56,10 @@ def test_retry_with_htmx_renders_the_partial(transactional_db, client, pm, faile
     assert "PAY-1" in html
 
 
-def test_people_who_cannot_manage_the_incident_cannot_retry(client, responder, outsider, failed):
-    client.force_login(responder)
+def test_people_outside_the_incidents_team_cannot_retry(client, other_team_member, outsider, failed):
+    helper = other_team_member
+    ResponderFactory(incident=failed.incident, user=helper)  # sees the incident, is not of its team
+    client.force_login(helper)
     assert client.post(retry_url(failed)).status_code == 403
     client.force_login(outsider)
     assert client.post(retry_url(failed)).status_code == 404

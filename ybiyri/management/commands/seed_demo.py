@@ -13,6 +13,7 @@ from reviews.models import ImprovementAction, Narrative, NarrativeTemplate, Revi
 from reviews.services import narrative as narrative_services
 from reviews.services import review as review_services
 from reviews.services.actions import action_raise, action_set_status
+from reviews.services.blend import DEFAULT_TEMPLATE
 
 DEMO_PASSWORD = "demo"
 
@@ -26,7 +27,7 @@ PEOPLE = [
     ("problem", "Pat", "Reyes", "Problem manager"),
 ]
 
-TEMPLATE = narrative_services.DEFAULT_TEMPLATE
+TEMPLATE = DEFAULT_TEMPLATE
 
 
 class Command(BaseCommand):
