@@ -140,7 +140,7 @@ def signed_in_session() -> requests.Session:
     session = requests.Session()
     for _ in range(150):
         try:
-            login = session.get(f"http://127.0.0.1:{PORT}/accounts/login/", timeout=5)
+            login = session.get(f"http://127.0.0.1:{PORT}/accounts/login/", timeout=60)
             break
         except requests.ConnectionError:
             time.sleep(0.2)
@@ -150,7 +150,7 @@ def signed_in_session() -> requests.Session:
         f"http://127.0.0.1:{PORT}/accounts/login/",
         data={"username": READER, "password": PASSWORD, "csrfmiddlewaretoken": login.cookies["csrftoken"]},
         headers={"Referer": f"http://127.0.0.1:{PORT}/accounts/login/"},
-        timeout=10,
+        timeout=60,
     )
     if response.status_code != 200 or "sessionid" not in session.cookies:
         raise SystemExit(f"sign-in as {READER} failed ({response.status_code})")
