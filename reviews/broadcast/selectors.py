@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
 from incidents.models import Incident, User
+from reviews.access import managed_broadcasts_q
 from reviews.models import Delivery, Narrative
 
 # Single-endpoint channels record the setting that names their endpoint, not the URL: the URL is a
@@ -15,6 +16,12 @@ SLACK_RECIPIENT = "SLACK_WEBHOOK_URL"
 TEAMS_RECIPIENT = "TEAMS_WEBHOOK_URL"
 CONFLUENCE_RECIPIENT = "CONFLUENCE_SPACE_KEY"
 FAILURES_SHOWN = 20
+
+
+def broadcast_deliveries(*, viewer: User) -> QuerySet[Delivery]:
+    """Every delivery of the narratives whose broadcast `viewer` manages (`can_manage_broadcast`),
+    newest first."""
+    return Delivery.objects.filter(managed_broadcasts_q(viewer, prefix="narrative__")).order_by("-id")
 
 
 def mailable_members() -> QuerySet[User]:

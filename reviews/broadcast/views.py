@@ -1,4 +1,5 @@
-"""Broadcast pages: progress for the narrative's team (htmx partial), retry, one-click unsubscribe."""
+"""Broadcast pages: progress (htmx partial) and retry for the incident's managers and facilitator
+(`reviews.access.can_manage_broadcast`, as the deliveries API), one-click unsubscribe."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -9,7 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from incidents.models import User
-from reviews.access import access_narrative
+from reviews.access import access_broadcast
 from reviews.broadcast.selectors import broadcast_progress
 from reviews.broadcast.services import deliveries_retry_failed, member_unsubscribe
 from reviews.broadcast.unsubscribe import unsubscribe_user_id
@@ -23,13 +24,13 @@ def render_status(request: HttpRequest, narrative) -> HttpResponse:
 @require_GET
 def narrative_broadcast_status(request: HttpRequest, pk: int) -> HttpResponse:
     """The progress partial; it polls itself (htmx) while deliveries are pending."""
-    narrative = access_narrative(user=request.user, narrative_id=pk, for_edit=True)
+    narrative = access_broadcast(user=request.user, narrative_id=pk)
     return render_status(request, narrative)
 
 
 @require_POST
 def narrative_broadcast_retry(request: HttpRequest, pk: int) -> HttpResponse:
-    narrative = access_narrative(user=request.user, narrative_id=pk, for_edit=True)
+    narrative = access_broadcast(user=request.user, narrative_id=pk)
     retried = deliveries_retry_failed(narrative=narrative, by=request.user)
     if request.htmx:
         return render_status(request, narrative)

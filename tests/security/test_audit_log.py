@@ -155,3 +155,23 @@ def test_product_managers_read_the_review_and_broadcast_entries_of_their_team(cl
     client.force_login(pm)
     response = client.get(AUDIT_URL, {"verb": "factor.added"})
     assert [entry.target_id for entry in response.context["page"].object_list] == [str(factor.pk)]
+
+
+@pytest.mark.parametrize(
+    ("persona", "shown"),
+    [
+        ("pm", True),
+        ("problem_manager", True),
+        ("admin_user", True),
+        ("responder", False),
+        ("outsider", False),
+    ],
+)
+def test_the_navigation_links_the_audit_log_for_exactly_those_the_page_lets_in(
+    client, persona, shown, request
+):
+    viewer = request.getfixturevalue(persona)
+    client.force_login(viewer)
+    page = client.get("/incidents/")
+    assert (f'href="{AUDIT_URL}"' in page.text) is shown
+    assert (client.get(AUDIT_URL).status_code == 200) is shown

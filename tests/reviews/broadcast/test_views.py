@@ -1,4 +1,5 @@
-"""The broadcast's pages: progress partial and retry for the narrative's team, one-click unsubscribe."""
+"""The broadcast's pages: progress partial and retry for the incident's managers and facilitator,
+one-click unsubscribe."""
 
 from urllib.parse import urlsplit
 
@@ -9,6 +10,7 @@ from django.urls import reverse
 from incidents.models import User
 from reviews.broadcast.unsubscribe import unsubscribe_token
 from reviews.models import Delivery
+from tests.factories import ReviewFactory
 from tests.reviews.broadcast.conftest import publish_narrative
 
 
@@ -166,3 +168,19 @@ def test_a_damaged_or_forged_token_gets_a_400_page(db, token):
 
     assert response.status_code == 400
     assert "not valid" in response.content.decode()
+
+
+def test_the_page_and_the_api_agree_on_who_follows_and_retries_the_broadcast(
+    client, pm, teammate, other_team_member, outsider, narrative, failed_teams_delivery
+):
+    """The incident's product managers and the review's facilitator, even from another team; a
+    teammate who may only read the narrative is refused on both (the page used to let them in)."""
+    ReviewFactory(incident=narrative.incident, facilitator=other_team_member)
+    for person, allowed in [(pm, True), (other_team_member, True), (teammate, False), (outsider, False)]:
+        client.force_login(person)
+        page = client.get(status_url(narrative))
+        listed = client.get("/api/deliveries/", {"narrative": narrative.pk}).json()["results"]
+        assert (page.status_code == 200) is allowed, person.username
+        assert (failed_teams_delivery.pk in {row["id"] for row in listed}) is allowed, person.username
+    client.force_login(teammate)
+    assert client.post(retry_url(narrative)).status_code == 403
