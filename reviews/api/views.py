@@ -4,6 +4,7 @@ for the conventions)."""
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
@@ -28,7 +29,8 @@ from reviews.access import (
     access_narrative,
     access_review,
     access_training,
-    can_facilitate,
+    can_override_loop,
+    can_record_outcomes,
 )
 from reviews.api.serializers import (
     ACTION_FILTERS,
@@ -40,8 +42,11 @@ from reviews.api.serializers import (
     ContributingFactorInputSerializer,
     ContributingFactorSerializer,
     DeliverySerializer,
+    FactorLinksSerializer,
     LearningInputSerializer,
+    LearningLinksSerializer,
     LearningSerializer,
+    LoopOpenSerializer,
     MeetingInputSerializer,
     NarrativeDraftSerializer,
     NarrativeFilterSerializer,
@@ -68,6 +73,7 @@ from reviews.services import narrative as narrative_services
 from reviews.services import review as review_services
 from reviews.services.actions import action_raise, action_retry_sync, action_update
 from reviews.services.effort import EFFORT_FIELDS, action_effort_set
+from reviews.services.traceability import action_link, factor_link, learning_link
 from reviews.services.trainings import training_delete, training_record
 from ybiyri.api_filters import ApiFilterSet
 
@@ -157,12 +163,20 @@ class ReviewViewSet(ApiViewSet, mixins.ListModelMixin):
         )
 
 
+def link_ids(data: dict, *names: str) -> dict[str, list[int]]:
+    """Take the lists of linked ids out of validated input, keyed as the traceability services
+    name them (``themes`` → ``theme_ids``); absent lists are left alone."""
+    singular = {"themes": "theme", "key_events": "key_event", "factors": "factor", "learnings": "learning"}
+    return {f"{singular[name]}_ids": data.pop(name) for name in names if name in data}
+
+
 class ReviewOutcomeViewSet(ChildViewSet):
-    """What a review produces: readable by whoever sees the incident, added and deleted by the
-    facilitator and the team's product managers."""
+    """What a review produces: readable by whoever sees the incident, added, linked and deleted by
+    the facilitator and the team's product managers."""
 
     model: type[ContributingFactor] | type[Learning]
     parent_field = "review"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def visible_queryset(self) -> QuerySet:
         return self.model.objects.filter(visible_incidents_q(self.request.user, prefix="review__incident__"))
@@ -188,10 +202,25 @@ class ContributingFactorViewSet(ReviewOutcomeViewSet):
     schema_model = ContributingFactor
 
     def visible_queryset(self) -> QuerySet[ContributingFactor]:
-        return super().visible_queryset().order_by("created_at", "id")
+        return (
+            super().visible_queryset().prefetch_related("themes", "key_events").order_by("created_at", "id")
+        )
 
+    @extend_schema(request=FactorLinksSerializer, responses=ContributingFactorSerializer)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        """Change what the factor traces to: `themes` and/or `key_events` (each list replaces the links)."""
+        factor = self.get_part(pk, for_change=True)
+        serializer = FactorLinksSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        links = link_ids(dict(serializer.validated_data), "themes", "key_events")
+        factor = factor_link(factor=factor, by=request.user, **links)
+        return Response(self.get_serializer(factor).data)
+
+    @transaction.atomic
     def add_part(self, **kwargs: Any) -> ContributingFactor:
-        return review_services.factor_add(**kwargs)
+        links = link_ids(kwargs, "themes", "key_events")
+        factor = review_services.factor_add(**kwargs)
+        return factor_link(factor=factor, by=kwargs["by"], **links)
 
     def remove_part(self, factor: ContributingFactor, *, by: User) -> None:
         review_services.factor_delete(factor=factor, by=by)
@@ -212,10 +241,24 @@ class LearningViewSet(ReviewOutcomeViewSet):
     schema_model = Learning
 
     def visible_queryset(self) -> QuerySet[Learning]:
-        return super().visible_queryset().order_by("review_id", "rank", "id")
+        return super().visible_queryset().prefetch_related("factors").order_by("review_id", "rank", "id")
 
+    @extend_schema(request=LearningLinksSerializer, responses=LearningSerializer)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        """Change the factors the learning was learned from (the list replaces the links)."""
+        learning = self.get_part(pk, for_change=True)
+        serializer = LearningLinksSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        links = link_ids(dict(serializer.validated_data), "factors")
+        if links:
+            learning = learning_link(learning=learning, by=request.user, **links)
+        return Response(self.get_serializer(learning).data)
+
+    @transaction.atomic
     def add_part(self, **kwargs: Any) -> Learning:
-        return review_services.learning_add(**kwargs)
+        links = link_ids(kwargs, "factors")
+        learning = review_services.learning_add(**kwargs)
+        return learning_link(learning=learning, by=kwargs["by"], **links) if links else learning
 
     def remove_part(self, learning: Learning, *, by: User) -> None:
         review_services.learning_delete(learning=learning, by=by)
@@ -263,14 +306,17 @@ class ActionViewSet(ApiViewSet, mixins.ListModelMixin):
         incident = referenced(
             "incident", incident_id, lambda: access_incident(user=request.user, incident_id=incident_id)
         )
-        if not can_facilitate(request.user, incident):
-            raise PermissionDenied("Only the facilitator and the team's product managers raise actions.")
+        if not can_record_outcomes(request.user, incident):
+            raise PermissionDenied("Only the incident's team and the review's facilitator record actions.")
         review = None
         if review_id is not None:
             review = referenced(
                 "review", review_id, lambda: access_review(user=request.user, review_id=review_id)
             )
-        action = action_raise(incident=incident, review=review, by=request.user, **data)
+        links = link_ids(data, "learnings", "factors")
+        with transaction.atomic():  # raised with its links, or not at all
+            action = action_raise(incident=incident, review=review, by=request.user, **data)
+            action_link(action=action, by=request.user, **links)
         return Response(ActionSerializer(action).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str) -> Response:
@@ -279,10 +325,14 @@ class ActionViewSet(ApiViewSet, mixins.ListModelMixin):
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
         effort = {name: changes.pop(name) for name in EFFORT_FIELDS if name in changes}
-        if changes:
-            action = action_update(action=action, by=request.user, **changes)
-        if effort:
-            action = action_effort_set(action=action, by=request.user, **effort)
+        links = link_ids(changes, "learnings", "factors")
+        with transaction.atomic():  # every change of the request, or none
+            if changes:
+                action = action_update(action=action, by=request.user, **changes)
+            if effort:
+                action = action_effort_set(action=action, by=request.user, **effort)
+            if links:
+                action = action_link(action=action, by=request.user, **links)
         return Response(ActionSerializer(action).data)
 
     @extend_schema(request=None, responses=ActionSerializer)
@@ -361,15 +411,25 @@ class NarrativeViewSet(ApiViewSet, mixins.ListModelMixin):
         )
         return Response(NarrativeSerializer(saved).data)
 
-    @extend_schema(request=NarrativePublishSerializer, responses=NarrativeSerializer)
+    @extend_schema(
+        request=NarrativePublishSerializer, responses={200: NarrativeSerializer, 409: LoopOpenSerializer}
+    )
     @action(detail=True, methods=["post"])
     def publish(self, request: Request, pk: str) -> Response:
-        """Publish to the whole organisation and broadcast (facilitator and product managers)."""
+        """Publish to the whole organisation and broadcast (the incident's team and the review's
+        facilitator), once every analysis is submitted or waived and the review held: 409 with
+        `missing` otherwise. Product and problem managers may publish anyway with `override_reason`."""
         narrative = access_narrative(user=request.user, narrative_id=pk, for_publish=True)
         serializer = NarrativePublishSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if data["override_reason"].strip() and not can_override_loop(request.user, narrative.incident):
+            raise PermissionDenied("Only product and problem managers publish before the loop is closed.")
         published = narrative_services.narrative_publish(
-            narrative=narrative, by=request.user, broadcast=serializer.validated_data["broadcast"]
+            narrative=narrative,
+            by=request.user,
+            broadcast=data["broadcast"],
+            override_reason=data["override_reason"],
         )
         return Response(NarrativeSerializer(published).data)
 

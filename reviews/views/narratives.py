@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from incidents.access import can_manage_incident
@@ -17,12 +18,15 @@ from reviews.access import (
     access_narrative,
     access_walkthrough,
     can_manage_broadcast,
+    can_override_loop,
     can_publish_narrative,
     in_narrative_team,
 )
-from reviews.forms import LibraryFilterForm, NarrativeForm, WalkthroughForm
+from reviews.forms import BlendDecisionForm, LibraryFilterForm, NarrativeForm, WalkthroughForm
 from reviews.models import Narrative, NarrativeRevision
 from reviews.services import narrative as narrative_services
+from reviews.services.blend import blend_changes
+from reviews.services.narrative import LoopOpen
 from reviews.views.review import meeting_arguments
 from ybiyri.views import call_reporting, page_of, understood_filters
 
@@ -47,22 +51,39 @@ def narrative_detail(request: HttpRequest, pk: int) -> HttpResponse:
     narrative = access_narrative(user=request.user, narrative_id=pk)
     narrative_services.narrative_record_read(narrative=narrative, reader=request.user)
     team_view = in_narrative_team(request.user, narrative.incident)
+    can_publish = can_publish_narrative(request.user, narrative)
     context = {
         "narrative": narrative,
         "incident": narrative.incident,
+        "actions": selectors.narrative_actions(narrative=narrative),
         "themes": selectors.narrative_themes(narrative=narrative),
         "related": selectors.narrative_related(narrative=narrative, viewer=request.user),
         "read_count": narrative.reads.count(),
         "readers": selectors.narrative_readers(narrative=narrative),
         "walkthroughs": selectors.narrative_walkthroughs(narrative=narrative),
         "team_view": team_view,
-        "can_publish": can_publish_narrative(request.user, narrative),
+        "can_publish": can_publish,
+        "can_override": can_override_loop(request.user, narrative.incident),
     }
+    if can_publish and not narrative.is_published:
+        context["loop"] = selectors.loop_state(incident=narrative.incident)
     if narrative.is_published and can_manage_broadcast(request.user, narrative):
         from reviews.broadcast.selectors import broadcast_progress
 
         context["broadcast"] = broadcast_progress(narrative=narrative)
     return render(request, "reviews/narrative_detail.html", context)
+
+
+@require_GET
+def narrative_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """The narrative as a Markdown file, for whoever may read it."""
+    narrative = access_narrative(user=request.user, narrative_id=pk)
+    response = HttpResponse(
+        f"# {narrative.title}\n\n{narrative.body.strip()}\n", content_type="text/markdown; charset=utf-8"
+    )
+    filename = f"{slugify(narrative.title) or 'narrative'}-{narrative.pk}.md"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 @require_http_methods(["GET", "POST"])
@@ -89,18 +110,62 @@ def narrative_edit(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, "Narrative saved as a new revision.")
                 return redirect(narrative)
-    context = {"narrative": narrative, "incident": narrative.incident, "form": form, "conflict": conflict}
+    context = {
+        "narrative": narrative,
+        "incident": narrative.incident,
+        "form": form,
+        "conflict": conflict,
+        "blend_changes": blend_changes(
+            body=narrative.body, drafted=narrative.blend, incident=narrative.incident
+        ),
+    }
     return render(request, "reviews/narrative_edit.html", context, status=status)
+
+
+@require_POST
+def narrative_blend(request: HttpRequest, pk: int) -> HttpResponse:
+    """Take one changed section of the blend in, or leave it out."""
+    narrative = access_narrative(user=request.user, narrative_id=pk, for_edit=True)
+    form = BlendDecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a section and whether to take it in.")
+        return redirect("reviews:narrative_edit", narrative.pk)
+    data = form.cleaned_data
+    decision = {"accept" if data["decision"] == "accept" else "ignore": [data["section"]]}
+    try:
+        narrative_services.narrative_blend_apply(
+            narrative=narrative, by=request.user, version=data["version"], **decision
+        )
+    except StaleVersion as stale:
+        messages.error(request, f"Not taken in: {stale}")
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        label = data["section"] or "the opening"
+        messages.success(
+            request,
+            f"“{label}” now reads as its sources do."
+            if data["decision"] == "accept"
+            else f"“{label}” kept as you wrote it.",
+        )
+    return redirect("reviews:narrative_edit", narrative.pk)
 
 
 @require_POST
 def narrative_publish(request: HttpRequest, pk: int) -> HttpResponse:
     narrative = access_narrative(user=request.user, narrative_id=pk, for_publish=True)
     rebroadcast = narrative.is_published
+    override_reason = request.POST.get("override_reason", "").strip()[:2000]
+    if override_reason and not can_override_loop(request.user, narrative.incident):
+        raise PermissionDenied("Only product and problem managers publish before the loop is closed.")
     try:
-        narrative_services.narrative_publish(narrative=narrative, by=request.user, broadcast=True)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        narrative_services.narrative_publish(
+            narrative=narrative, by=request.user, broadcast=True, override_reason=override_reason
+        )
+    except (ValidationError, LoopOpen) as error:
+        messages.error(
+            request, " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+        )
     else:
         messages.success(
             request,
