@@ -1,6 +1,7 @@
 """CSRF on every form: no page that changes data accepts a POST without the token. The only
-exceptions are the endpoints that authenticate otherwise (tracker webhooks by shared secret,
-one-click unsubscribe by its token), and those refuse a request without their credential."""
+exceptions are the endpoints that authenticate otherwise (tracker and pager webhooks by shared
+secret, signature or token, one-click unsubscribe by its token), and those refuse a request
+without their credential."""
 
 import re
 
@@ -9,7 +10,14 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 # Authenticated by something other than the session, so exempt from CSRF on purpose.
-EXEMPT = {"integrations/jira/webhook/", "integrations/trello/webhook/", "broadcast/unsubscribe/x/"}
+EXEMPT = {
+    "integrations/jira/webhook/",
+    "integrations/trello/webhook/",
+    "integrations/pagerduty/webhook/",
+    "integrations/opsgenie/webhook/",
+    "integrations/alertmanager/webhook/",
+    "broadcast/unsubscribe/x/",
+}
 # Not forms of ours: the API (session writes are CSRF-checked by DRF, see tests/api), the admin
 # (Django's own) and single sign-on (the provider's redirects carry `state` instead).
 SKIPPED_PREFIXES = ("api/", "admin/", "oidc/", "static/")
@@ -46,19 +54,24 @@ def test_posting_without_the_csrf_token_is_refused(route, admin_user):
     assert b"CSRF" in response.content
 
 
-@pytest.mark.parametrize(
-    "route", ["integrations/jira/webhook/", "integrations/trello/webhook/"], ids=["jira", "trello"]
-)
+WEBHOOKS = ["jira", "trello", "pagerduty", "opsgenie", "alertmanager"]
+
+
+@pytest.mark.parametrize("route", [f"integrations/{name}/webhook/" for name in WEBHOOKS], ids=WEBHOOKS)
 @pytest.mark.parametrize("secret", [None, "wrong-secret"], ids=["missing", "wrong"])
 def test_webhooks_refuse_a_missing_or_wrong_secret(route, secret, settings, db):
     settings.JIRA_WEBHOOK_SECRET = "the-real-secret"
     settings.TRELLO_API_SECRET = "the-real-secret"
+    settings.PAGERDUTY_WEBHOOK_SECRET = "the-real-secret"
+    settings.OPSGENIE_WEBHOOK_TOKEN = "the-real-secret"
+    settings.ALERTMANAGER_WEBHOOK_TOKEN = "the-real-secret"
     headers = {}
     if secret:
         headers = {
             "HTTP_AUTHORIZATION": f"Bearer {secret}",
             "HTTP_X_TRELLO_WEBHOOK": secret,
             "HTTP_X_HUB_SIGNATURE": secret,
+            "HTTP_X_PAGERDUTY_SIGNATURE": f"v1={secret}",
         }
     response = Client().post(
         f"/{route}?secret={secret or ''}",
