@@ -421,6 +421,7 @@ SPECTACULAR_SETTINGS |= {
         "ActionKindEnum": "reviews.api.serializers.ActionKind",
         "FactorKindEnum": "reviews.api.serializers.FactorKind",
         "NarrativeStatusEnum": "reviews.api.serializers.NarrativeStatus",
+        "TrainingKindEnum": "reviews.api.serializers.TrainingKind",
     },
 }
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "ybiyri.api_errors.api_exception_handler"

@@ -340,6 +340,9 @@ class DeliverySerializer(serializers.ModelSerializer):
         return recipient_display(delivery.channel, delivery.recipient)
 
 
+TrainingKind = Training.Kind
+
+
 class TrainingSerializer(serializers.ModelSerializer):
     attendees = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
 
