@@ -220,6 +220,8 @@ def print_table(rows: list[Row]) -> None:
         load = row.load
         ratio = load.median_ms / row.floor.median_ms
         verdict = "" if row is rows[0] else ("  ok" if ratio <= TARGET_RATIO else "  MISSES 2×")
+        if not load.requests:
+            verdict = f"  NO ANSWER within {SECONDS}s"
         failures = f"  ({load.failures} failed)" if load.failures else ""
         print(
             f"{row.name:44s} {load.median_ms:7.1f}ms {load.p95_ms:7.1f}ms {load.per_second:8.1f} "
