@@ -46,10 +46,11 @@ HISTORY_WORDS = {
 
 def history_line(entry: AuditEntry) -> dict[str, object]:
     """An audit entry as the action's page says it: who, what, and which fields changed."""
+    # In the model's order: PostgreSQL's jsonb keeps no key order of its own.
     fields = [
         str(ImprovementAction._meta.get_field(name).verbose_name)
-        for name in entry.changes
-        if name in CHANGEABLE_FIELDS and entry.verb in CHANGE_VERBS
+        for name in CHANGEABLE_FIELDS
+        if name in entry.changes and entry.verb in CHANGE_VERBS
     ]
     return {
         "at": entry.created_at,
