@@ -14,11 +14,12 @@ class Task(celery.Task):
 
     Workers reuse their connection across tasks (CELERY_DB_REUSE_MAX), so one the server dropped
     (restart, idle timeout) must be replaced first, with CONN_MAX_AGE and CONN_HEALTH_CHECKS applied.
-    An eager task runs inside the caller's transaction and must not touch its connection.
+    An eager task, or one called directly as a function, runs inside the caller's transaction and
+    must not touch its connection.
     """
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if not self.request.is_eager:
+        if not (self.request.is_eager or self.request.called_directly):
             close_old_connections()
         return super().__call__(*args, **kwargs)
 
