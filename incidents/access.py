@@ -28,8 +28,7 @@ def user_team_ids(user: User) -> frozenset[int]:
     cached = getattr(user, "_ybiyri_team_ids", None)
     if cached is None:
         member = user.teams.values_list("id", flat=True)
-        managed = user.managed_teams.values_list("id", flat=True)
-        cached = frozenset(member) | frozenset(managed)
+        cached = frozenset(member) | user_managed_team_ids(user)
         user._ybiyri_team_ids = cached
     return cached
 

@@ -3,18 +3,21 @@ another team finds it by search, and cannot reach a narrative still in draft."""
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from incidents.models import AnalysisSession
-from reviews.models import Narrative
+from reviews.models import Narrative, Review
 from reviews.services import narrative as narrative_services
-from tests.factories import AnalysisSessionFactory, IncidentFactory, NarrativeFactory
+from tests.factories import AnalysisSessionFactory, IncidentFactory, NarrativeFactory, ReviewFactory
 
 STORY = "Checkout timed out for forty minutes while the payment provider slowed down."
 
 
 @pytest.fixture
 def draft(incident, responder, pm) -> Narrative:
-    """The draft that the review page's "Draft the narrative" makes, from the organisation's template."""
+    """The draft that the review page's "Draft the narrative" makes, from the organisation's template,
+    with the loop closed: the analysis submitted and the review held."""
+    ReviewFactory(incident=incident, facilitator=pm, status=Review.Status.HELD, held_at=timezone.now())
     AnalysisSessionFactory(
         responder=incident.responders.get(user=responder),
         scheduled_by=pm,
