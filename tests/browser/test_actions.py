@@ -52,7 +52,7 @@ def test_inline_edit_by_keyboard_shows_bad_input_in_place_then_saves(open_browse
     # Refused in place: the row comes back with the form open, the error said and focused.
     page.wait_for_selector(f"{row} [data-error-summary]")
     assert "Not an active member of the organisation: nobody-here." in page.inner_text(row)
-    assert page.evaluate("document.activeElement.id") == f"id_action-{action.pk}-owner"
+    expect(page.locator(f"#id_action-{action.pk}-owner")).to_be_focused()
     person.check("action-list-inline-error")
     action.refresh_from_db()
     assert (action.owner, action.priority) == (backlog["pm"], "high")

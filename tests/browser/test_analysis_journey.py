@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from incidents import services
 from incidents.models import AnalysisSession
@@ -125,7 +126,7 @@ def test_an_invalid_key_event_shows_its_errors_in_place_and_keeps_what_was_typed
     assert "Enter a valid URL" in summary.inner_text()
     assert page.input_value("#id_description") == "Checkout error rate alert fired"
     assert page.input_value("#id_evidence_url") == "not a link"
-    assert page.evaluate("document.activeElement.id") == "id_occurred_at"
+    expect(page.locator("#id_occurred_at")).to_be_focused()
     assert page.url.endswith(analysis.get_absolute_url()), "the page itself did not change"
     visitor.check("analysis-key-event-invalid")
 
@@ -144,7 +145,7 @@ def test_an_invalid_interview_shows_its_errors_in_place_and_keeps_what_was_typed
     page.locator("#interviews .error-summary").wait_for()
     assert page.input_value("#id_interviewee") == "Dana from the database team"
     assert page.input_value("#id_notes") == "Saw the connection pool saturate."
-    assert page.evaluate("document.activeElement.id") == "id_held_at"
+    expect(page.locator("#id_held_at")).to_be_focused()
     assert page.locator("#interviews [aria-invalid=true]").count() == 1
     visitor.check("analysis-interview-invalid")
 
