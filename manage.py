@@ -8,6 +8,10 @@ import sys
 def main():
     """Run administrative tasks."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ybiyri.settings")
+    # Commands are run by people and CI on their own machines: development settings unless DEBUG
+    # says otherwise. Servers start through ybiyri.wsgi/asgi, where DEBUG off is the default and a
+    # missing SECRET_KEY stops the start; production commands (migrate) run with DEBUG=0 and the key.
+    os.environ.setdefault("DEBUG", "1")
     try:
         from django.core.management import execute_from_command_line
     except ImportError as exc:

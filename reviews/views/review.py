@@ -212,14 +212,7 @@ def facilitation_context(request: HttpRequest, review: Review, **overrides: Any)
         }
         for person in people
     ]
-    link_choices = {
-        "themes": [(theme.pk, theme.name) for theme in incident_themes(incident=review.incident)],
-        "key_events": [
-            (event.pk, f"{event.occurred_at:%d %b %H:%M} — {event.description[:80]}")
-            for event in incident_timeline(incident=review.incident)
-        ],
-        "factors": [(factor.pk, factor.description[:100]) for factor in review.factors.all()],
-    }
+    link_choices = links_choices(review, "themes", "key_events", "factors")
 
     def links_form(prefix: str, names: tuple[str, ...], initial: dict) -> forms.Form | None:
         if not facilitates:
@@ -517,14 +510,18 @@ def factor_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def links_choices(review: Review, *names: str) -> dict[str, list[tuple[int, str]]]:
-    """The ids an outcome of `review` may link to, for validating a posted links form (the
-    traceability services check them again)."""
-    ids = {
-        "themes": lambda: incident_themes(incident=review.incident).values_list("pk", flat=True),
-        "key_events": lambda: incident_timeline(incident=review.incident).values_list("pk", flat=True),
-        "factors": lambda: review.factors.values_list("pk", flat=True),
+    """What an outcome of `review` may link to, as (id, label) choices by link name: the themes and
+    key events of the incident's merged timeline, and the review's factors (the traceability
+    services check the ids again)."""
+    options = {
+        "themes": lambda: [(theme.pk, theme.name) for theme in incident_themes(incident=review.incident)],
+        "key_events": lambda: [
+            (event.pk, f"{event.occurred_at:%d %b %H:%M} — {event.description[:80]}")
+            for event in incident_timeline(incident=review.incident)
+        ],
+        "factors": lambda: [(factor.pk, factor.description[:100]) for factor in review.factors.all()],
     }
-    return {name: [(pk, str(pk)) for pk in ids[name]()] for name in names}
+    return {name: options[name]() for name in names}
 
 
 @require_POST
