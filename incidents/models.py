@@ -289,6 +289,12 @@ class Incident(models.Model):
             raise ValidationError(errors)
 
     @property
+    def is_confirmed(self) -> bool:
+        """Whether the incident is one of consequence: declared by hand, or a draft from the pager
+        that a product manager confirmed. Nothing is allocated, reviewed or announced before."""
+        return self.status not in (self.Status.DRAFT, self.Status.DISMISSED)
+
+    @property
     def time_to_detect(self) -> timedelta | None:
         return self.detected_at - self.started_at if self.detected_at else None
 

@@ -290,6 +290,19 @@ def analysis_invite(analysis: AnalysisSession, *, sequence: int) -> str:
     )
 
 
+def check_incident_confirmed(incident: Incident) -> None:
+    """Refuse work on a draft from the pager (or a dismissed one): analyses, the review and the
+    narrative's broadcast wait until a product manager confirms it as an incident of consequence."""
+    if incident.status == Incident.Status.DRAFT:
+        raise ValidationError(
+            "This incident is a draft from the pager: confirm it as an incident of consequence first."
+        )
+    if incident.status == Incident.Status.DISMISSED:
+        raise ValidationError(
+            "This draft from the pager was dismissed: it is not an incident of consequence."
+        )
+
+
 def check_allocation(allocation: Allocation, *, incident: Incident) -> None:
     name = allocation.responder.user.display_name
     if allocation.responder.incident_id != incident.pk:
@@ -315,6 +328,7 @@ def analysis_allocate(
     for allocation in allocations:
         check_allocation(allocation, incident=incident)
     incident = lock_row(Incident.objects.select_related("team"), incident.pk)
+    check_incident_confirmed(incident)
     sessions = []
     for allocation in allocations:
         responder = allocation.responder

@@ -260,6 +260,11 @@ def responder_remove(request: HttpRequest, pk: int, responder_id: int) -> HttpRe
 @require_http_methods(["GET", "POST"])
 def analysis_allocate(request: HttpRequest, pk: int) -> HttpResponse:
     incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
+    # A draft from the pager goes back to its page, saying why; a post reaches the service, which refuses it.
+    if request.method == "GET" and not call_reporting(
+        request, services.check_incident_confirmed, incident=incident
+    ):
+        return redirect(incident)
     responders = list(selectors.incident_responders(incident=incident))
     form = AllocationForm(request.POST or None, responders=responders)
     if request.method == "POST" and form.is_valid():

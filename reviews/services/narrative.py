@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from incidents.calendar import CalendarEvent, absolute_url
 from incidents.models import Incident, User
-from incidents.services import StaleVersion, audit_record
+from incidents.services import StaleVersion, audit_record, check_incident_confirmed
 from reviews.models import Narrative, NarrativeRead, NarrativeRevision, Walkthrough
 from reviews.selectors import SEARCH_CONFIG, loop_state
 from reviews.services.blend import blend_changes, blend_render, replace_section, split_sections
@@ -161,6 +161,7 @@ def narrative_publish(
     first_time = not locked.is_published
     if not first_time and not broadcast:
         raise ValidationError("This narrative is already published.")
+    check_incident_confirmed(locked.incident)
     now = timezone.now()
     override_reason = override_reason.strip()
     if first_time:

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from incidents.calendar import CalendarEvent, absolute_url, calendar_ics
 from incidents.models import Incident, User
-from incidents.services import StaleVersion, audit_record, notification_queue
+from incidents.services import StaleVersion, audit_record, check_incident_confirmed, notification_queue
 from reviews.models import (
     ContributingFactor,
     FactorSuggestion,
@@ -156,6 +156,7 @@ def review_schedule(
 ) -> Review:
     """Schedule the one review of the incident and invite everyone (REQUEST, SEQUENCE 0)."""
     incident = lock_row(Incident.objects.select_related("team"), incident.pk)
+    check_incident_confirmed(incident)
     if Review.objects.filter(incident=incident).exclude(status=Review.Status.CANCELLED).exists():
         raise ValidationError("This incident's review is already scheduled: reschedule it instead.")
     check_meeting(scheduled_at=scheduled_at, duration_minutes=duration_minutes, time_zone=time_zone)

@@ -24,7 +24,7 @@ from incidents.access import access_incident
 from incidents.forms import add_service_errors
 from incidents.models import AnalysisSession, User
 from incidents.selectors import incident_themes, incident_timeline
-from incidents.services import StaleVersion
+from incidents.services import StaleVersion, check_incident_confirmed
 from reviews import selectors
 from reviews.access import access_review, can_facilitate
 from reviews.forms import (
@@ -65,6 +65,8 @@ def meeting_arguments(data: dict) -> dict:
 @require_http_methods(["GET", "POST"])
 def review_schedule(request: HttpRequest, pk: int) -> HttpResponse:
     incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
+    if request.method == "GET" and not call_reporting(request, check_incident_confirmed, incident=incident):
+        return redirect(incident)
     existing = Review.objects.filter(incident=incident).exclude(status=Review.Status.CANCELLED).first()
     if existing:
         return redirect("reviews:edit", existing.pk)
