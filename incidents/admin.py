@@ -1,6 +1,9 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
 
+from incidents.evidence.pagers import check_pager_mapping_free
 from incidents.models import (
     AnalysisSession,
     AuditEntry,
@@ -35,8 +38,21 @@ class YbiyriUserAdmin(UserAdmin):
     )
 
 
+class ServiceAdminForm(forms.ModelForm):
+    """Refuses a pager mapping that another service holds, as the services page does."""
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        if not self.errors:
+            try:
+                check_pager_mapping_free(self.instance)
+            except ValidationError as error:
+                self._update_errors(error)
+
+
 class ServiceInline(admin.TabularInline):
     model = Service
+    form = ServiceAdminForm
     fk_name = "team"
     extra = 0
 
@@ -52,6 +68,7 @@ class TeamAdmin(admin.ModelAdmin):
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
+    form = ServiceAdminForm
     list_display = ("name", "team", "operating_model")
     list_filter = ("operating_model", "team")
     search_fields = ("name",)

@@ -306,8 +306,39 @@ def add_service_errors(form: forms.Form, error: ValidationError) -> None:
             form.add_error(None, message)
 
 
+class LinesField(forms.CharField):
+    """A list of short texts typed one per line (the pager mappings); blank lines are dropped."""
+
+    widget = forms.Textarea(attrs={"rows": 2, "spellcheck": "false", "autocapitalize": "none"})
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(required=False, max_length=10_000, **kwargs)
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value) -> list[str]:
+        return [line.strip() for line in super().to_python(value).splitlines() if line.strip()]
+
+    def has_changed(self, initial, data) -> bool:
+        return (initial or []) != self.to_python(data)
+
+
 class ServiceForm(forms.ModelForm):
-    """What a product manager says about a service: how it is run, and what a day of delay costs."""
+    """What a product manager says about a service: how it is run, what a day of delay costs, and
+    which pages open draft incidents on it."""
+
+    pagerduty_service_ids = LinesField(
+        label="PagerDuty service ids",
+        help_text="One per line, as in the service's address in PagerDuty, e.g. PF9KMXH.",
+    )
+    opsgenie_teams = LinesField(
+        label="Opsgenie teams", help_text="Team names or ids, one per line, e.g. checkout."
+    )
+    alertmanager_matchers = LinesField(
+        label="Alertmanager matchers",
+        help_text="Label equalities, one per line, e.g. service=checkout-api; an alert must carry all of them.",
+    )
 
     class Meta:
         model = Service
@@ -318,5 +349,8 @@ class ServiceForm(forms.ModelForm):
             "demand",
             "sourcing",
             "cost_of_delay_per_day",
+            "pagerduty_service_ids",
+            "opsgenie_teams",
+            "alertmanager_matchers",
         ]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}

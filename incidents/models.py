@@ -1,5 +1,6 @@
 """Teams, services, incidents, responders and the per-responder analysis sessions."""
 
+import re
 import secrets
 import uuid
 from datetime import timedelta
@@ -90,6 +91,26 @@ class Team(models.Model):
         super().save(*args, **kwargs)
 
 
+# Prometheus label names (https://prometheus.io/docs/concepts/data_model/#metric-names-and-labels).
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+PAGERDUTY_ID = re.compile(r"[A-Z0-9]{2,40}")
+MAX_MAPPING_VALUES = 50
+
+
+def alertmanager_matcher(text: str) -> str:
+    """An Alertmanager matcher as the mapping keeps it, `label=value` (quotes around the value and
+    spaces around `=` dropped); ValueError naming what is wrong when it is no label equality."""
+    label, equals, value = text.partition("=")
+    label, value = label.strip(), value.strip()
+    if label.endswith("!") or value.startswith("~"):
+        raise ValueError(f"“{text}”: only label equality (label=value) is matched, not != or =~.")
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    if not equals or not LABEL_NAME.fullmatch(label) or not value:
+        raise ValueError(f"“{text}” is not label=value (for example service=checkout-api).")
+    return f"{label}={value}"
+
+
 class Service(models.Model):
     """A digital service owned by a team, with its operating model.
 
@@ -155,6 +176,55 @@ class Service(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """The pager mappings are lists of distinct texts, each in its source's syntax; matchers
+        are stored as `label=value`. Whether another service maps them already is
+        `incidents.evidence.pagers.check_pager_mapping_free`."""
+        errors: dict[str, list[str]] = {}
+        for name, normalise in (
+            ("pagerduty_service_ids", self._pagerduty_id),
+            ("opsgenie_teams", self._opsgenie_team),
+            ("alertmanager_matchers", alertmanager_matcher),
+        ):
+            values = getattr(self, name)
+            if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
+                errors[name] = ["Give a list of texts."]
+                continue
+            if len(values) > MAX_MAPPING_VALUES:
+                errors[name] = [f"Give at most {MAX_MAPPING_VALUES}."]
+                continue
+            cleaned, problems = [], []
+            for value in values:
+                try:
+                    value = normalise(value)
+                except ValueError as error:
+                    problems.append(str(error))
+                    continue
+                if value and value.casefold() not in {known.casefold() for known in cleaned}:
+                    cleaned.append(value)
+            if problems:
+                errors[name] = problems
+            else:
+                setattr(self, name, cleaned)
+        if errors:
+            raise ValidationError(errors)
+
+    @staticmethod
+    def _pagerduty_id(text: str) -> str:
+        value = text.strip()
+        if value and not PAGERDUTY_ID.fullmatch(value):
+            raise ValueError(
+                f"“{text}” is not a PagerDuty service id (capital letters and digits, e.g. PF9KMXH)."
+            )
+        return value
+
+    @staticmethod
+    def _opsgenie_team(text: str) -> str:
+        value = " ".join(text.split())
+        if len(value) > 200:
+            raise ValueError("An Opsgenie team name has at most 200 characters.")
+        return value
 
     @property
     def on_call(self) -> str:

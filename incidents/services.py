@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from incidents.calendar import CalendarEvent, absolute_url, calendar_ics
+from incidents.evidence.pagers import check_pager_mapping_free
 from incidents.models import (
     AnalysisSession,
     AuditEntry,
@@ -675,6 +676,9 @@ SERVICE_FIELDS = (
     "demand",
     "sourcing",
     "cost_of_delay_per_day",
+    "pagerduty_service_ids",
+    "opsgenie_teams",
+    "alertmanager_matchers",
 )
 TEAM_FIELDS = (
     "name",
@@ -708,6 +712,7 @@ def service_create(*, by: User, team: Team, name: str, **fields: Any) -> Service
     service = Service(team=team, name=single_line(name))
     changed_fields(service, fields, SERVICE_FIELDS)
     service.full_clean()
+    check_pager_mapping_free(service)
     service.save()
     audit_record(actor=by, verb="service.created", target=service, team=team)
     return service
@@ -715,10 +720,12 @@ def service_create(*, by: User, team: Team, name: str, **fields: Any) -> Service
 
 @transaction.atomic
 def service_update(*, service: Service, by: User, **changes: Any) -> Service:
-    """Change a service's operating model, on-call team, demand, sourcing or cost of delay (the
-    caller has checked `can_edit_service`). Incidents already declared keep their model."""
+    """Change a service's operating model, on-call team, demand, sourcing, cost of delay or pager
+    mappings (the caller has checked `can_edit_service`). Incidents already declared keep their
+    model; a mapping another service holds is refused (`check_pager_mapping_free`)."""
     diff = changed_fields(service, changes, SERVICE_FIELDS)
     service.full_clean()
+    check_pager_mapping_free(service)
     service.save()
     if diff:
         audit_record(actor=by, verb="service.updated", target=service, team=service.team, changes=diff)

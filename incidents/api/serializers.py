@@ -89,6 +89,9 @@ class ServiceSerializer(serializers.ModelSerializer):
             "sourcing",
             "cost_of_delay_per_day",
             "guidance",
+            "pagerduty_service_ids",
+            "opsgenie_teams",
+            "alertmanager_matchers",
         ]
         read_only_fields = fields
 
@@ -289,6 +292,18 @@ class ServiceUpdateSerializer(serializers.Serializer):
         min_value=0,
         allow_null=True,
         help_text="In the organisation's currency.",
+    )
+    pagerduty_service_ids = serializers.ListField(
+        child=serializers.CharField(max_length=100), max_length=50, required=False, help_text="e.g. PF9KMXH"
+    )
+    opsgenie_teams = serializers.ListField(
+        child=serializers.CharField(max_length=200), max_length=50, required=False, help_text="Names or ids."
+    )
+    alertmanager_matchers = serializers.ListField(
+        child=serializers.CharField(max_length=1000),
+        max_length=50,
+        required=False,
+        help_text="Label equalities, e.g. service=checkout-api; an alert must carry all of them.",
     )
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
+
 from incidents.evidence.models import Evidence, EvidenceSource
 from incidents.models import Incident, Service
 
@@ -80,3 +82,41 @@ def mapped_service(services: Iterable[Service], *, source: str, route: frozenset
         if service_matches(service, source=source, route=route):
             return service
     return None
+
+
+def check_pager_mapping_free(service: Service) -> None:
+    """Refuse a mapping that another service holds already, so a page has one service to go to:
+    a PagerDuty service id or an Opsgenie team mapped elsewhere, or Alertmanager matchers that an
+    alert could satisfy together with another service's (one set within the other). Run after
+    `Service.clean`, which normalises the values."""
+    errors: dict[str, list[str]] = {}
+    own_ids = set(service.pagerduty_service_ids)
+    own_teams = {team.casefold() for team in service.opsgenie_teams}
+    own_matchers = frozenset(service.alertmanager_matchers)
+    if not (own_ids or own_teams or own_matchers):
+        return
+    others = (
+        Service.objects.exclude(pk=service.pk)
+        .select_related("team")
+        .only("name", "team__name", "pagerduty_service_ids", "opsgenie_teams", "alertmanager_matchers")
+        .order_by("pk")
+    )
+    for other in others:
+        where = f"{other.name} ({other.team.name})"
+        for service_id in sorted(own_ids.intersection(other.pagerduty_service_ids or [])):
+            errors.setdefault("pagerduty_service_ids", []).append(
+                f"PagerDuty service {service_id} is already mapped to {where}."
+            )
+        for team in other.opsgenie_teams or []:
+            if str(team).casefold() in own_teams:
+                errors.setdefault("opsgenie_teams", []).append(
+                    f"Opsgenie team {team} is already mapped to {where}."
+                )
+        theirs = frozenset(other.alertmanager_matchers or [])
+        if own_matchers and theirs and (own_matchers <= theirs or theirs <= own_matchers):
+            errors.setdefault("alertmanager_matchers", []).append(
+                f"An alert matching {', '.join(sorted(own_matchers | theirs))} would match {where} "
+                f"as well ({', '.join(sorted(theirs))}): give matchers that tell the services apart."
+            )
+    if errors:
+        raise ValidationError(errors)
