@@ -11,7 +11,7 @@ WORKDIR /app
 RUN groupadd --system ybiyri && useradd --system --gid ybiyri --home /app ybiyri
 
 COPY requirements.txt .
-RUN pip install -r requirements.txt
+RUN pip install --require-hashes -r requirements.txt
 
 COPY . .
 

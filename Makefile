@@ -11,16 +11,25 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3 \
 	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 	    command -v $$p; break; fi; done)
 
-.PHONY: run test test-browser venv lint format migrate seed worker beat bench clean
+.PHONY: run test test-browser venv requirements lint format migrate seed worker beat bench clean
 
-$(VENV)/.installed: requirements.txt
+# The virtualenv gets the development set (runtime + tests, lint, type checking), every package
+# pinned with its hashes; it is brought up to date whenever either requirements file changes.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	@if [ -z "$(PYTHON)" ]; then echo "ybiyri needs Python 3.12 or newer: install it (or pass PYTHON=/path/to/python3.12)." >&2; exit 1; fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
 	@touch $@
 
 venv: $(VENV)/.installed
+
+# Rewrites both requirements files from pyproject.toml ([project] dependencies and the "dev" extra),
+# keeping every pin that still fits; `make requirements UPGRADE="--upgrade-package Django"` moves one.
+PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links $(UPGRADE)
+requirements: venv
+	$(PIP_COMPILE) --output-file=requirements.txt pyproject.toml
+	$(PIP_COMPILE) --extra=dev --constraint=requirements.txt --output-file=requirements-dev.txt pyproject.toml
 
 # Local commands run in development mode (DEBUG on, and with it Django's insecure development
 # SECRET_KEY) unless the environment sets DEBUG; with DEBUG=0 the app needs a SECRET_KEY of its own.
