@@ -1,16 +1,15 @@
 """Reads for reviews, actions and the narrative library, each with a fixed number of queries."""
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
 from django.db.models import (
-    BooleanField,
     Case,
     Count,
-    ExpressionWrapper,
     F,
     IntegerField,
     Max,
@@ -38,6 +37,52 @@ from reviews.models import (
 )
 
 SEARCH_CONFIG = "english"
+# A search counts its matches up to this many: counting every match of a common word would read
+# the stored vector of thousands of narratives to print one number.
+SEARCH_RESULTS_CAP = 200
+
+
+class SearchResults:
+    """The library's search results in two tiers, each newest first: narratives whose title matches,
+    then those that match in the body alone.
+
+    Each tier is read in the order of an index (the title's expression index, the library's
+    publication-date index), so the first page of a common word reads a few dozen rows instead of
+    ranking every match. A sequence for `Paginator`: `count()` stops at `SEARCH_RESULTS_CAP`, and
+    `capped` says whether there were more.
+    """
+
+    def __init__(self, title_hits: QuerySet[Narrative], body_hits: QuerySet[Narrative]) -> None:
+        self.title_hits = title_hits
+        self.body_hits = body_hits
+        self._counts: tuple[int, int] | None = None
+
+    def _tier_counts(self) -> tuple[int, int]:
+        if self._counts is None:
+            in_titles = self.title_hits[: SEARCH_RESULTS_CAP + 1].count()
+            in_bodies = self.body_hits[: max(0, SEARCH_RESULTS_CAP + 1 - in_titles)].count()
+            self._counts = (in_titles, in_bodies)
+        return self._counts
+
+    @property
+    def capped(self) -> bool:
+        return sum(self._tier_counts()) > SEARCH_RESULTS_CAP
+
+    def count(self) -> int:
+        return min(sum(self._tier_counts()), SEARCH_RESULTS_CAP)
+
+    def __getitem__(self, index: slice) -> list[Narrative]:
+        if not isinstance(index, slice) or index.step is not None:
+            raise TypeError("Search results are read in slices.")
+        start, stop = index.start or 0, min(index.stop or SEARCH_RESULTS_CAP, SEARCH_RESULTS_CAP)
+        in_titles = self._tier_counts()[0]
+        titled = list(self.title_hits[start : min(stop, in_titles)]) if start < min(stop, in_titles) else []
+        body_start, body_stop = max(0, start - in_titles), stop - in_titles
+        bodied = list(self.body_hits[body_start:body_stop]) if body_stop > body_start else []
+        return titled + bodied
+
+    def __iter__(self) -> Iterator[Narrative]:
+        return iter(self[0:SEARCH_RESULTS_CAP])
 
 
 @dataclass(frozen=True)
@@ -211,11 +256,11 @@ def narrative_library(
     service_id: int | None = None,
     severity: str = "",
     theme_id: int | None = None,
-) -> QuerySet[Narrative]:
-    """Published narratives the viewer may read: newest first, or by relevance when searching.
+) -> QuerySet[Narrative] | SearchResults:
+    """Published narratives the viewer may read: newest first; when searching, title matches first.
 
-    On PostgreSQL the search uses the stored tsvector (GIN index), title weighted above body; on
-    SQLite it falls back to substring matching, title matches first.
+    On PostgreSQL the search uses the stored tsvector (GIN index) and the title's expression index,
+    in `SearchResults`' two tiers; on SQLite it falls back to substring matching, title matches first.
     """
     narratives = (
         Narrative.objects.filter(readable_narratives_q(viewer))
@@ -235,15 +280,13 @@ def narrative_library(
     if not query:
         return narratives.order_by("-published_at", "-id")
     if connection.vendor == "postgresql":
-        # Title matches first, then the newest. Ranking by ts_rank would read (detoast) the stored
-        # vector of every match, thousands for a common word, to keep twenty; the title's own
-        # vector is computed from the row in hand, and the filter is answered by the GIN index.
         search = SearchQuery(query, config=SEARCH_CONFIG, search_type="websearch")
-        return (
-            narratives.filter(search_vector=search)
-            .annotate(title_vector=SearchVector("title", config=SEARCH_CONFIG))
-            .annotate(title_hit=ExpressionWrapper(Q(title_vector=search), output_field=BooleanField()))
-            .order_by("-title_hit", "-published_at", "-id")
+        title_hit = Q(title_vector=search)
+        titled = narratives.annotate(title_vector=SearchVector("title", config=SEARCH_CONFIG))
+        newest = ("-published_at", "-id")
+        return SearchResults(
+            titled.filter(title_hit).order_by(*newest),
+            titled.filter(search_vector=search).exclude(title_hit).order_by(*newest),
         )
     words = query.split()
     title_hit = Q()

@@ -226,6 +226,8 @@ def narrative_library(request: HttpRequest) -> HttpResponse:
         "page": page,
         "query_string": query_string,
         "query": criteria.get("q", ""),
+        "capped": isinstance(narratives, selectors.SearchResults) and narratives.capped,
+        "cap": selectors.SEARCH_RESULTS_CAP,
     }
     template = "reviews/_narrative_results.html" if request.htmx else "reviews/narrative_library.html"
     return render(request, template, context)
