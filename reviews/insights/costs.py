@@ -189,6 +189,7 @@ class Insights:
     themes: list[dict]
     misfits: list[Service]
     most_read: list[Narrative] = field(default_factory=list)
+    computed_at: datetime = field(default_factory=timezone.now)
 
     def __post_init__(self) -> None:
         self._index = {(f.section, f.metric, f.team, f.month): f.value for f in self.rows}

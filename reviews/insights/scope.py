@@ -11,6 +11,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from incidents.models import Incident, Service, Team
+from reviews.insights.cache import remember
 
 ZERO = timedelta(0)
 PERIODS = {"30d": 30, "90d": 90, "180d": 180, "365d": 365}
@@ -92,10 +93,7 @@ class InsightsFilterForm(forms.Form):
             required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
         )
         self.order_fields(["period", "from", "to", "team", "severity", "model"])
-        self.fields["team"].choices = [
-            ("", "All teams"),
-            *Team.objects.order_by("name").values_list("id", "name"),
-        ]
+        self.fields["team"].choices = [("", "All teams"), *remember(["teams"], team_choices)]
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -105,6 +103,17 @@ class InsightsFilterForm(forms.Form):
         elif first and last and (last - first).days > MAX_PERIOD_DAYS:
             self.add_error("to", "A period is at most ten years long.")
         return cleaned
+
+    def key(self) -> str:
+        """The filters as they apply (a filter that is not valid is its default), as one word."""
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        if data.get("from") or data.get("to"):
+            period = f"{data.get('from') or ''}..{data.get('to') or ''}"
+        else:
+            period = data.get("period") or DEFAULT_PERIOD
+        return ",".join(
+            [period, str(data.get("team") or ""), data.get("severity", ""), data.get("model", "")]
+        )
 
     def scope(self) -> InsightsScope:
         """The scope asked for; a filter that is not valid falls back to its default."""
@@ -126,6 +135,10 @@ class InsightsFilterForm(forms.Form):
             severity=data.get("severity", ""),
             operating_model=data.get("model", ""),
         )
+
+
+def team_choices() -> list[tuple[int, str]]:
+    return list(Team.objects.order_by("name").values_list("id", "name"))
 
 
 def elapsed(end: str | Coalesce, start: str) -> ExpressionWrapper:
