@@ -2,6 +2,7 @@
 
 import os
 import re
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -36,6 +37,20 @@ def env_int(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+
+
+def env_money(name: str) -> Decimal | None:
+    """An amount of money (a non-negative decimal, "750000" or "750000.50"), or None when unset."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ImproperlyConfigured(f"{name} must be an amount of money such as 750000, got {raw!r}") from None
+    if not value.is_finite() or value < 0:
+        raise ImproperlyConfigured(f"{name} must be an amount of money such as 750000, got {raw!r}")
+    return value
 
 
 def env_list(name: str) -> list[str]:
@@ -297,6 +312,11 @@ SLACK_EXPORT_MAX_BYTES = env_int("SLACK_EXPORT_MAX_BYTES", 200 * 1024 * 1024)
 # Chat messages are deleted this many days after their import (0: kept), except those promoted
 # to key events; pager events are kept.
 EVIDENCE_RETENTION_DAYS = env_int("EVIDENCE_RETENTION_DAYS", 0)
+
+# Insights: what an hour of failure costs the organisation (the practice puts it at $0.5M–$1M for
+# large retailers); the cost of delay of an improvement to a service without a cost of delay per day
+# of its own is counted at 24 times this a day. Unset: such delays are counted in days only.
+COST_OF_FAILURE_PER_HOUR = env_money("COST_OF_FAILURE_PER_HOUR")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -190,6 +190,9 @@ class Insights:
     misfits: list[Service]
     most_read: list[Narrative] = field(default_factory=list)
     computed_at: datetime = field(default_factory=timezone.now)
+    cost_of_failure_per_hour: Decimal | None = field(
+        default_factory=lambda: settings.COST_OF_FAILURE_PER_HOUR
+    )
 
     def __post_init__(self) -> None:
         self._index = {(f.section, f.metric, f.team, f.month): f.value for f in self.rows}
@@ -443,6 +446,17 @@ def insights_for(*, viewer: User, scope: InsightsScope) -> Insights:
     misfits = list(services.select_related("team").order_by("team__name", "name")[:20])
     for service in misfits:
         rows.append(Figure("operating_models", f"misfit:{service.name}", service.team.name, ALL, 1, "flag"))
+    if settings.COST_OF_FAILURE_PER_HOUR is not None:
+        rows.append(
+            Figure(
+                "opportunity",
+                "cost_of_failure_per_hour",
+                ALL,
+                ALL,
+                float(settings.COST_OF_FAILURE_PER_HOUR),
+                "money",
+            )
+        )
     # Reach is of published narratives, which every member may read.
     narratives = Narrative.objects.filter(status=Narrative.Status.PUBLISHED, incident_id__in=incident_ids)
     reach = narratives.aggregate(published=Count("id", distinct=True), reads=Count("reads", distinct=True))
@@ -466,11 +480,12 @@ def insights_for(*, viewer: User, scope: InsightsScope) -> Insights:
 
 
 def _money(delay_days: float, rate: Decimal | None) -> float:
+    """The delay in money at the service's cost of delay per day, else at the organisation's cost of
+    failure for each hour of it, else none."""
     if rate is None:
-        per_hour = getattr(settings, "COST_OF_FAILURE_PER_HOUR", None)
-        if per_hour is None:
+        if settings.COST_OF_FAILURE_PER_HOUR is None:
             return 0.0
-        rate = Decimal(per_hour) * 24
+        rate = settings.COST_OF_FAILURE_PER_HOUR * 24
     return delay_days * float(rate)
 
 

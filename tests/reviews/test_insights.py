@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -341,3 +342,31 @@ def test_the_insights_page_costs_a_fixed_number_of_queries(
 )
 def test_durations_read_naturally(value, shown):
     assert duration(value) == shown
+
+
+def test_a_service_without_a_cost_of_delay_counts_at_the_cost_of_failure_per_hour(
+    frozen, settings, team, pm, client
+):
+    service = ServiceFactory(team=team, name="ledger", cost_of_delay_per_day=None)
+    incident = IncidentFactory(team=team, service=service, started_at=NOW - timedelta(days=5))
+    # Open for two days so far: 48 hours of failure at 1,000 an hour.
+    ImprovementActionFactory(incident=incident, raised_at=NOW - timedelta(days=2))
+    settings.COST_OF_FAILURE_PER_HOUR = None
+    assert insights_for(viewer=pm, scope=scope()).totals["cost_of_delay_money"] == 0
+    client.force_login(pm)
+    assert (
+        "counts in days only, as no cost of failure per hour is set"
+        in client.get(reverse("reviews:insights")).content.decode()
+    )
+
+    settings.COST_OF_FAILURE_PER_HOUR = Decimal("1000")
+    figures = insights_for(viewer=pm, scope=scope())
+    assert figures.totals["cost_of_delay_money"] == 48000.0
+    assert figures.totals["cost_of_failure_per_hour"] == 1000.0
+    # A setting changes with a restart, which empties a process's cache; here it is emptied by hand.
+    cache.clear()
+    page = client.get(reverse("reviews:insights")).content.decode()
+    assert "48,000.00 in money" in page
+    assert "cost of failure of 1,000.00 an hour (<code>COST_OF_FAILURE_PER_HOUR</code>)" in page
+    export = client.get(reverse("reviews:insights_export")).content.decode()
+    assert "opportunity,cost_of_failure_per_hour,,,1000.0,money" in export

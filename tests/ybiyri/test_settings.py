@@ -47,6 +47,21 @@ def test_several_broadcast_webhook_urls_are_read_one_by_one():
     assert result.stdout.strip() == "['https://a.example/x', 'https://b.example/y']"
 
 
+def test_the_cost_of_failure_per_hour_is_read_as_money_and_unset_by_default():
+    assert (
+        settings_value(
+            "repr(settings.COST_OF_FAILURE_PER_HOUR)", COST_OF_FAILURE_PER_HOUR=" 750000.50 "
+        ).stdout.strip()
+        == "Decimal('750000.50')"
+    )
+    assert (
+        settings_value(
+            "settings.COST_OF_FAILURE_PER_HOUR", unset=("COST_OF_FAILURE_PER_HOUR",)
+        ).stdout.strip()
+        == "None"
+    )
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
@@ -54,6 +69,9 @@ def test_several_broadcast_webhook_urls_are_read_one_by_one():
         ("SLACK_WEBHOOK_URL", "not a url"),
         ("DEBUG", "maybe"),
         ("EMAIL_PORT", "twenty-five"),
+        ("COST_OF_FAILURE_PER_HOUR", "$500k"),
+        ("COST_OF_FAILURE_PER_HOUR", "-1"),
+        ("COST_OF_FAILURE_PER_HOUR", "NaN"),
     ],
 )
 def test_bad_configuration_names_the_variable(variable, value):
