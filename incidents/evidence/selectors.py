@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.db.models import Count, Q, QuerySet
 
-from incidents.access import managed_teams
+from incidents.access import managed_teams, readable_analyses_q
 from incidents.evidence.models import Evidence
 from incidents.models import AnalysisSession, Incident, KeyEvent, User
 
@@ -58,37 +58,57 @@ def evidence_promoted_by(*, analysis: AnalysisSession) -> dict[int, str]:
     )
 
 
+NO_MARKER = "unmarked"
+
+
 @dataclass(frozen=True)
 class EvidencePick:
+    """One piece of evidence as the analysts picked it: `analysts` is how many promoted it, and
+    `markers` how many of them under each marker (an analyst who promoted it twice under two
+    markers counts under both)."""
+
     evidence: Evidence
     analysts: int
     markers: dict[str, int]
 
+    @property
+    def agreed(self) -> bool:
+        """Two or more analysts picked it, all under the same marker."""
+        return self.analysts > 1 and len(self.markers) == 1
 
-def evidence_picks(*, incident: Incident, viewer: User | None = None) -> list[EvidencePick]:
-    """For each piece of evidence promoted in the submitted analyses (and the viewer's own), how many
-    analysts picked it and under which markers: where perspectives agree and where they differ.
+    @property
+    def differed(self) -> bool:
+        return len(self.markers) > 1
 
-    Two queries: the counts per evidence and marker, then the evidence rows.
+    @property
+    def marker_counts(self) -> list[tuple[str, int]]:
+        """(marker label, analysts), the most picked first, then in the markers' own order."""
+        labels = dict(KeyEvent.Marker.choices) | {NO_MARKER: "No marker"}
+        order = [*KeyEvent.Marker.values, NO_MARKER]
+        ranked = sorted(self.markers.items(), key=lambda item: (-item[1], order.index(item[0])))
+        return [(labels[marker], count) for marker, count in ranked]
+
+
+def evidence_picks(*, incident: Incident, viewer: User) -> list[EvidencePick]:
+    """For each piece of evidence promoted in the analyses `viewer` may read (the submitted ones,
+    and their own — `readable_analyses_q`, so a draft analysis's picks never show to others), how
+    many analysts picked it and under which markers: where perspectives agree and where they differ.
+
+    Two queries whatever the number of analyses: the distinct (evidence, marker, analyst) picks,
+    then the evidence picked, in time order.
     """
-    shown = Q(analysis__status=AnalysisSession.Status.SUBMITTED)
-    if viewer is not None:
-        shown |= Q(analysis__analyst=viewer)
-    rows = (
-        KeyEvent.objects.filter(shown, incident=incident, evidence__isnull=False)
-        .values("evidence_id", "marker")
-        .annotate(analysts=Count("analysis__analyst", distinct=True))
+    picks = (
+        KeyEvent.objects.filter(
+            readable_analyses_q(viewer, prefix="analysis__"), incident=incident, evidence__isnull=False
+        )
+        .values_list("evidence_id", "marker", "analysis__analyst_id")
+        .distinct()
         .order_by()
     )
-    markers: dict[int, dict[str, int]] = {}
+    markers: dict[int, dict[str, set[int]]] = {}
     analysts: dict[int, set[int]] = {}
-    for row in rows:
-        markers.setdefault(row["evidence_id"], {})[row["marker"] or "unmarked"] = row["analysts"]
-    for evidence_id, analyst_id in (
-        KeyEvent.objects.filter(shown, incident=incident, evidence__isnull=False)
-        .values_list("evidence_id", "analysis__analyst_id")
-        .distinct()
-    ):
+    for evidence_id, marker, analyst_id in picks:
+        markers.setdefault(evidence_id, {}).setdefault(marker or NO_MARKER, set()).add(analyst_id)
         analysts.setdefault(evidence_id, set()).add(analyst_id)
     evidence = (
         Evidence.objects.filter(pk__in=markers)
@@ -96,7 +116,14 @@ def evidence_picks(*, incident: Incident, viewer: User | None = None) -> list[Ev
         .defer("raw")
         .order_by("occurred_at", "id")
     )
-    return [EvidencePick(item, len(analysts[item.pk]), markers[item.pk]) for item in evidence]
+    return [
+        EvidencePick(
+            evidence=item,
+            analysts=len(analysts[item.pk]),
+            markers={marker: len(people) for marker, people in markers[item.pk].items()},
+        )
+        for item in evidence
+    ]
 
 
 def pager_drafts(*, viewer: User) -> QuerySet[Incident]:

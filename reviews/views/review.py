@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from incidents.access import access_incident
+from incidents.evidence.selectors import evidence_picks
 from incidents.forms import add_service_errors
 from incidents.models import AnalysisSession, User
 from incidents.selectors import incident_themes, incident_timeline
@@ -313,6 +314,7 @@ def facilitation_context(request: HttpRequest, review: Review, **overrides: Any)
         "analyses": selectors.review_submitted_analyses(review=review),
         "unsubmitted": selectors.review_unsubmitted_analyses(review=review),
         "timeline": incident_timeline(incident=review.incident),
+        "picks": evidence_picks(incident=review.incident, viewer=user),
         "steps": steps,
         "steps_done": sum(step["done"] for step in steps),
         "can_facilitate": facilitates,

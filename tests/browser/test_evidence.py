@@ -3,10 +3,17 @@
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from incidents.evidence.models import Evidence
-from incidents.models import KeyEvent
-from tests.factories import AnalysisSessionFactory
+from incidents.models import AnalysisSession, KeyEvent
+from tests.factories import (
+    AnalysisSessionFactory,
+    KeyEventFactory,
+    ResponderFactory,
+    ReviewFactory,
+    UserFactory,
+)
 
 
 @pytest.fixture
@@ -69,3 +76,42 @@ def test_a_promotion_without_a_marker_is_refused_on_the_form(open_browser, analy
     page.locator(f"#evidence-{transcript[0].pk} .error").wait_for()
     visitor.check("evidence-promote-refused")
     assert not KeyEvent.objects.exists()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["script", "no-script"])
+def test_the_review_shows_where_the_analysts_picks_agree_and_differ(
+    open_browser, incident, pm, responder, teammate, transcript, javascript
+):
+    review = ReviewFactory(incident=incident, facilitator=pm)
+    review.attendees.add(responder, teammate)
+    analyses = [
+        AnalysisSessionFactory(
+            responder=ResponderFactory(incident=incident, user=user),
+            scheduled_by=pm,
+            status=AnalysisSession.Status.SUBMITTED,
+            submitted_at=timezone.now(),
+            report="My report",
+        )
+        for user in (UserFactory(first_name="Ana"), UserFactory(first_name="Ben"))
+    ]
+    alert, rollback, _recovered = transcript
+    for analysis, rollback_marker in zip(analyses, ("repair", "diagnosis"), strict=True):
+        KeyEventFactory(analysis=analysis, occurred_at=alert.occurred_at, evidence=alert, marker="detection")
+        KeyEventFactory(
+            analysis=analysis, occurred_at=rollback.occurred_at, evidence=rollback, marker=rollback_marker
+        )
+
+    visitor = open_browser(pm, javascript=javascript)
+    visitor.visit(review.get_absolute_url(), "review-evidence-picks")
+    picks = visitor.page.locator("#review-picks")
+    picks.scroll_into_view_if_needed()
+    agreed = picks.locator(f"#pick-{alert.pk}")
+    differed = picks.locator(f"#pick-{rollback.pk}")
+
+    assert agreed.is_visible() and differed.is_visible()
+    assert "checkout is throwing 502s" in agreed.inner_text()
+    assert "Detection × 2" in agreed.inner_text() and "Agree" in agreed.inner_text()
+    assert "Diagnosis × 1" in differed.inner_text() and "Repair × 1" in differed.inner_text()
+    assert "Differ" in differed.inner_text()
+    assert "2 analysts" in differed.inner_text()
+    visitor.check("review-evidence-picks-seen")

@@ -13,6 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from incidents.evidence.models import Evidence
 from incidents.models import AnalysisSession
 from reviews.models import Narrative, Review
 from tests.factories import (
@@ -27,10 +28,10 @@ from tests.factories import (
 )
 
 # Ceilings as measured when they were pinned (the review and narrative pages with the queries of
-# their loop and blend panels; every page with the navigation's "may read the audit log", which
-# reads the teams the viewer manages — shared with the visibility rules on the other pages): a
-# page that needs more has grown a query per row or lost a select_related; raise one only with
-# the reason in the commit.
+# their loop and blend panels, the review page with the two of its evidence picks; every page with
+# the navigation's "may read the audit log", which reads the teams the viewer manages — shared
+# with the visibility rules on the other pages): a page that needs more has grown a query per row
+# or lost a select_related; raise one only with the reason in the commit.
 PAGES = {
     "floor": ("/settings/", 3),
     "my work": ("/", 8),
@@ -63,7 +64,20 @@ def organisation(team, service, pm, responder):
         status=Narrative.Status.PUBLISHED,
         published_at=timezone.now(),
     )
-    return {"incident": incident.pk, "review": review.pk, "narrative": narrative.pk}
+    first_message = Evidence.objects.create(
+        incident=incident,
+        source="slack",
+        external_id="C0GROW:first",
+        kind="message",
+        occurred_at=timezone.now(),
+        text="Checkout slow",
+    )
+    return {
+        "incident": incident.pk,
+        "review": review.pk,
+        "narrative": narrative.pk,
+        "first_message": first_message,
+    }
 
 
 def grow(*, copies: int, organisation: dict, team, service, pm, responder) -> None:
@@ -78,6 +92,17 @@ def grow(*, copies: int, organisation: dict, team, service, pm, responder) -> No
             report="Report",
         )
         KeyEventFactory.create_batch(3, analysis=analysis)
+        # Evidence promoted by each analyst: the review page's picks beside the merged timeline.
+        picked = Evidence.objects.create(
+            incident_id=organisation["incident"],
+            source="slack",
+            external_id=f"C0GROW:{analysis.pk}",
+            kind="message",
+            occurred_at=timezone.now(),
+            text="Retries piling up",
+        )
+        KeyEventFactory(analysis=analysis, evidence=picked, marker="detection")
+        KeyEventFactory(analysis=analysis, evidence=organisation["first_message"], marker="diagnosis")
         other = IncidentFactory(team=team, service=service, declared_by=pm, title=f"Herd {index}")
         ResponderFactory(incident=other, user=responder)
         ImprovementActionFactory(incident=other, owner=responder, raised_by=pm)
