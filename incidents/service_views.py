@@ -3,7 +3,7 @@ service edited by the product managers of its team."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -11,13 +11,14 @@ from incidents import selectors, services
 from incidents.access import access_service, editable_services_q
 from incidents.forms import ServiceForm, add_service_errors
 from incidents.models import Service
+from ybiyri.request_types import SignedInRequest
 from ybiyri.views import page_of
 
 SERVICES_PER_PAGE = 50
 
 
 @require_GET
-def service_list(request: HttpRequest) -> HttpResponse:
+def service_list(request: SignedInRequest) -> HttpResponse:
     page, query = page_of(request, selectors.service_catalogue(viewer=request.user), SERVICES_PER_PAGE)
     editable = set(
         Service.objects.filter(editable_services_q(request.user), pk__in=[s.pk for s in page]).values_list(
@@ -30,7 +31,7 @@ def service_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def service_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def service_edit(request: SignedInRequest, pk: int) -> HttpResponse:
     service = access_service(user=request.user, service_id=pk, for_edit=True)
     form = ServiceForm(request.POST or None, instance=service)
     if request.method == "POST" and form.is_valid():

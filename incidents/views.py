@@ -5,7 +5,7 @@ import difflib
 from django.contrib import messages
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
@@ -37,6 +37,7 @@ from incidents.forms import (
 from incidents.models import Interview, KeyEvent, ReportGuide, Responder
 from reviews.markdown import render_markdown
 from reviews.selectors import narratives_recent, reviews_upcoming
+from ybiyri.request_types import SignedInRequest
 from ybiyri.views import call_reporting, page_of, understood_filters
 
 INCIDENTS_PER_PAGE = 25
@@ -45,7 +46,7 @@ PERSON_TERM_MAX_LENGTH = 254
 
 
 @require_GET
-def my_work(request: HttpRequest) -> HttpResponse:
+def my_work(request: SignedInRequest) -> HttpResponse:
     user = request.user
     context = {
         "analyses": selectors.my_analyses(user=user),
@@ -59,7 +60,7 @@ def my_work(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def incident_list(request: HttpRequest) -> HttpResponse:
+def incident_list(request: SignedInRequest) -> HttpResponse:
     filters = IncidentFilterForm(request.GET or None, teams=selectors.teams_for_filter(viewer=request.user))
     criteria = understood_filters(request, filters)
     team = criteria.get("team")
@@ -82,7 +83,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def incident_declare(request: HttpRequest) -> HttpResponse:
+def incident_declare(request: SignedInRequest) -> HttpResponse:
     teams = managed_teams(request.user)
     if not teams.exists():
         raise PermissionDenied("Only product managers and problem managers can declare incidents.")
@@ -114,7 +115,7 @@ def incident_declare(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def incident_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def incident_edit(request: SignedInRequest, pk: int) -> HttpResponse:
     incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
     fields = ("title", "summary", "severity", "team", "service", "started_at", "detected_at")
     fields += ("mitigated_at", "resolved_at", "confidential")
@@ -132,7 +133,7 @@ def incident_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "incidents/incident_form.html", context, status=400 if form.errors else 200)
 
 
-def responders_context(request: HttpRequest, incident, *, invalid_role=None) -> dict:
+def responders_context(request: SignedInRequest, incident, *, invalid_role=None) -> dict:
     """The responders card: each responder with their analysis and, for managers, their role form
     (`invalid_role`, a (responder id, form) just refused, keeps what was typed and its error)."""
     can_manage = can_manage_incident(request.user, incident)
@@ -157,12 +158,12 @@ def responders_context(request: HttpRequest, incident, *, invalid_role=None) -> 
 
 
 @require_GET
-def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def incident_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     incident = access_incident(user=request.user, incident_id=pk)
     return render(request, "incidents/incident_detail.html", incident_context(request, incident))
 
 
-def incident_context(request: HttpRequest, incident, **extra) -> dict:
+def incident_context(request: SignedInRequest, incident, **extra) -> dict:
     context = responders_context(request, incident, **extra)
     context.update(
         {
@@ -176,7 +177,7 @@ def incident_context(request: HttpRequest, incident, **extra) -> dict:
     return context
 
 
-def timeline_page(request: HttpRequest, incident):
+def timeline_page(request: SignedInRequest, incident):
     """One page of the merged timeline: incidents with a thousand key events stay fast to open."""
     return Paginator(
         selectors.incident_timeline(incident=incident, viewer=request.user), TIMELINE_PER_PAGE
@@ -184,7 +185,7 @@ def timeline_page(request: HttpRequest, incident):
 
 
 @require_GET
-def incident_timeline(request: HttpRequest, pk: int) -> HttpResponse:
+def incident_timeline(request: SignedInRequest, pk: int) -> HttpResponse:
     """The next page of the timeline, appended in place by htmx."""
     incident = access_incident(user=request.user, incident_id=pk)
     context = {"incident": incident, "timeline": timeline_page(request, incident)}
@@ -200,7 +201,7 @@ def getattr_or_none(instance, name: str):
 
 
 @require_POST
-def responder_add(request: HttpRequest, pk: int) -> HttpResponse:
+def responder_add(request: SignedInRequest, pk: int) -> HttpResponse:
     incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
     form = ResponderForm(request.POST)
     if form.is_valid():
@@ -215,7 +216,7 @@ def responder_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def responder_role(request: HttpRequest, pk: int, responder_id: int) -> HttpResponse:
+def responder_role(request: SignedInRequest, pk: int, responder_id: int) -> HttpResponse:
     """Set or change a responder's role in place (htmx: the responders card), or by a plain post."""
     incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
     responder = get_object_or_404(
@@ -244,7 +245,7 @@ def responder_role(request: HttpRequest, pk: int, responder_id: int) -> HttpResp
 
 
 @require_POST
-def responder_remove(request: HttpRequest, pk: int, responder_id: int) -> HttpResponse:
+def responder_remove(request: SignedInRequest, pk: int, responder_id: int) -> HttpResponse:
     incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
     responder = get_object_or_404(Responder, pk=responder_id, incident=incident)
     call_reporting(
@@ -258,7 +259,7 @@ def responder_remove(request: HttpRequest, pk: int, responder_id: int) -> HttpRe
 
 
 @require_http_methods(["GET", "POST"])
-def analysis_allocate(request: HttpRequest, pk: int) -> HttpResponse:
+def analysis_allocate(request: SignedInRequest, pk: int) -> HttpResponse:
     incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
     # A draft from the pager goes back to its page, saying why; a post reaches the service, which refuses it.
     if request.method == "GET" and not call_reporting(
@@ -325,14 +326,14 @@ def report_diff(saved: str, yours: str) -> list[tuple[str, str]]:
     return lines
 
 
-def analysis_form_themes(request: HttpRequest, form: AnalysisForm) -> list:
+def analysis_form_themes(request: SignedInRequest, form: AnalysisForm) -> list:
     return list(form.cleaned_data["themes"]) + [
         services.theme_get_or_create(name=name, by=request.user) for name in form.new_theme_names()
     ]
 
 
 @require_http_methods(["GET", "POST"])
-def analysis_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def analysis_edit(request: SignedInRequest, pk: int) -> HttpResponse:
     """The analyst's one form: Save keeps it open; Save and submit saves what was typed, then submits."""
     analysis = access_analysis(user=request.user, analysis_id=pk)
     editable = analysis.analyst_id == request.user.pk and not analysis.is_submitted
@@ -398,7 +399,7 @@ def analysis_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def analysis_autosave(request: HttpRequest, pk: int) -> JsonResponse:
+def analysis_autosave(request: SignedInRequest, pk: int) -> JsonResponse:
     """Save the draft as it is typed: the same versioned save, answered in JSON for the page's script.
 
     A newer save elsewhere is never overwritten: the answer is 409 and the person keeps their text.
@@ -427,7 +428,7 @@ def analysis_autosave(request: HttpRequest, pk: int) -> JsonResponse:
 
 
 @require_POST
-def analysis_submit(request: HttpRequest, pk: int) -> HttpResponse:
+def analysis_submit(request: SignedInRequest, pk: int) -> HttpResponse:
     analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
     call_reporting(
         request,
@@ -440,7 +441,7 @@ def analysis_submit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def analysis_waive(request: HttpRequest, pk: int) -> HttpResponse:
+def analysis_waive(request: SignedInRequest, pk: int) -> HttpResponse:
     """Let the loop close without this analysis (the incident's managers), then back to where the
     form was (the narrative's publish panel), or the incident."""
     analysis = access_analysis_to_manage(user=request.user, analysis_id=pk)
@@ -459,7 +460,7 @@ def analysis_waive(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def analysis_partial_response(
-    request: HttpRequest, analysis, template: str, form_name: str, form, status: int, **extra
+    request: SignedInRequest, analysis, template: str, form_name: str, form, status: int, **extra
 ):
     """After adding to, editing or deleting from an analysis: the list partial for htmx, else the page."""
     if request.htmx:
@@ -486,7 +487,7 @@ def analysis_partial_response(
 
 
 def analysis_item_add(
-    request: HttpRequest, pk: int, *, form_class, service, template: str, form_name: str, added: str
+    request: SignedInRequest, pk: int, *, form_class, service, template: str, form_name: str, added: str
 ) -> HttpResponse:
     """Add an interview or a key event to the analyst's own analysis: `service(analysis=…, by=…, **data)`."""
     analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
@@ -504,7 +505,7 @@ def analysis_item_add(
 
 
 @require_POST
-def interview_add(request: HttpRequest, pk: int) -> HttpResponse:
+def interview_add(request: SignedInRequest, pk: int) -> HttpResponse:
     return analysis_item_add(
         request, pk, form_class=InterviewForm, service=services.interview_add,
         template="incidents/_interviews.html", form_name="interview_form", added="Interview added.",
@@ -512,7 +513,7 @@ def interview_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def analysis_item_edit(
-    request: HttpRequest,
+    request: SignedInRequest,
     item,
     *,
     item_name: str,
@@ -540,7 +541,7 @@ def analysis_item_edit(
 
 
 @require_POST
-def interview_edit(request: HttpRequest, pk: int, interview_id: int) -> HttpResponse:
+def interview_edit(request: SignedInRequest, pk: int, interview_id: int) -> HttpResponse:
     analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
     interview = get_object_or_404(Interview, pk=interview_id, analysis=analysis)
     return analysis_item_edit(
@@ -550,7 +551,7 @@ def interview_edit(request: HttpRequest, pk: int, interview_id: int) -> HttpResp
 
 
 @require_POST
-def interview_delete(request: HttpRequest, pk: int, interview_id: int) -> HttpResponse:
+def interview_delete(request: SignedInRequest, pk: int, interview_id: int) -> HttpResponse:
     analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
     interview = get_object_or_404(Interview, pk=interview_id, analysis=analysis)
     call_reporting(request, services.interview_delete, interview=interview, by=request.user)
@@ -561,7 +562,7 @@ def interview_delete(request: HttpRequest, pk: int, interview_id: int) -> HttpRe
 
 
 @require_POST
-def key_event_add(request: HttpRequest, pk: int) -> HttpResponse:
+def key_event_add(request: SignedInRequest, pk: int) -> HttpResponse:
     return analysis_item_add(
         request, pk, form_class=KeyEventForm, service=services.key_event_add,
         template="incidents/_key_events.html", form_name="key_event_form", added="Key event added.",
@@ -569,7 +570,7 @@ def key_event_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def key_event_edit(request: HttpRequest, pk: int, key_event_id: int) -> HttpResponse:
+def key_event_edit(request: SignedInRequest, pk: int, key_event_id: int) -> HttpResponse:
     analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
     event = get_object_or_404(KeyEvent, pk=key_event_id, analysis=analysis)
     return analysis_item_edit(
@@ -579,7 +580,7 @@ def key_event_edit(request: HttpRequest, pk: int, key_event_id: int) -> HttpResp
 
 
 @require_POST
-def key_event_delete(request: HttpRequest, pk: int, key_event_id: int) -> HttpResponse:
+def key_event_delete(request: SignedInRequest, pk: int, key_event_id: int) -> HttpResponse:
     analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
     event = get_object_or_404(KeyEvent, pk=key_event_id, analysis=analysis)
     call_reporting(request, services.key_event_delete, key_event=event, by=request.user)
@@ -590,7 +591,7 @@ def key_event_delete(request: HttpRequest, pk: int, key_event_id: int) -> HttpRe
 
 
 @require_POST
-def markdown_preview(request: HttpRequest) -> HttpResponse:
+def markdown_preview(request: SignedInRequest) -> HttpResponse:
     """The sanitised HTML of posted Markdown, for the editors' preview panes."""
     text = request.POST.get("report") or request.POST.get("body") or ""
     if len(text) > 200000:
@@ -599,7 +600,7 @@ def markdown_preview(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def account_settings(request: HttpRequest) -> HttpResponse:
+def account_settings(request: SignedInRequest) -> HttpResponse:
     form = PreferencesForm(
         request.POST or None, initial={"broadcast_opt_out": request.user.broadcast_opt_out}
     )
@@ -621,7 +622,7 @@ def account_settings(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def people_search(request: HttpRequest) -> HttpResponse:
+def people_search(request: SignedInRequest) -> HttpResponse:
     """Member suggestions for the member fields: options for the typed name (the last, after a comma)."""
     typed = request.GET.get("q") or next((value for key, value in request.GET.items() if key != "q"), "")
     prefix, _, term = typed.rpartition(",")

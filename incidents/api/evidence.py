@@ -8,7 +8,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -22,6 +21,7 @@ from incidents.evidence.models import Evidence, EvidenceSource, SlackImport
 from incidents.evidence.slack_export import slack_export_import
 from incidents.models import KeyEvent
 from ybiyri.api_errors import ErrorDocumentingSchema
+from ybiyri.request_types import SignedInApiRequest
 
 
 class EvidenceSerializer(serializers.ModelSerializer):
@@ -146,7 +146,7 @@ class SlackImportCreate(APIView):
     schema = ErrorDocumentingSchema()
 
     @extend_schema(request=SlackImportInputSerializer, responses={202: SlackImportSerializer})
-    def post(self, request: Request, pk: int) -> Response:
+    def post(self, request: SignedInApiRequest, pk: int) -> Response:
         incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
         serializer = SlackImportInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -173,7 +173,7 @@ class SlackExportUpload(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(request=SlackExportInputSerializer, responses={201: SlackExportResultSerializer})
-    def post(self, request: Request, pk: int) -> Response:
+    def post(self, request: SignedInApiRequest, pk: int) -> Response:
         incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
         serializer = SlackExportInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -187,7 +187,7 @@ class EvidencePromote(APIView):
     schema = ErrorDocumentingSchema()
 
     @extend_schema(request=PromoteInputSerializer, responses={201: PromotedKeyEventSerializer})
-    def post(self, request: Request, pk: int) -> Response:
+    def post(self, request: SignedInApiRequest, pk: int) -> Response:
         evidence = access_evidence(user=request.user, evidence_id=pk)
         serializer = PromoteInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -217,7 +217,7 @@ class EvidencePicks(APIView):
     schema = ErrorDocumentingSchema()
 
     @extend_schema(responses=EvidencePickSerializer(many=True))
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: SignedInApiRequest, pk: int) -> Response:
         incident = access_incident(user=request.user, incident_id=pk)
         picks = selectors.evidence_picks(incident=incident, viewer=request.user)
         return Response(EvidencePickSerializer(picks, many=True).data)
@@ -230,7 +230,7 @@ class DraftDecision(APIView):
     decide = staticmethod(services.incident_confirm)
 
     @extend_schema(request=None, responses=IncidentSerializer)
-    def post(self, request: Request, pk: int) -> Response:
+    def post(self, request: SignedInApiRequest, pk: int) -> Response:
         incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
         return Response(IncidentSerializer(self.decide(incident=incident, by=request.user)).data)
 

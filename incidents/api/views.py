@@ -16,7 +16,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.request import Request
 from rest_framework.response import Response
 
 from incidents import selectors, services
@@ -67,6 +66,7 @@ from incidents.models import (
 )
 from ybiyri.api_errors import ErrorDocumentingSchema
 from ybiyri.api_filters import ApiFilterSet
+from ybiyri.request_types import SignedInApiRequest
 
 
 class ApiViewSet(viewsets.GenericViewSet):
@@ -141,7 +141,7 @@ class TeamViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     ordering_fields = ["name"]
     http_method_names = ["get", "post", "patch", "head", "options"]
 
-    def create(self, request: Request) -> Response:
+    def create(self, request: SignedInApiRequest) -> Response:
         if not can_edit_team(request.user):
             raise PermissionDenied("Only administrators create teams.")
         serializer = TeamInputSerializer(data=request.data)
@@ -149,7 +149,7 @@ class TeamViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
         team = services.team_create(by=request.user, **serializer.validated_data)
         return Response(TeamSerializer(team).data, status=status.HTTP_201_CREATED)
 
-    def partial_update(self, request: Request, pk: str) -> Response:
+    def partial_update(self, request: SignedInApiRequest, pk: str) -> Response:
         team = access_team(user=request.user, team_id=pk, for_edit=True)
         serializer = TeamInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -171,7 +171,7 @@ class ServiceViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixi
     ordering_fields = ["name"]
     http_method_names = ["get", "post", "patch", "head", "options"]
 
-    def create(self, request: Request) -> Response:
+    def create(self, request: SignedInApiRequest) -> Response:
         serializer = ServiceInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -180,7 +180,7 @@ class ServiceViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixi
         service = services.service_create(by=request.user, **data)
         return Response(ServiceSerializer(service).data, status=status.HTTP_201_CREATED)
 
-    def partial_update(self, request: Request, pk: str) -> Response:
+    def partial_update(self, request: SignedInApiRequest, pk: str) -> Response:
         service = access_service(user=request.user, service_id=pk, for_edit=True)
         serializer = ServiceUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -196,7 +196,7 @@ class ThemeViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin)
     filterset_fields = {"name": ["iexact", "icontains"], "slug": ["exact"]}
     ordering_fields = ["name", "created_at"]
 
-    def create(self, request: Request) -> Response:
+    def create(self, request: SignedInApiRequest) -> Response:
         serializer = ThemeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         theme = services.theme_get_or_create(name=serializer.validated_data["name"], by=request.user)
@@ -234,11 +234,11 @@ class IncidentViewSet(ApiViewSet, mixins.ListModelMixin):
     def visible_queryset(self) -> QuerySet[Incident]:
         return incident_queryset(self.request.user)
 
-    def retrieve(self, request: Request, pk: str) -> Response:
+    def retrieve(self, request: SignedInApiRequest, pk: str) -> Response:
         access_incident(user=request.user, incident_id=pk)
         return Response(IncidentSerializer(get_object_or_404(self.visible_queryset(), pk=pk)).data)
 
-    def create(self, request: Request) -> Response:
+    def create(self, request: SignedInApiRequest) -> Response:
         serializer = IncidentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -251,7 +251,7 @@ class IncidentViewSet(ApiViewSet, mixins.ListModelMixin):
         incident = get_object_or_404(self.visible_queryset(), pk=incident.pk)
         return Response(IncidentSerializer(incident).data, status=status.HTTP_201_CREATED)
 
-    def partial_update(self, request: Request, pk: str) -> Response:
+    def partial_update(self, request: SignedInApiRequest, pk: str) -> Response:
         incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
         serializer = IncidentUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -266,7 +266,7 @@ class IncidentViewSet(ApiViewSet, mixins.ListModelMixin):
         responses={200: ResponderSerializer(many=True), 201: ResponderSerializer},
     )
     @action(detail=True, methods=["get", "post"], serializer_class=ResponderSerializer)
-    def responders(self, request: Request, pk: str) -> Response:
+    def responders(self, request: SignedInApiRequest, pk: str) -> Response:
         """The incident's responders; POST adds one (product managers)."""
         if request.method == "POST":
             incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
@@ -285,7 +285,7 @@ class IncidentViewSet(ApiViewSet, mixins.ListModelMixin):
         parameters=[OpenApiParameter("responder_id", int, OpenApiParameter.PATH)],
     )
     @action(detail=True, methods=["delete"], url_path=r"responders/(?P<responder_id>[0-9]+)")
-    def remove_responder(self, request: Request, pk: str, responder_id: str) -> Response:
+    def remove_responder(self, request: SignedInApiRequest, pk: str, responder_id: str) -> Response:
         """Remove a responder who has not analysed the incident yet (product managers)."""
         incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
         responder = get_object_or_404(incident.responders.select_related("user"), pk=responder_id)
@@ -294,7 +294,7 @@ class IncidentViewSet(ApiViewSet, mixins.ListModelMixin):
 
     @extend_schema(responses=KeyEventPageSerializer)
     @action(detail=True, methods=["get"], serializer_class=KeyEventSerializer)
-    def timeline(self, request: Request, pk: str) -> Response:
+    def timeline(self, request: SignedInApiRequest, pk: str) -> Response:
         """The merged timeline: key events of the submitted analyses (and the caller's own), in time order."""
         incident = access_incident(user=request.user, incident_id=pk)
         return self.paginated(
@@ -331,10 +331,10 @@ class AnalysisViewSet(ApiViewSet, mixins.ListModelMixin):
             .order_by("due_at", "id")
         )
 
-    def retrieve(self, request: Request, pk: str) -> Response:
+    def retrieve(self, request: SignedInApiRequest, pk: str) -> Response:
         return Response(AnalysisSerializer(access_analysis(user=request.user, analysis_id=pk)).data)
 
-    def create(self, request: Request) -> Response:
+    def create(self, request: SignedInApiRequest) -> Response:
         serializer = AnalysisAllocateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -350,7 +350,7 @@ class AnalysisViewSet(ApiViewSet, mixins.ListModelMixin):
         (analysis,) = services.analysis_allocate(incident=incident, by=request.user, allocations=[allocation])
         return Response(AnalysisSerializer(analysis).data, status=status.HTTP_201_CREATED)
 
-    def partial_update(self, request: Request, pk: str) -> Response:
+    def partial_update(self, request: SignedInApiRequest, pk: str) -> Response:
         analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
         serializer = AnalysisSaveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -367,7 +367,7 @@ class AnalysisViewSet(ApiViewSet, mixins.ListModelMixin):
 
     @extend_schema(request=AnalysisWaiveSerializer, responses=AnalysisStateSerializer)
     @action(detail=True, methods=["post"])
-    def waive(self, request: Request, pk: str) -> Response:
+    def waive(self, request: SignedInApiRequest, pk: str) -> Response:
         """Let the learning loop close without this analysis, giving the reason (product and
         problem managers); the narrative may then be published without it."""
         analysis = access_analysis_to_manage(user=request.user, analysis_id=pk)
@@ -378,7 +378,7 @@ class AnalysisViewSet(ApiViewSet, mixins.ListModelMixin):
 
     @extend_schema(request=None, responses=AnalysisSerializer)
     @action(detail=True, methods=["post"])
-    def submit(self, request: Request, pk: str) -> Response:
+    def submit(self, request: SignedInApiRequest, pk: str) -> Response:
         """Submit the analysis: it is locked and the product managers are told (analyst only)."""
         analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
         return Response(AnalysisSerializer(services.analysis_submit(analysis=analysis, by=request.user)).data)
@@ -403,10 +403,10 @@ class ChildViewSet(ApiViewSet, mixins.ListModelMixin):
         setattr(part, self.parent_field, parent)
         return part
 
-    def retrieve(self, request: Request, pk: str) -> Response:
+    def retrieve(self, request: SignedInApiRequest, pk: str) -> Response:
         return Response(self.get_serializer(self.get_part(pk)).data)
 
-    def create(self, request: Request) -> Response:
+    def create(self, request: SignedInApiRequest) -> Response:
         serializer = self.input_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -417,7 +417,7 @@ class ChildViewSet(ApiViewSet, mixins.ListModelMixin):
         part = self.add_part(**{self.parent_field: parent}, by=request.user, **data)
         return Response(self.get_serializer(part).data, status=status.HTTP_201_CREATED)
 
-    def destroy(self, request: Request, pk: str) -> Response:
+    def destroy(self, request: SignedInApiRequest, pk: str) -> Response:
         self.remove_part(self.get_part(pk, for_change=True), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -19,6 +19,7 @@ from incidents.evidence.models import Evidence
 from incidents.evidence.slack_export import slack_export_import
 from incidents.forms import add_service_errors
 from incidents.models import AnalysisSession
+from ybiyri.request_types import SignedInRequest
 from ybiyri.views import call_reporting
 
 EVIDENCE_PER_PAGE = 50
@@ -28,7 +29,7 @@ def promote_prefix(evidence_id: int) -> str:
     return f"promote-{evidence_id}"
 
 
-def evidence_context(request: HttpRequest, analysis: AnalysisSession, **extra) -> dict:
+def evidence_context(request: SignedInRequest, analysis: AnalysisSession, **extra) -> dict:
     """The panel's context: one page of the filtered evidence (keyset: `after` an evidence id)."""
     filters = EvidenceFilterForm(request.GET)
     criteria = filters.cleaned_data if filters.is_valid() else {}
@@ -77,7 +78,7 @@ def evidence_context(request: HttpRequest, analysis: AnalysisSession, **extra) -
 
 
 @require_GET
-def analysis_evidence(request: HttpRequest, pk: int) -> HttpResponse:
+def analysis_evidence(request: SignedInRequest, pk: int) -> HttpResponse:
     """The evidence panel (the analysis page loads it beside the editor), or the page of its own."""
     analysis = access_analysis(user=request.user, analysis_id=pk)
     context = evidence_context(request, analysis)
@@ -86,7 +87,7 @@ def analysis_evidence(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def evidence_promote(request: HttpRequest, pk: int, evidence_id: int) -> HttpResponse:
+def evidence_promote(request: SignedInRequest, pk: int, evidence_id: int) -> HttpResponse:
     """The analyst promotes a message or pager event to one of their own key events."""
     analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
     evidence = access_evidence(user=request.user, evidence_id=evidence_id)
@@ -117,7 +118,7 @@ def evidence_promote(request: HttpRequest, pk: int, evidence_id: int) -> HttpRes
 
 
 @require_POST
-def slack_import(request: HttpRequest, pk: int) -> HttpResponse:
+def slack_import(request: SignedInRequest, pk: int) -> HttpResponse:
     """Import a Slack channel into the incident's evidence (its managers); runs as a job."""
     incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
     form = SlackImportForm(request.POST)
@@ -131,7 +132,7 @@ def slack_import(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def slack_upload(request: HttpRequest, pk: int) -> HttpResponse:
+def slack_upload(request: SignedInRequest, pk: int) -> HttpResponse:
     """Import a channel from an uploaded Slack export (its managers)."""
     incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
     form = SlackExportForm(request.POST, request.FILES)
@@ -147,7 +148,7 @@ def slack_upload(request: HttpRequest, pk: int) -> HttpResponse:
     return incident_evidence_page(request, incident, upload_form=form, status=400)
 
 
-def incident_evidence_page(request: HttpRequest, incident, *, status: int = 200, **forms) -> HttpResponse:
+def incident_evidence_page(request: SignedInRequest, incident, *, status: int = 200, **forms) -> HttpResponse:
     context = {
         "incident": incident,
         "manages": can_manage_incident(request.user, incident),
@@ -160,13 +161,13 @@ def incident_evidence_page(request: HttpRequest, incident, *, status: int = 200,
 
 
 @require_GET
-def incident_evidence(request: HttpRequest, pk: int) -> HttpResponse:
+def incident_evidence(request: SignedInRequest, pk: int) -> HttpResponse:
     """The incident's evidence sources and imports (progress of the jobs)."""
     return incident_evidence_page(request, access_incident(user=request.user, incident_id=pk))
 
 
 @require_GET
-def drafts(request: HttpRequest) -> HttpResponse:
+def drafts(request: SignedInRequest) -> HttpResponse:
     """Drafts from the pager for the product managers to confirm or dismiss."""
     return render(
         request, "incidents/pager_drafts.html", {"drafts": selectors.pager_drafts(viewer=request.user)}
@@ -174,7 +175,7 @@ def drafts(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def draft_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+def draft_confirm(request: SignedInRequest, pk: int) -> HttpResponse:
     incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
     if call_reporting(
         request,
@@ -188,7 +189,7 @@ def draft_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def draft_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
+def draft_dismiss(request: SignedInRequest, pk: int) -> HttpResponse:
     incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
     call_reporting(
         request, services.incident_dismiss, incident=incident, by=request.user, success="Draft dismissed."

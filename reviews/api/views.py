@@ -10,7 +10,6 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.request import Request
 from rest_framework.response import Response
 
 from incidents.access import (
@@ -76,6 +75,7 @@ from reviews.services.effort import EFFORT_FIELDS, action_effort_set
 from reviews.services.traceability import action_link, factor_link, learning_link
 from reviews.services.trainings import training_delete, training_record
 from ybiyri.api_filters import ApiFilterSet
+from ybiyri.request_types import SignedInApiRequest
 
 
 class ReviewFilter(ApiFilterSet):
@@ -106,11 +106,11 @@ class ReviewViewSet(ApiViewSet, mixins.ListModelMixin):
             .order_by("scheduled_at", "id")
         )
 
-    def retrieve(self, request: Request, pk: str) -> Response:
+    def retrieve(self, request: SignedInApiRequest, pk: str) -> Response:
         review = access_review(user=request.user, review_id=pk)
         return Response(ReviewSerializer(review).data)
 
-    def create(self, request: Request) -> Response:
+    def create(self, request: SignedInApiRequest) -> Response:
         serializer = ReviewScheduleSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -128,7 +128,7 @@ class ReviewViewSet(ApiViewSet, mixins.ListModelMixin):
         )
         return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
 
-    def partial_update(self, request: Request, pk: str) -> Response:
+    def partial_update(self, request: SignedInApiRequest, pk: str) -> Response:
         review = access_review(user=request.user, review_id=pk, for_manage=True)
         serializer = MeetingInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -148,14 +148,14 @@ class ReviewViewSet(ApiViewSet, mixins.ListModelMixin):
 
     @extend_schema(request=None, responses=ReviewSerializer)
     @action(detail=True, methods=["post"])
-    def cancel(self, request: Request, pk: str) -> Response:
+    def cancel(self, request: SignedInApiRequest, pk: str) -> Response:
         """Cancel the review; attendees get a calendar CANCEL."""
         review = access_review(user=request.user, review_id=pk, for_manage=True)
         return Response(ReviewSerializer(review_services.review_cancel(review=review, by=request.user)).data)
 
     @extend_schema(request=None, responses=ReviewSerializer)
     @action(detail=True, methods=["post"])
-    def held(self, request: Request, pk: str) -> Response:
+    def held(self, request: SignedInApiRequest, pk: str) -> Response:
         """Record that the review was held, now."""
         review = access_review(user=request.user, review_id=pk, for_manage=True)
         return Response(
@@ -207,7 +207,7 @@ class ContributingFactorViewSet(ReviewOutcomeViewSet):
         )
 
     @extend_schema(request=FactorLinksSerializer, responses=ContributingFactorSerializer)
-    def partial_update(self, request: Request, pk: str) -> Response:
+    def partial_update(self, request: SignedInApiRequest, pk: str) -> Response:
         """Change what the factor traces to: `themes` and/or `key_events` (each list replaces the links)."""
         factor = self.get_part(pk, for_change=True)
         serializer = FactorLinksSerializer(data=request.data, partial=True)
@@ -244,7 +244,7 @@ class LearningViewSet(ReviewOutcomeViewSet):
         return super().visible_queryset().prefetch_related("factors").order_by("review_id", "rank", "id")
 
     @extend_schema(request=LearningLinksSerializer, responses=LearningSerializer)
-    def partial_update(self, request: Request, pk: str) -> Response:
+    def partial_update(self, request: SignedInApiRequest, pk: str) -> Response:
         """Change the factors the learning was learned from (the list replaces the links)."""
         learning = self.get_part(pk, for_change=True)
         serializer = LearningLinksSerializer(data=request.data, partial=True)
@@ -295,10 +295,10 @@ class ActionViewSet(ApiViewSet, mixins.ListModelMixin):
             actions = actions.filter(incident_id=criteria["incident"])
         return actions
 
-    def retrieve(self, request: Request, pk: str) -> Response:
+    def retrieve(self, request: SignedInApiRequest, pk: str) -> Response:
         return Response(ActionSerializer(access_action(user=request.user, action_id=pk)).data)
 
-    def create(self, request: Request) -> Response:
+    def create(self, request: SignedInApiRequest) -> Response:
         serializer = ActionRaiseSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -319,7 +319,7 @@ class ActionViewSet(ApiViewSet, mixins.ListModelMixin):
             action_link(action=action, by=request.user, **links)
         return Response(ActionSerializer(action).data, status=status.HTTP_201_CREATED)
 
-    def partial_update(self, request: Request, pk: str) -> Response:
+    def partial_update(self, request: SignedInApiRequest, pk: str) -> Response:
         action = access_action(user=request.user, action_id=pk, for_edit=True)
         serializer = ActionUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -337,7 +337,7 @@ class ActionViewSet(ApiViewSet, mixins.ListModelMixin):
 
     @extend_schema(request=None, responses=ActionSerializer)
     @action(detail=True, methods=["post"], url_path="retry-sync")
-    def retry_sync(self, request: Request, pk: str) -> Response:
+    def retry_sync(self, request: SignedInApiRequest, pk: str) -> Response:
         """Push the action to the team's tracker again (after a failure or a configuration fix)."""
         action = access_action(user=request.user, action_id=pk, for_edit=True)
         action = action_retry_sync(action=action, by=request.user)
@@ -382,10 +382,10 @@ class NarrativeViewSet(ApiViewSet, mixins.ListModelMixin):
             theme_id=criteria.get("theme"),
         )
 
-    def retrieve(self, request: Request, pk: str) -> Response:
+    def retrieve(self, request: SignedInApiRequest, pk: str) -> Response:
         return Response(NarrativeSerializer(access_narrative(user=request.user, narrative_id=pk)).data)
 
-    def create(self, request: Request) -> Response:
+    def create(self, request: SignedInApiRequest) -> Response:
         serializer = NarrativeDraftSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         incident_id = serializer.validated_data["incident"]
@@ -397,7 +397,7 @@ class NarrativeViewSet(ApiViewSet, mixins.ListModelMixin):
         narrative = narrative_services.narrative_draft(incident=incident, by=request.user)
         return Response(NarrativeSerializer(narrative).data, status=status.HTTP_201_CREATED)
 
-    def partial_update(self, request: Request, pk: str) -> Response:
+    def partial_update(self, request: SignedInApiRequest, pk: str) -> Response:
         narrative = access_narrative(user=request.user, narrative_id=pk, for_edit=True)
         serializer = NarrativeSaveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -415,7 +415,7 @@ class NarrativeViewSet(ApiViewSet, mixins.ListModelMixin):
         request=NarrativePublishSerializer, responses={200: NarrativeSerializer, 409: LoopOpenSerializer}
     )
     @action(detail=True, methods=["post"])
-    def publish(self, request: Request, pk: str) -> Response:
+    def publish(self, request: SignedInApiRequest, pk: str) -> Response:
         """Publish to the whole organisation and broadcast (the incident's team and the review's
         facilitator), once every analysis is submitted or waived and the review held: 409 with
         `missing` otherwise. Product and problem managers may publish anyway with `override_reason`."""
@@ -463,7 +463,7 @@ class TrainingViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMix
     ordering_fields = ["held_on"]
     http_method_names = ["get", "post", "delete", "head", "options"]
 
-    def create(self, request: Request) -> Response:
+    def create(self, request: SignedInApiRequest) -> Response:
         serializer = TrainingInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -472,7 +472,7 @@ class TrainingViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMix
         training = training_record(by=request.user, **data)
         return Response(TrainingSerializer(training).data, status=status.HTTP_201_CREATED)
 
-    def destroy(self, request: Request, pk: str) -> Response:
+    def destroy(self, request: SignedInApiRequest, pk: str) -> Response:
         training_delete(
             training=access_training(user=request.user, training_id=pk, for_manage=True), by=request.user
         )

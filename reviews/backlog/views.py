@@ -35,6 +35,7 @@ from reviews.backlog.trello import trello_signature, trello_webhook_event
 from reviews.models import ImprovementAction
 from reviews.services.actions import action_apply_tracker_item, action_retry_sync, action_tracked_by
 from ybiyri.payload import MalformedPayload
+from ybiyri.request_types import SignedInRequest
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ def trello_webhook(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def action_retry(request: HttpRequest, pk: int) -> HttpResponse:
+def action_retry(request: SignedInRequest, pk: int) -> HttpResponse:
     """Queue another push of a failed action; back to `next` (if it is ours) or the incident page."""
     action = access_action(user=request.user, action_id=pk, for_edit=True)
     try:

@@ -14,22 +14,23 @@ from reviews.access import access_broadcast
 from reviews.broadcast.selectors import broadcast_progress
 from reviews.broadcast.services import deliveries_retry_failed, member_unsubscribe
 from reviews.broadcast.unsubscribe import unsubscribe_user_id
+from ybiyri.request_types import SignedInRequest
 
 
-def render_status(request: HttpRequest, narrative) -> HttpResponse:
+def render_status(request: SignedInRequest, narrative) -> HttpResponse:
     context = {"narrative": narrative, "broadcast": broadcast_progress(narrative=narrative)}
     return render(request, "reviews/_broadcast_status.html", context)
 
 
 @require_GET
-def narrative_broadcast_status(request: HttpRequest, pk: int) -> HttpResponse:
+def narrative_broadcast_status(request: SignedInRequest, pk: int) -> HttpResponse:
     """The progress partial; it polls itself (htmx) while deliveries are pending."""
     narrative = access_broadcast(user=request.user, narrative_id=pk)
     return render_status(request, narrative)
 
 
 @require_POST
-def narrative_broadcast_retry(request: HttpRequest, pk: int) -> HttpResponse:
+def narrative_broadcast_retry(request: SignedInRequest, pk: int) -> HttpResponse:
     narrative = access_broadcast(user=request.user, narrative_id=pk)
     retried = deliveries_retry_failed(narrative=narrative, by=request.user)
     if request.htmx:

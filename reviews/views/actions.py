@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -18,6 +18,7 @@ from reviews.forms import ActionFilterForm, ActionInlineForm, ActionPageForm
 from reviews.models import ImprovementAction
 from reviews.services.actions import EDITABLE_FIELDS, action_set_status, action_update
 from reviews.services.traceability import action_link
+from ybiyri.request_types import SignedInRequest
 from ybiyri.views import call_reporting, page_of, understood_filters
 
 ACTIONS_PER_PAGE = 50
@@ -61,7 +62,7 @@ def history_line(entry: AuditEntry) -> dict[str, object]:
 
 
 @require_POST
-def action_status(request: HttpRequest, pk: int) -> HttpResponse:
+def action_status(request: SignedInRequest, pk: int) -> HttpResponse:
     action = access_action(user=request.user, action_id=pk, for_edit=True)
     status = request.POST.get("status", "")
     call_reporting(
@@ -75,7 +76,7 @@ def action_status(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect_back(request, fallback=action.incident.get_absolute_url())
 
 
-def redirect_back(request: HttpRequest, *, fallback: str) -> HttpResponse:
+def redirect_back(request: SignedInRequest, *, fallback: str) -> HttpResponse:
     """Redirect to the posted `next` if it is a safe local URL, else to `fallback`."""
     target = request.POST.get("next", "")
     if target and url_has_allowed_host_and_scheme(
@@ -86,7 +87,7 @@ def redirect_back(request: HttpRequest, *, fallback: str) -> HttpResponse:
 
 
 @require_GET
-def action_backlog(request: HttpRequest) -> HttpResponse:
+def action_backlog(request: SignedInRequest) -> HttpResponse:
     filters = ActionFilterForm(request.GET or None)
     criteria = understood_filters(request, filters)
     team, owner = criteria.get("team"), criteria.get("owner")
@@ -120,7 +121,7 @@ def action_initial(action: ImprovementAction) -> dict[str, object]:
     }
 
 
-def save_changed_fields(request: HttpRequest, action: ImprovementAction, form: Form) -> bool:
+def save_changed_fields(request: SignedInRequest, action: ImprovementAction, form: Form) -> bool:
     """Write only the fields this person changed (each form field carries the value it was read
     at), so that another person's change to the others stays; the services' refusal goes on the form."""
     if not form.is_valid():
@@ -143,7 +144,7 @@ def save_changed_fields(request: HttpRequest, action: ImprovementAction, form: F
 
 
 def action_page(
-    request: HttpRequest,
+    request: SignedInRequest,
     action: ImprovementAction,
     form: Form | None,
     *,
@@ -166,7 +167,7 @@ def action_page(
 
 
 @require_http_methods(["GET", "POST"])
-def action_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def action_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     """The action's page: everything about it, editable by those who may change it."""
     action = access_action(user=request.user, action_id=pk, for_edit=request.method == "POST")
     url = reverse("reviews:action", args=[action.pk])
@@ -188,7 +189,7 @@ def action_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def action_inline_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def action_inline_edit(request: SignedInRequest, pk: int) -> HttpResponse:
     """A row of the backlog list changed in place: the row again (htmx), else back to the list.
 
     Bad input answers 400 with the row and its form's errors (htmx), or the action's page with them.
@@ -215,7 +216,7 @@ def action_inline_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def action_row(
-    request: HttpRequest, action: ImprovementAction, form: Form, *, status: int, saved: bool
+    request: SignedInRequest, action: ImprovementAction, form: Form, *, status: int, saved: bool
 ) -> HttpResponse:
     action.inline_form = form
     context = {

@@ -3,7 +3,7 @@
 import csv
 import io
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
@@ -11,12 +11,13 @@ from django.views.decorators.http import require_GET
 
 from reviews.insights import AGE_BANDS, InsightsFilterForm, insights_for
 from reviews.insights.cache import cached
+from ybiyri.request_types import SignedInRequest
 
 CSV_HEADER = ["section", "metric", "team", "month", "value", "unit"]
 
 
 @require_GET
-def insights(request: HttpRequest) -> HttpResponse:
+def insights(request: SignedInRequest) -> HttpResponse:
     filters = InsightsFilterForm(request.GET or None)
 
     def figures() -> str:
@@ -38,7 +39,7 @@ def insights(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def insights_export(request: HttpRequest) -> HttpResponse:
+def insights_export(request: SignedInRequest) -> HttpResponse:
     """Every figure of the page for the same parameters, one per row."""
     filters = InsightsFilterForm(request.GET or None)
 

@@ -4,7 +4,7 @@ import difflib
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -28,13 +28,14 @@ from reviews.services import narrative as narrative_services
 from reviews.services.blend import blend_changes
 from reviews.services.narrative import LoopOpen
 from reviews.views.review import meeting_arguments
+from ybiyri.request_types import SignedInRequest
 from ybiyri.views import call_reporting, page_of, understood_filters
 
 NARRATIVES_PER_PAGE = 20
 
 
 @require_POST
-def narrative_draft(request: HttpRequest, pk: int) -> HttpResponse:
+def narrative_draft(request: SignedInRequest, pk: int) -> HttpResponse:
     incident = access_incident_for_draft(user=request.user, incident_id=pk)
     try:
         narrative = narrative_services.narrative_draft(incident=incident, by=request.user)
@@ -47,7 +48,7 @@ def narrative_draft(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def narrative_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def narrative_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     narrative = access_narrative(user=request.user, narrative_id=pk)
     narrative_services.narrative_record_read(narrative=narrative, reader=request.user)
     team_view = in_narrative_team(request.user, narrative.incident)
@@ -75,7 +76,7 @@ def narrative_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def narrative_download(request: HttpRequest, pk: int) -> HttpResponse:
+def narrative_download(request: SignedInRequest, pk: int) -> HttpResponse:
     """The narrative as a Markdown file, for whoever may read it."""
     narrative = access_narrative(user=request.user, narrative_id=pk)
     response = HttpResponse(
@@ -87,7 +88,7 @@ def narrative_download(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def narrative_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def narrative_edit(request: SignedInRequest, pk: int) -> HttpResponse:
     narrative = access_narrative(user=request.user, narrative_id=pk, for_edit=True)
     form = NarrativeForm(
         request.POST or None,
@@ -123,7 +124,7 @@ def narrative_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def narrative_blend(request: HttpRequest, pk: int) -> HttpResponse:
+def narrative_blend(request: SignedInRequest, pk: int) -> HttpResponse:
     """Take one changed section of the blend in, or leave it out."""
     narrative = access_narrative(user=request.user, narrative_id=pk, for_edit=True)
     form = BlendDecisionForm(request.POST)
@@ -152,7 +153,7 @@ def narrative_blend(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def narrative_publish(request: HttpRequest, pk: int) -> HttpResponse:
+def narrative_publish(request: SignedInRequest, pk: int) -> HttpResponse:
     narrative = access_narrative(user=request.user, narrative_id=pk, for_publish=True)
     rebroadcast = narrative.is_published
     override_reason = request.POST.get("override_reason", "").strip()[:2000]
@@ -177,7 +178,7 @@ def narrative_publish(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def narrative_revisions(request: HttpRequest, pk: int) -> HttpResponse:
+def narrative_revisions(request: SignedInRequest, pk: int) -> HttpResponse:
     narrative = access_narrative(user=request.user, narrative_id=pk, for_edit=True)
     revisions = list(narrative.revisions.select_related("created_by").order_by("-version"))
     diff = None
@@ -209,7 +210,7 @@ def revision_diff(older: NarrativeRevision, newer: NarrativeRevision) -> list[tu
 
 
 @require_GET
-def narrative_library(request: HttpRequest) -> HttpResponse:
+def narrative_library(request: SignedInRequest) -> HttpResponse:
     filters = LibraryFilterForm(request.GET or None)
     criteria = understood_filters(request, filters)
     narratives = selectors.narrative_library(
@@ -234,7 +235,7 @@ def narrative_library(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def walkthrough_schedule(request: HttpRequest, pk: int) -> HttpResponse:
+def walkthrough_schedule(request: SignedInRequest, pk: int) -> HttpResponse:
     narrative = access_narrative(user=request.user, narrative_id=pk)
     if not (
         can_publish_narrative(request.user, narrative)
@@ -264,7 +265,7 @@ def walkthrough_schedule(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def walkthrough_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def walkthrough_cancel(request: SignedInRequest, pk: int) -> HttpResponse:
     walkthrough = access_walkthrough(user=request.user, walkthrough_id=pk, for_manage=True)
     call_reporting(
         request,

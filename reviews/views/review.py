@@ -15,7 +15,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -51,6 +51,7 @@ from reviews.models import (
 from reviews.services import review as review_services
 from reviews.services.actions import action_raise, action_update
 from reviews.services.traceability import factor_link, learning_link
+from ybiyri.request_types import SignedInRequest
 from ybiyri.views import call_reporting
 
 
@@ -64,7 +65,7 @@ def meeting_arguments(data: dict) -> dict:
 
 
 @require_http_methods(["GET", "POST"])
-def review_schedule(request: HttpRequest, pk: int) -> HttpResponse:
+def review_schedule(request: SignedInRequest, pk: int) -> HttpResponse:
     incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
     if request.method == "GET" and not call_reporting(request, check_incident_confirmed, incident=incident):
         return redirect(incident)
@@ -95,7 +96,7 @@ def review_schedule(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def review_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def review_edit(request: SignedInRequest, pk: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk, for_manage=True)
     initial = {
         "scheduled_at": review.scheduled_at,
@@ -130,7 +131,7 @@ def review_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def review_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def review_cancel(request: SignedInRequest, pk: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk, for_manage=True)
     call_reporting(
         request,
@@ -162,7 +163,7 @@ NOTES_LABELS = {
 }
 
 
-def facilitation_context(request: HttpRequest, review: Review, **overrides: Any) -> dict:
+def facilitation_context(request: SignedInRequest, review: Review, **overrides: Any) -> dict:
     """Everything the facilitation page and its parts show.
 
     `overrides` replace defaults: a bound form with errors (`forms={prefix: form}`), a conflict
@@ -338,14 +339,14 @@ def facilitation_context(request: HttpRequest, review: Review, **overrides: Any)
 
 
 @require_GET
-def review_facilitate(request: HttpRequest, pk: int) -> HttpResponse:
+def review_facilitate(request: SignedInRequest, pk: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk)
     return render(request, "reviews/review_facilitate.html", facilitation_context(request, review))
 
 
 @require_GET
 @never_cache
-def review_live(request: HttpRequest, pk: int) -> HttpResponse:
+def review_live(request: SignedInRequest, pk: int) -> HttpResponse:
     """What changed since the page's `token`: 204 when nothing did, else every live part (out of band)."""
     review = access_review(user=request.user, review_id=pk)
     if request.GET.get("token") == selectors.review_live_token(review=review):
@@ -365,7 +366,7 @@ PARTS = {
 
 
 def part_response(
-    request: HttpRequest, review: Review, part: str, *, status: int = 200, **overrides: Any
+    request: SignedInRequest, review: Review, part: str, *, status: int = 200, **overrides: Any
 ) -> HttpResponse:
     """htmx gets the changed part only (with errors: 400, conflicts: 409); a plain post gets a
     redirect back to the step, or the whole page with the errors."""
@@ -386,7 +387,7 @@ def part_response(
 
 
 def form_or_error(
-    request: HttpRequest,
+    request: SignedInRequest,
     review: Review,
     part: str,
     form: forms.Form,
@@ -407,7 +408,12 @@ def form_or_error(
 
 
 def stale_response(
-    request: HttpRequest, review: Review, part: str, form: forms.Form, stale: StaleVersion, **overrides: Any
+    request: SignedInRequest,
+    review: Review,
+    part: str,
+    form: forms.Form,
+    stale: StaleVersion,
+    **overrides: Any,
 ) -> HttpResponse:
     """409: the person's text stays in the form, now based on the stored version, beside the stored text."""
     data = request.POST.copy()
@@ -439,7 +445,7 @@ def stale_text(review: Review, prefix: str, user: User) -> str:
 
 
 def meeting_call(
-    request: HttpRequest, pk: int, service: Callable[..., object], **arguments: Any
+    request: SignedInRequest, pk: int, service: Callable[..., object], **arguments: Any
 ) -> HttpResponse:
     """A facilitator's meeting control (start, step, held): the meeting parts, or the error on them."""
     review = access_review(user=request.user, review_id=pk, for_manage=True)
@@ -456,12 +462,12 @@ def meeting_call(
 
 
 @require_POST
-def review_start(request: HttpRequest, pk: int) -> HttpResponse:
+def review_start(request: SignedInRequest, pk: int) -> HttpResponse:
     return meeting_call(request, pk, review_services.review_start)
 
 
 @require_POST
-def review_step(request: HttpRequest, pk: int) -> HttpResponse:
+def review_step(request: SignedInRequest, pk: int) -> HttpResponse:
     return meeting_call(
         request,
         pk,
@@ -472,17 +478,17 @@ def review_step(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def review_step_go(request: HttpRequest, pk: int) -> HttpResponse:
+def review_step_go(request: SignedInRequest, pk: int) -> HttpResponse:
     return meeting_call(request, pk, review_services.review_step_go, step=request.POST.get("step", ""))
 
 
 @require_POST
-def review_held(request: HttpRequest, pk: int) -> HttpResponse:
+def review_held(request: SignedInRequest, pk: int) -> HttpResponse:
     return meeting_call(request, pk, review_services.review_mark_held)
 
 
 @require_POST
-def review_notes(request: HttpRequest, pk: int, field: str) -> HttpResponse:
+def review_notes(request: SignedInRequest, pk: int, field: str) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk, for_manage=True)
     if field not in review_services.NOTES_FIELDS:
         return HttpResponse("Unknown notes field.", status=404)
@@ -496,7 +502,7 @@ def review_notes(request: HttpRequest, pk: int, field: str) -> HttpResponse:
 
 
 @require_POST
-def perspective_save(request: HttpRequest, pk: int) -> HttpResponse:
+def perspective_save(request: SignedInRequest, pk: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk)
     return form_or_error(
         request, review, "perspective", PerspectiveForm(request.POST, prefix="perspective"),
@@ -505,7 +511,7 @@ def perspective_save(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def factor_add(request: HttpRequest, pk: int) -> HttpResponse:
+def factor_add(request: SignedInRequest, pk: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk, for_manage=True)
     return form_or_error(
         request, review, "factors", FactorForm(request.POST, prefix="factor"),
@@ -529,7 +535,7 @@ def links_choices(review: Review, *names: str) -> dict[str, list[tuple[int, str]
 
 
 @require_POST
-def factor_links(request: HttpRequest, pk: int, factor_id: int) -> HttpResponse:
+def factor_links(request: SignedInRequest, pk: int, factor_id: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk, for_manage=True)
     factor = get_object_or_404(ContributingFactor, pk=factor_id, review=review)
     form = LinksForm(
@@ -546,7 +552,7 @@ def factor_links(request: HttpRequest, pk: int, factor_id: int) -> HttpResponse:
 
 
 @require_POST
-def learning_links(request: HttpRequest, pk: int, learning_id: int) -> HttpResponse:
+def learning_links(request: SignedInRequest, pk: int, learning_id: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk, for_manage=True)
     learning = get_object_or_404(Learning, pk=learning_id, review=review)
     form = LinksForm(
@@ -559,7 +565,7 @@ def learning_links(request: HttpRequest, pk: int, learning_id: int) -> HttpRespo
 
 
 @require_POST
-def factor_update(request: HttpRequest, pk: int, factor_id: int) -> HttpResponse:
+def factor_update(request: SignedInRequest, pk: int, factor_id: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk, for_manage=True)
     factor = get_object_or_404(ContributingFactor, pk=factor_id, review=review)
     return form_or_error(
@@ -569,7 +575,7 @@ def factor_update(request: HttpRequest, pk: int, factor_id: int) -> HttpResponse
 
 
 def outcome_call(
-    request: HttpRequest, review: Review, part: str, service: Callable[..., object], **arguments: Any
+    request: SignedInRequest, review: Review, part: str, service: Callable[..., object], **arguments: Any
 ) -> HttpResponse:
     """Remove or move something of the review: the part again, with the service's refusal if any."""
     try:
@@ -583,14 +589,14 @@ def outcome_call(
 
 
 @require_POST
-def factor_delete(request: HttpRequest, pk: int, factor_id: int) -> HttpResponse:
+def factor_delete(request: SignedInRequest, pk: int, factor_id: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk, for_manage=True)
     factor = get_object_or_404(ContributingFactor, pk=factor_id, review=review)
     return outcome_call(request, review, "factors", review_services.factor_delete, factor=factor)
 
 
 @require_POST
-def factor_suggest(request: HttpRequest, pk: int) -> HttpResponse:
+def factor_suggest(request: SignedInRequest, pk: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk)
     return form_or_error(
         request, review, "factors", FactorForm(request.POST, prefix="suggest"),
@@ -599,7 +605,7 @@ def factor_suggest(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def suggestion_accept(request: HttpRequest, pk: int, suggestion_id: int) -> HttpResponse:
+def suggestion_accept(request: SignedInRequest, pk: int, suggestion_id: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk, for_manage=True)
     suggestion = get_object_or_404(FactorSuggestion, pk=suggestion_id, review=review)
     return form_or_error(
@@ -609,7 +615,7 @@ def suggestion_accept(request: HttpRequest, pk: int, suggestion_id: int) -> Http
 
 
 @require_POST
-def suggestion_dismiss(request: HttpRequest, pk: int, suggestion_id: int) -> HttpResponse:
+def suggestion_dismiss(request: SignedInRequest, pk: int, suggestion_id: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk, for_manage=True)
     suggestion = get_object_or_404(FactorSuggestion, pk=suggestion_id, review=review)
     return outcome_call(
@@ -618,7 +624,7 @@ def suggestion_dismiss(request: HttpRequest, pk: int, suggestion_id: int) -> Htt
 
 
 @require_POST
-def learning_add(request: HttpRequest, pk: int) -> HttpResponse:
+def learning_add(request: SignedInRequest, pk: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk, for_manage=True)
     return form_or_error(
         request, review, "learnings", LearningForm(request.POST, prefix="learning"),
@@ -627,7 +633,7 @@ def learning_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def learning_update(request: HttpRequest, pk: int, learning_id: int) -> HttpResponse:
+def learning_update(request: SignedInRequest, pk: int, learning_id: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk, for_manage=True)
     learning = get_object_or_404(Learning, pk=learning_id, review=review)
     return form_or_error(
@@ -637,7 +643,7 @@ def learning_update(request: HttpRequest, pk: int, learning_id: int) -> HttpResp
 
 
 @require_POST
-def learning_move(request: HttpRequest, pk: int, learning_id: int) -> HttpResponse:
+def learning_move(request: SignedInRequest, pk: int, learning_id: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk, for_manage=True)
     learning = get_object_or_404(Learning, pk=learning_id, review=review)
     direction = request.POST.get("direction")
@@ -656,14 +662,14 @@ def learning_move(request: HttpRequest, pk: int, learning_id: int) -> HttpRespon
 
 
 @require_POST
-def learning_delete(request: HttpRequest, pk: int, learning_id: int) -> HttpResponse:
+def learning_delete(request: SignedInRequest, pk: int, learning_id: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk, for_manage=True)
     learning = get_object_or_404(Learning, pk=learning_id, review=review)
     return outcome_call(request, review, "learnings", review_services.learning_delete, learning=learning)
 
 
 @require_POST
-def action_add(request: HttpRequest, pk: int) -> HttpResponse:
+def action_add(request: SignedInRequest, pk: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk, for_manage=True)
     return form_or_error(
         request, review, "actions", ActionForm(request.POST, prefix="action"),
@@ -672,7 +678,7 @@ def action_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def action_edit(request: HttpRequest, pk: int, action_id: int) -> HttpResponse:
+def action_edit(request: SignedInRequest, pk: int, action_id: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk, for_manage=True)
     action = get_object_or_404(ImprovementAction, pk=action_id, review=review)
     form = ActionEditForm(request.POST, prefix=f"action-{action.pk}")
@@ -685,7 +691,7 @@ def action_edit(request: HttpRequest, pk: int, action_id: int) -> HttpResponse:
 
 
 @require_POST
-def action_withdraw(request: HttpRequest, pk: int, action_id: int) -> HttpResponse:
+def action_withdraw(request: SignedInRequest, pk: int, action_id: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk, for_manage=True)
     action = get_object_or_404(ImprovementAction, pk=action_id, review=review)
     return outcome_call(request, review, "actions", review_services.action_withdraw, action=action)

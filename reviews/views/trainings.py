@@ -3,7 +3,7 @@ browser by the product managers of the team trained."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -13,13 +13,14 @@ from reviews.access import access_training, manageable_trainings_q
 from reviews.forms import TrainingForm
 from reviews.models import Training
 from reviews.services.trainings import training_delete, training_record
+from ybiyri.request_types import SignedInRequest
 from ybiyri.views import page_of
 
 TRAININGS_PER_PAGE = 50
 
 
 @require_http_methods(["GET", "POST"])
-def training_list(request: HttpRequest) -> HttpResponse:
+def training_list(request: SignedInRequest) -> HttpResponse:
     teams = managed_teams(request.user)
     form = TrainingForm(request.POST or None, teams=teams)
     if request.method == "POST":
@@ -53,7 +54,7 @@ def training_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def training_remove(request: HttpRequest, pk: int) -> HttpResponse:
+def training_remove(request: SignedInRequest, pk: int) -> HttpResponse:
     training = access_training(user=request.user, training_id=pk, for_manage=True)
     training_delete(training=training, by=request.user)
     messages.success(request, "Training removed.")
