@@ -306,6 +306,10 @@ PAGERDUTY_WEBHOOK_SECRET = env_str("PAGERDUTY_WEBHOOK_SECRET")
 OPSGENIE_WEBHOOK_TOKEN = env_str("OPSGENIE_WEBHOOK_TOKEN")
 ALERTMANAGER_WEBHOOK_TOKEN = env_str("ALERTMANAGER_WEBHOOK_TOKEN")
 PAGER_WEBHOOK_MAX_AGE_SECONDS = env_int("PAGER_WEBHOOK_MAX_AGE_SECONDS", 24 * 3600)
+# PagerDuty's v3 webhooks name people by id and name: with a REST API key (read-only suffices),
+# each is looked up once (GET /users/{id}, cached) for the email that matches them to a member.
+PAGERDUTY_API_TOKEN = env_str("PAGERDUTY_API_TOKEN")
+PAGERDUTY_API_URL = env_url("PAGERDUTY_API_URL", "https://api.pagerduty.com")
 SLACK_BOT_TOKEN = env_str("SLACK_BOT_TOKEN")
 SLACK_API_URL = env_url("SLACK_API_URL", "https://slack.com/api")
 SLACK_EXPORT_MAX_BYTES = env_int("SLACK_EXPORT_MAX_BYTES", 200 * 1024 * 1024)

@@ -23,11 +23,16 @@ DEFAULT_SEVERITY = Incident.Severity.SEV3
 
 @dataclass(frozen=True)
 class Person:
-    """Someone the page names: matched to a member by email and proposed as a responder."""
+    """Someone the page names: matched to a member by email and proposed as a responder.
+
+    `source_id` is the person's id at the source (a PagerDuty user id), by which a source that
+    names people without an email resolves them (`incidents.evidence.pagerduty`).
+    """
 
     email: str
     name: str
     role: str
+    source_id: str = ""
 
 
 @dataclass(frozen=True)

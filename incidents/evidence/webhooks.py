@@ -26,7 +26,11 @@ from django.views.decorators.http import require_POST
 
 from incidents.evidence.alertmanager import alertmanager_events
 from incidents.evidence.opsgenie import opsgenie_event
-from incidents.evidence.pagerduty import pagerduty_event, pagerduty_signature_valid
+from incidents.evidence.pagerduty import (
+    pagerduty_event,
+    pagerduty_people_resolved,
+    pagerduty_signature_valid,
+)
 from incidents.evidence.pagers import PagerEvent
 from incidents.evidence.services import page_record
 from ybiyri.payload import MalformedPayload
@@ -57,14 +61,22 @@ def _bearer_refusal(request: HttpRequest, *, token: str, variable: str) -> JsonR
 
 
 def _record(
-    request: HttpRequest, parse: Callable[[Any], list[PagerEvent]], *, max_age: timedelta | None = None
+    request: HttpRequest,
+    parse: Callable[[Any], list[PagerEvent]],
+    *,
+    max_age: timedelta | None = None,
+    resolve: Callable[[PagerEvent], PagerEvent] | None = None,
 ) -> JsonResponse:
+    """Parse, refuse replays, complete the people named (`resolve`, outside any transaction:
+    it may ask the source), then record each event."""
     try:
         events = parse(_read_json(request))
     except MalformedPayload as error:
         return _refused(400, str(error))
     if max_age is not None and any(event.occurred_at < timezone.now() - max_age for event in events):
         return _refused(403, "The event is too old: a replayed delivery is refused.")
+    if resolve is not None:
+        events = [resolve(event) for event in events]
     results = []
     for event in events:
         try:
@@ -90,7 +102,12 @@ def pagerduty_webhook(request: HttpRequest) -> HttpResponse:
     if not pagerduty_signature_valid(body=request.body, header=header, secret=secret):
         return _refused(403, "Bad signature.")
     max_age = timedelta(seconds=settings.PAGER_WEBHOOK_MAX_AGE_SECONDS)
-    return _record(request, lambda body: [event] if (event := pagerduty_event(body)) else [], max_age=max_age)
+    return _record(
+        request,
+        lambda body: [event] if (event := pagerduty_event(body)) else [],
+        max_age=max_age,
+        resolve=pagerduty_people_resolved,
+    )
 
 
 @csrf_exempt

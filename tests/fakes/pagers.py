@@ -1,5 +1,6 @@
 """Pager deliveries as the pagers send them: PagerDuty v3 webhooks (signed as PagerDuty signs),
-Opsgenie's Webhook integration and Alertmanager's webhook receiver, from their documented formats.
+Opsgenie's Webhook integration and Alertmanager's webhook receiver, from their documented formats;
+and `FakePagerDuty`, PagerDuty's REST API for the users those webhooks name, over real HTTP.
 """
 
 from __future__ import annotations
@@ -8,8 +9,11 @@ import hashlib
 import hmac
 import itertools
 import json
+import re
 from datetime import datetime
 from typing import Any
+
+from tests.fakes.backlog_http import Emulator, Reply
 
 _ids = itertools.count(1)
 
@@ -32,18 +36,29 @@ def pagerduty_event(
     title: str = "Checkout API error rate above 5%",
     agent_email: str = "",
     assignee_emails: tuple[str, ...] = (),
+    agent: tuple[str, str] | None = None,
+    assignees: tuple[tuple[str, str], ...] = (),
     event_id: str = "",
 ) -> dict[str, Any]:
-    """A v3 webhook delivery (https://developer.pagerduty.com/docs/webhooks/v3-overview/)."""
+    """A v3 webhook delivery (https://developer.pagerduty.com/docs/webhooks/v3-overview/).
 
-    def user(email: str) -> dict[str, Any]:
+    People are user references: `agent_email`/`assignee_emails` give ones whose summary is an
+    address; `agent`/`assignees` give (user id, name) as PagerDuty sends them, with no email.
+    """
+
+    def user(summary: str, user_id: str = "PXPGF42") -> dict[str, Any]:
         return {
-            "html_url": "https://acme.pagerduty.com/users/PXPGF42",
-            "id": "PXPGF42",
-            "self": "https://api.pagerduty.com/users/PXPGF42",
-            "summary": email,
+            "html_url": f"https://acme.pagerduty.com/users/{user_id}",
+            "id": user_id,
+            "self": f"https://api.pagerduty.com/users/{user_id}",
+            "summary": summary,
             "type": "user_reference",
         }
+
+    agent_reference = user(agent_email) if agent_email else user(agent[1], agent[0]) if agent else None
+    assignee_references = [user(email) for email in assignee_emails] + [
+        user(name, user_id) for user_id, name in assignees
+    ]
 
     return {
         "event": {
@@ -51,7 +66,7 @@ def pagerduty_event(
             "event_type": event_type,
             "resource_type": "incident",
             "occurred_at": iso(occurred_at),
-            "agent": user(agent_email) if agent_email else None,
+            "agent": agent_reference,
             "client": None,
             "data": {
                 "id": incident_id,
@@ -70,7 +85,7 @@ def pagerduty_event(
                     "summary": "Checkout API",
                     "type": "service_reference",
                 },
-                "assignees": [user(email) for email in assignee_emails],
+                "assignees": assignee_references,
                 "escalation_policy": {
                     "id": "PUS0KTE",
                     "summary": "Default",
@@ -84,6 +99,44 @@ def pagerduty_event(
             },
         }
     }
+
+
+class FakePagerDuty(Emulator):
+    """PagerDuty's REST API, as much as resolving users needs: `GET /users/{id}`
+    (https://developer.pagerduty.com/api-reference/2395ca1feb25e-get-a-user). Fails as PagerDuty
+    does: 401 with error code 2006 for a missing or wrong `Authorization: Token token=<key>`, 404
+    with code 2100 for an unknown user; `fail_next(status=429)` for its rate limit."""
+
+    def __init__(self, *, token: str = "pd-rest-key-for-tests") -> None:  # noqa: S107 (a test credential)
+        super().__init__()
+        self.token = token
+        self.users: dict[str, dict[str, Any]] = {}
+
+    def add_user(self, user_id: str, *, name: str, email: str) -> None:
+        with self.lock:
+            self.users[user_id] = {
+                "id": user_id,
+                "type": "user",
+                "summary": name,
+                "name": name,
+                "email": email,
+                "time_zone": "Europe/London",
+                "role": "user",
+                "self": f"https://api.pagerduty.com/users/{user_id}",
+                "html_url": f"https://acme.pagerduty.com/users/{user_id}",
+            }
+
+    def handle(self, method: str, path: str, query: dict, body: bytes, headers: dict[str, str]) -> Reply:
+        if headers.get("Authorization") != f"Token token={self.token}":
+            return Reply(401, {"error": {"message": "Authentication failed", "code": 2006}})
+        match = re.fullmatch(r"/users/([A-Z0-9]+)", path)
+        if method != "GET" or match is None:
+            return Reply(404, {"error": {"message": "Not Found", "code": 2100}})
+        with self.lock:
+            user = self.users.get(match.group(1))
+        if user is None:
+            return Reply(404, {"error": {"message": "Not Found", "code": 2100}})
+        return Reply(200, {"user": user})
 
 
 def pagerduty_request(payload: dict[str, Any], secret: str) -> tuple[bytes, dict[str, str]]:
