@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from incidents.forms import DateTimeLocalInput, MemberField
 from incidents.models import Incident, LearningTheme, Service, Team
-from reviews.models import ContributingFactor, ImprovementAction, Learning, Training
+from reviews.models import ContributingFactor, ImprovementAction, Learning, Training, Walkthrough
 
 TIME_ZONES = sorted(available_timezones())
 
@@ -41,11 +41,33 @@ class ReviewForm(MeetingForm):
 
 
 class WalkthroughForm(MeetingForm):
+    kind = forms.ChoiceField(
+        choices=Walkthrough.Kind.choices,
+        initial=Walkthrough.Kind.WALKTHROUGH,
+        widget=forms.RadioSelect,
+        label="Kind",
+        help_text="A walkthrough is for anyone in the organisation; a playback plays the incident back "
+        "to the people who took part and their stakeholders.",
+    )
     duration_minutes = forms.IntegerField(min_value=15, max_value=480, initial=45, label="Duration (minutes)")
+    preparation_minutes = forms.IntegerField(
+        min_value=0,
+        max_value=Walkthrough.MAX_PREPARATION_MINUTES,
+        initial=0,
+        label="Preparation (minutes)",
+        help_text="Your time getting it ready, so far; you can correct it later. It counts in setup cost "
+        "once the session is held.",
+    )
     audience_email = forms.EmailField(
         required=False, label="Audience list address", help_text="e.g. engineering@example.org"
     )
     attendees = MemberField(multiple=True, required=False, label="People")
+
+
+class PreparationForm(forms.Form):
+    preparation_minutes = forms.IntegerField(
+        min_value=0, max_value=Walkthrough.MAX_PREPARATION_MINUTES, label="Preparation (minutes)"
+    )
 
 
 class NotesFieldForm(forms.Form):

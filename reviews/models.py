@@ -352,14 +352,24 @@ class NarrativeRead(models.Model):
 
 
 class Walkthrough(models.Model):
-    """An internal presentation of a published narrative."""
+    """An internal presentation of a published narrative: a walkthrough, for anyone in the
+    organisation, or a playback, the incident played back to the people who took part and their
+    stakeholders. Both are setup cost of the learning culture once held: the presenter's
+    preparation and everyone's time in the room."""
+
+    class Kind(models.TextChoices):
+        WALKTHROUGH = "walkthrough", "Walkthrough"
+        PLAYBACK = "playback", "Playback"
 
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", "Scheduled"
         CANCELLED = "cancelled", "Cancelled"
 
+    MAX_PREPARATION_MINUTES = 40 * 60
+
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     narrative = models.ForeignKey(Narrative, on_delete=models.CASCADE, related_name="walkthroughs")
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.WALKTHROUGH)
     scheduled_at = models.DateTimeField()
     time_zone = models.CharField(max_length=64, default="UTC")
     duration_minutes = models.PositiveIntegerField(default=45)
@@ -367,6 +377,11 @@ class Walkthrough(models.Model):
     audience_email = models.EmailField(blank=True, help_text="A list address that receives the invite.")
     attendees = models.ManyToManyField(User, related_name="walkthroughs", blank=True)
     presenter = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    preparation_minutes = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(MAX_PREPARATION_MINUTES)],
+        help_text="Time spent getting it ready, counted in setup cost once it is held.",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
     sequence = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
@@ -375,11 +390,16 @@ class Walkthrough(models.Model):
         ordering = ["scheduled_at"]
 
     def __str__(self) -> str:
-        return f"Walkthrough of {self.narrative}"
+        return f"{self.get_kind_display()} of {self.narrative}"
 
     @property
     def ends_at(self):
         return self.scheduled_at + timedelta(minutes=self.duration_minutes)
+
+    @property
+    def is_held(self) -> bool:
+        """Held once its time has come and it was not cancelled (no one records attendance)."""
+        return self.status == self.Status.SCHEDULED and self.scheduled_at <= timezone.now()
 
 
 class Delivery(models.Model):

@@ -66,4 +66,9 @@ urlpatterns = [
         "narratives/<int:pk>/walkthroughs/new/", narratives.walkthrough_schedule, name="walkthrough_schedule"
     ),
     path("walkthroughs/<int:pk>/cancel/", narratives.walkthrough_cancel, name="walkthrough_cancel"),
+    path(
+        "walkthroughs/<int:pk>/preparation/",
+        narratives.walkthrough_preparation,
+        name="walkthrough_preparation",
+    ),
 ]

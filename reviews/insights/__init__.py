@@ -2,8 +2,9 @@
 
 The practice names three costs of a learning culture, all capital expenditure:
 
-- **setup**: training people in incident analysis and in reviews, and the walkthroughs of
-  narratives, counted once held: person-hours = (attendees + trainer or presenter) × duration;
+- **setup**: training people in incident analysis and in reviews, and the walkthroughs and
+  playbacks of narratives, counted once held: person-hours = (attendees + trainer or presenter) ×
+  duration, plus the presenter's preparation of a walkthrough or playback;
 - **opportunity**: the cost of delay between an improvement as an idea (raised) and in practice
   (done), in days and, where the service carries a cost of delay per day (or the organisation a
   cost of failure per hour, ``COST_OF_FAILURE_PER_HOUR``), in money; open actions accrue it until

@@ -82,6 +82,8 @@ PANELS = (
         (
             ("setup", "training_person_hours", "Training"),
             ("setup", "walkthrough_person_hours", "Walkthroughs"),
+            ("setup", "playback_person_hours", "Playbacks"),
+            ("setup", "preparation_person_hours", "Preparation"),
         ),
         chart="stacked",
         unit="hours",
@@ -93,6 +95,8 @@ PANELS = (
         (
             ("setup", "training_person_hours", "Training"),
             ("setup", "walkthrough_person_hours", "Walkthroughs"),
+            ("setup", "playback_person_hours", "Playbacks"),
+            ("setup", "preparation_person_hours", "Preparation"),
             ("setup", "setup_person_hours", "Setup"),
         ),
     ),
@@ -317,22 +321,34 @@ def insights_for(*, viewer: User, scope: InsightsScope) -> Insights:
     ):
         ledger.add("training_minutes", row["group_team"], month_key(row["month"]), row["minutes"])
 
+    # Walkthroughs and playbacks once held: everyone's time in the room, and the presenter's
+    # preparation, each counted under its kind.
     held_walkthroughs = Walkthrough.objects.filter(
         narrative__incident_id__in=incident_ids, status=Walkthrough.Status.SCHEDULED, scheduled_at__lte=now
     )
-    for row in by_team_month(
-        held_walkthroughs, "narrative__incident__team_id", "narrative__incident__started_at"
-    ).annotate(minutes=Sum("duration_minutes")):
-        ledger.add("walkthrough_minutes", row["group_team"], month_key(row["month"]), row["minutes"])
+    for row in (
+        by_team_month(held_walkthroughs, "narrative__incident__team_id", "narrative__incident__started_at")
+        .values("group_team", "month", "kind")
+        .annotate(minutes=Sum("duration_minutes"), preparation=Sum("preparation_minutes"))
+    ):
+        team_id, month = row["group_team"], month_key(row["month"])
+        ledger.add(f"{row['kind']}_minutes", team_id, month, row["minutes"])
+        ledger.add("preparation_minutes", team_id, month, row["preparation"])
     walkthrough_attendances = Walkthrough.attendees.through.objects.filter(
         walkthrough__in=held_walkthroughs.values("id")
     )
-    for row in by_team_month(
-        walkthrough_attendances,
-        "walkthrough__narrative__incident__team_id",
-        "walkthrough__narrative__incident__started_at",
-    ).annotate(minutes=Sum("walkthrough__duration_minutes")):
-        ledger.add("walkthrough_minutes", row["group_team"], month_key(row["month"]), row["minutes"])
+    for row in (
+        by_team_month(
+            walkthrough_attendances,
+            "walkthrough__narrative__incident__team_id",
+            "walkthrough__narrative__incident__started_at",
+        )
+        .values("group_team", "month", "walkthrough__kind")
+        .annotate(minutes=Sum("walkthrough__duration_minutes"))
+    ):
+        ledger.add(
+            f"{row['walkthrough__kind']}_minutes", row["group_team"], month_key(row["month"]), row["minutes"]
+        )
 
     # Opportunity and run from the actions: delay so far, age of the open ones, effort.
     now_value = Value(now, output_field=DateTimeField())
@@ -500,10 +516,12 @@ def _figures(ledger: Ledger, months: list[str], team_names: dict[int, str]) -> l
         g = lambda metric: ledger.get(metric, team_id, month)  # noqa: E731 — a short local reader
         training = hours(g("training_minutes"))
         walkthroughs = hours(g("walkthrough_minutes"))
+        playbacks = hours(g("playback_minutes"))
+        preparation = hours(g("preparation_minutes"))
         analysis = hours(g("analysis_minutes"))
         reviews = hours(g("review_minutes"))
         actual = round(g("effort_actual_hours"), 1)
-        setup = round(training + walkthroughs, 1)
+        setup = round(training + walkthroughs + playbacks + preparation, 1)
         run = round(actual + analysis + reviews, 1)
         incidents = g("incidents")
         money = round(g("cost_of_delay_money"), 2)
@@ -511,6 +529,8 @@ def _figures(ledger: Ledger, months: list[str], team_names: dict[int, str]) -> l
         return [
             ("setup", "training_person_hours", training, "hours"),
             ("setup", "walkthrough_person_hours", walkthroughs, "hours"),
+            ("setup", "playback_person_hours", playbacks, "hours"),
+            ("setup", "preparation_person_hours", preparation, "hours"),
             ("setup", "setup_person_hours", setup, "hours"),
             ("opportunity", "actions_raised", int(g("actions_raised")), "count"),
             ("opportunity", "actions_done", int(g("actions_done")), "count"),

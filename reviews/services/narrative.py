@@ -204,8 +204,8 @@ def walkthrough_event(walkthrough: Walkthrough, attendees: Sequence[User]) -> Ca
     return CalendarEvent(
         uid=f"walkthrough-{walkthrough.uid}@ybiyri",
         sequence=walkthrough.sequence,
-        summary=f"Incident walkthrough: {narrative.title}",
-        description=f"{walkthrough.presenter.display_name} walks through “{narrative.title}”.\n{url}",
+        summary=f"Incident {walkthrough.get_kind_display().lower()}: {narrative.title}",
+        description=f"{walkthrough.presenter.display_name} {_presents(walkthrough)} “{narrative.title}”.\n{url}",
         start=walkthrough.scheduled_at,
         end=walkthrough.ends_at,
         organizer=walkthrough.presenter,
@@ -215,16 +215,21 @@ def walkthrough_event(walkthrough: Walkthrough, attendees: Sequence[User]) -> Ca
     )
 
 
+def _presents(walkthrough: Walkthrough) -> str:
+    return "plays back" if walkthrough.kind == Walkthrough.Kind.PLAYBACK else "walks through"
+
+
 def walkthrough_invites(walkthrough: Walkthrough, *, method: str) -> None:
     attendees = list(walkthrough.attendees.all())
     context = {"walkthrough": walkthrough, "narrative": walkthrough.narrative, "method": method,
+               "presents": _presents(walkthrough),
                "url": absolute_url(walkthrough.narrative.get_absolute_url())}  # fmt: skip
     verb = "Cancelled" if method == "CANCEL" else "Invitation"
     meeting_invites(
         event=walkthrough_event(walkthrough, attendees),
         recipients=attendees,
         method=method,
-        subject=f"{verb}: incident walkthrough of {walkthrough.narrative.title}",
+        subject=f"{verb}: incident {walkthrough.get_kind_display().lower()} of {walkthrough.narrative.title}",
         body=render_to_string("reviews/email/walkthrough_invite.txt", context),
         key=f"walkthrough:{walkthrough.uid}",
         list_addresses=[walkthrough.audience_email] if walkthrough.audience_email else [],
@@ -242,7 +247,12 @@ def walkthrough_schedule(
     location: str = "",
     audience_email: str = "",
     attendees: Sequence[User] = (),
+    kind: str = Walkthrough.Kind.WALKTHROUGH,
+    preparation_minutes: int = 0,
 ) -> Walkthrough:
+    """Schedule a walkthrough or a playback of a published narrative, presented by `by`, and invite
+    its audience. `preparation_minutes` may be given now and corrected later
+    (`walkthrough_preparation_set`); it counts in setup cost once the session is held."""
     if not narrative.is_published:
         raise ValidationError("Publish the narrative before scheduling walkthroughs of it.")
     check_meeting(scheduled_at=scheduled_at, duration_minutes=duration_minutes, time_zone=time_zone)
@@ -250,6 +260,8 @@ def walkthrough_schedule(
         raise ValidationError("Invite an audience: a list address, people, or both.")
     walkthrough = Walkthrough(
         narrative=narrative,
+        kind=kind,
+        preparation_minutes=preparation_minutes,
         scheduled_at=scheduled_at,
         time_zone=time_zone,
         duration_minutes=duration_minutes,
@@ -262,6 +274,33 @@ def walkthrough_schedule(
     walkthrough.attendees.set([user for user in attendees if user.is_active])
     walkthrough_invites(walkthrough, method="REQUEST")
     audit_record(actor=by, verb="walkthrough.scheduled", target=walkthrough, team=narrative.incident.team)
+    return walkthrough
+
+
+@transaction.atomic
+def walkthrough_preparation_set(
+    *, walkthrough: Walkthrough, by: User, preparation_minutes: int
+) -> Walkthrough:
+    """Record the time the presenter spent preparing (the caller has checked `for_manage` access).
+    The audience's invites do not change."""
+    walkthrough = lock_row(Walkthrough.objects.select_related("narrative__incident__team"), walkthrough.pk)
+    if walkthrough.status == Walkthrough.Status.CANCELLED:
+        raise ValidationError("A cancelled session took no preparation worth counting.")
+    before = walkthrough.preparation_minutes
+    if before == preparation_minutes:
+        return walkthrough
+    walkthrough.preparation_minutes = preparation_minutes
+    walkthrough.full_clean(
+        exclude=[f.name for f in Walkthrough._meta.fields if f.name != "preparation_minutes"]
+    )
+    walkthrough.save(update_fields=["preparation_minutes"])
+    audit_record(
+        actor=by,
+        verb="walkthrough.preparation",
+        target=walkthrough,
+        team=walkthrough.narrative.incident.team,
+        changes={"preparation_minutes": [before, preparation_minutes]},
+    )
     return walkthrough
 
 

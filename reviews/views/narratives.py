@@ -22,8 +22,14 @@ from reviews.access import (
     can_publish_narrative,
     in_narrative_team,
 )
-from reviews.forms import BlendDecisionForm, LibraryFilterForm, NarrativeForm, WalkthroughForm
-from reviews.models import Narrative, NarrativeRevision
+from reviews.forms import (
+    BlendDecisionForm,
+    LibraryFilterForm,
+    NarrativeForm,
+    PreparationForm,
+    WalkthroughForm,
+)
+from reviews.models import Narrative, NarrativeRevision, Walkthrough
 from reviews.services import narrative as narrative_services
 from reviews.services.blend import blend_changes
 from reviews.services.narrative import LoopOpen
@@ -253,15 +259,37 @@ def walkthrough_schedule(request: SignedInRequest, pk: int) -> HttpResponse:
                 by=request.user,
                 audience_email=data["audience_email"],
                 attendees=list(data["attendees"]),
+                kind=data["kind"],
+                preparation_minutes=data["preparation_minutes"],
                 **meeting_arguments(data),
             )
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            messages.success(request, "Walkthrough scheduled; invites are on their way.")
+            kind = Walkthrough.Kind(data["kind"]).label
+            messages.success(request, f"{kind} scheduled; invites are on their way.")
             return redirect(narrative)
     context = {"narrative": narrative, "form": form}
     return render(request, "reviews/walkthrough_form.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+def walkthrough_preparation(request: SignedInRequest, pk: int) -> HttpResponse:
+    """The presenter's preparation time, recorded or corrected from the narrative page."""
+    walkthrough = access_walkthrough(user=request.user, walkthrough_id=pk, for_manage=True)
+    form = PreparationForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Preparation: " + " ".join(form.errors["preparation_minutes"]))
+        return redirect(walkthrough.narrative)
+    call_reporting(
+        request,
+        narrative_services.walkthrough_preparation_set,
+        walkthrough=walkthrough,
+        by=request.user,
+        preparation_minutes=form.cleaned_data["preparation_minutes"],
+        success="Preparation time recorded.",
+    )
+    return redirect(walkthrough.narrative)
 
 
 @require_POST

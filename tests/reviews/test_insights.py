@@ -370,3 +370,44 @@ def test_a_service_without_a_cost_of_delay_counts_at_the_cost_of_failure_per_hou
     assert "cost of failure of 1,000.00 an hour (<code>COST_OF_FAILURE_PER_HOUR</code>)" in page
     export = client.get(reverse("reviews:insights_export")).content.decode()
     assert "opportunity,cost_of_failure_per_hour,,,1000.0,money" in export
+
+
+def test_walkthrough_and_playback_preparation_counts_in_setup_once_held(frozen, team, service, pm, teammate):
+    incident = IncidentFactory(team=team, service=service, started_at=NOW - timedelta(days=20))
+    narrative = NarrativeFactory(incident=incident, created_by=pm, status="published", published_at=NOW)
+    # A playback held: 30 min with presenter and one attendee (1 h), prepared for 90 min.
+    playback = Walkthrough.objects.create(
+        narrative=narrative,
+        kind=Walkthrough.Kind.PLAYBACK,
+        scheduled_at=NOW - timedelta(days=2),
+        duration_minutes=30,
+        preparation_minutes=90,
+        presenter=pm,
+    )
+    playback.attendees.add(teammate)
+    # A walkthrough held (45 min, presenter alone), prepared for 60 min; one to come and one
+    # cancelled, both prepared for, count nothing yet.
+    Walkthrough.objects.create(
+        narrative=narrative,
+        scheduled_at=NOW - timedelta(days=1),
+        duration_minutes=45,
+        preparation_minutes=60,
+        presenter=pm,
+    )
+    Walkthrough.objects.create(
+        narrative=narrative, scheduled_at=NOW + timedelta(days=1), preparation_minutes=120, presenter=pm
+    )
+    Walkthrough.objects.create(
+        narrative=narrative,
+        scheduled_at=NOW - timedelta(days=3),
+        preparation_minutes=120,
+        presenter=pm,
+        status=Walkthrough.Status.CANCELLED,
+    )
+    figures = insights_for(viewer=pm, scope=scope())
+    totals = figures.totals
+    assert totals["playback_person_hours"] == 1.0
+    assert totals["walkthrough_person_hours"] == 0.8
+    assert totals["preparation_person_hours"] == 2.5
+    assert totals["setup_person_hours"] == 4.3
+    assert figures.value("setup", "preparation_person_hours", team="Payments", month="2026-03") == 2.5
