@@ -38,7 +38,7 @@ def service_edit(request: SignedInRequest, pk: int) -> HttpResponse:
         changes = {name: form.cleaned_data[name] for name in form.Meta.fields}
         try:
             services.service_update(
-                service=access_service(user=request.user, service_id=pk), by=request.user, **changes
+                service=access_service(user=request.user, service_id=pk), by=request.user, changes=changes
             )
         except ValidationError as error:
             add_service_errors(form, error)

@@ -3,7 +3,8 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypedDict
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
@@ -28,6 +29,7 @@ from incidents.models import (
     new_feed_token,
 )
 from incidents.tasks import NOTIFICATIONS
+from ybiyri.changes import apply_changes, audit_changes
 from ybiyri.db import insert_or_refuse, lock_row
 from ybiyri.errors import Conflict
 from ybiyri.text import single_line
@@ -138,18 +140,19 @@ def check_member_of_organisation(user: User, *, field: str = "user") -> None:
         raise ValidationError({field: f"{user.username} is not an active member of the organisation."})
 
 
-INCIDENT_FIELDS = (
-    "title",
-    "summary",
-    "severity",
-    "team",
-    "service",
-    "started_at",
-    "detected_at",
-    "mitigated_at",
-    "resolved_at",
-    "confidential",
-)
+class IncidentFields(TypedDict, total=False):
+    """The fields of an incident its managers change (`incident_update`)."""
+
+    title: str
+    summary: str
+    severity: str
+    team: Team
+    service: Service
+    started_at: datetime
+    detected_at: datetime | None
+    mitigated_at: datetime | None
+    resolved_at: datetime | None
+    confidential: bool
 
 
 @transaction.atomic
@@ -192,20 +195,23 @@ def incident_declare(
 
 
 @transaction.atomic
-def incident_update(*, incident: Incident, by: User, **changes: Any) -> Incident:
-    unknown = set(changes) - set(INCIDENT_FIELDS)
-    if unknown:
-        raise TypeError(f"Not incident fields: {sorted(unknown)}")
+def incident_update(*, incident: Incident, by: User, changes: IncidentFields) -> Incident:
+    """Change the given fields only; the audit log names those whose value changed."""
+    changes = changes.copy()
     if "title" in changes:
         changes["title"] = single_line(changes["title"])
-    before = {name: str(getattr(incident, name)) for name in changes}
-    for name, value in changes.items():
-        setattr(incident, name, value)
+    changed = apply_changes(incident, changes, fields=IncidentFields.__optional_keys__)
     check_service_belongs_to_team(service=incident.service, team=incident.team)
     incident.full_clean()
     incident.save()
-    diff = {name: [before[name], str(getattr(incident, name))] for name in changes}
-    audit_record(actor=by, verb="incident.updated", target=incident, team=incident.team, changes=diff)
+    if changed:
+        audit_record(
+            actor=by,
+            verb="incident.updated",
+            target=incident,
+            team=incident.team,
+            changes=audit_changes(changed),
+        )
     return incident
 
 
@@ -669,48 +675,36 @@ def user_rotate_feed_token(*, user: User) -> User:
     return user
 
 
-SERVICE_FIELDS = (
-    "description",
-    "operating_model",
-    "on_call_team",
-    "demand",
-    "sourcing",
-    "cost_of_delay_per_day",
-    "pagerduty_service_ids",
-    "opsgenie_teams",
-    "alertmanager_matchers",
-)
-TEAM_FIELDS = (
-    "name",
-    "tracker",
-    "jira_project_key",
-    "jira_issue_type",
-    "trello_list_id",
-    "trello_done_list_id",
-)
+class ServiceFields(TypedDict, total=False):
+    """The fields of a service its team's product managers set (`service_create`, `service_update`)."""
+
+    description: str
+    operating_model: str
+    on_call_team: Team | None
+    demand: str
+    sourcing: str
+    cost_of_delay_per_day: Decimal | None
+    pagerduty_service_ids: list[str]
+    opsgenie_teams: list[str]
+    alertmanager_matchers: list[str]
 
 
-def changed_fields(
-    instance: models.Model, changes: dict[str, Any], allowed: Sequence[str]
-) -> dict[str, list[str]]:
-    """Apply `changes` to `instance` and return {field: [before, after]} of what really changed."""
-    unknown = set(changes) - set(allowed)
-    if unknown:
-        raise TypeError(f"Not {instance._meta.model_name} fields: {sorted(unknown)}")
-    diff = {}
-    for name, value in changes.items():
-        before = getattr(instance, name)
-        if before != value:
-            diff[name] = [str(before if before is not None else ""), str(value if value is not None else "")]
-        setattr(instance, name, value)
-    return diff
+class TeamFields(TypedDict, total=False):
+    """The fields of a team administrators set besides its name and people."""
+
+    name: str
+    tracker: str
+    jira_project_key: str
+    jira_issue_type: str
+    trello_list_id: str
+    trello_done_list_id: str
 
 
 @transaction.atomic
-def service_create(*, by: User, team: Team, name: str, **fields: Any) -> Service:
+def service_create(*, by: User, team: Team, name: str, fields: ServiceFields | None = None) -> Service:
     """A new service of `team` (the caller has checked that `by` manages the team)."""
     service = Service(team=team, name=single_line(name))
-    changed_fields(service, fields, SERVICE_FIELDS)
+    apply_changes(service, fields or {}, fields=ServiceFields.__optional_keys__)
     service.full_clean()
     check_pager_mapping_free(service)
     service.save()
@@ -719,16 +713,22 @@ def service_create(*, by: User, team: Team, name: str, **fields: Any) -> Service
 
 
 @transaction.atomic
-def service_update(*, service: Service, by: User, **changes: Any) -> Service:
+def service_update(*, service: Service, by: User, changes: ServiceFields) -> Service:
     """Change a service's operating model, on-call team, demand, sourcing, cost of delay or pager
     mappings (the caller has checked `can_edit_service`). Incidents already declared keep their
     model; a mapping another service holds is refused (`check_pager_mapping_free`)."""
-    diff = changed_fields(service, changes, SERVICE_FIELDS)
+    changed = apply_changes(service, changes, fields=ServiceFields.__optional_keys__)
     service.full_clean()
     check_pager_mapping_free(service)
     service.save()
-    if diff:
-        audit_record(actor=by, verb="service.updated", target=service, team=service.team, changes=diff)
+    if changed:
+        audit_record(
+            actor=by,
+            verb="service.updated",
+            target=service,
+            team=service.team,
+            changes=audit_changes(changed),
+        )
     return service
 
 
@@ -752,11 +752,11 @@ def team_create(
     name: str,
     members: Sequence[User] = (),
     product_managers: Sequence[User] = (),
-    **fields: Any,
+    fields: TeamFields | None = None,
 ) -> Team:
     """A new product team (the caller has checked `can_edit_team`)."""
     team = Team(name=single_line(name))
-    changed_fields(team, fields, TEAM_FIELDS)
+    apply_changes(team, fields or {}, fields=TeamFields.__optional_keys__)
     team.slug = slugify(team.name)[:100]
     team.full_clean()
     team.save()
@@ -770,14 +770,15 @@ def team_update(
     *,
     team: Team,
     by: User,
+    changes: TeamFields,
     members: Sequence[User] | None = None,
     product_managers: Sequence[User] | None = None,
-    **changes: Any,
 ) -> Team:
     """Change a team's name, people or tracker settings (the caller has checked `can_edit_team`)."""
+    changes = changes.copy()
     if "name" in changes:
         changes["name"] = single_line(changes["name"])
-    diff = changed_fields(team, changes, TEAM_FIELDS)
+    diff = audit_changes(apply_changes(team, changes, fields=TeamFields.__optional_keys__))
     team.full_clean()
     team.save()
     diff |= team_people_set(team, {"members": members, "product_managers": product_managers})

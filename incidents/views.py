@@ -123,7 +123,7 @@ def incident_edit(request: SignedInRequest, pk: int) -> HttpResponse:
     form = IncidentForm(request.POST or None, initial=initial, teams=managed_teams(request.user))
     if request.method == "POST" and form.is_valid():
         try:
-            services.incident_update(incident=incident, by=request.user, **form.cleaned_data)
+            services.incident_update(incident=incident, by=request.user, changes=form.cleaned_data)
         except ValidationError as error:
             add_service_errors(form, error)
         else:

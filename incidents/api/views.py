@@ -146,14 +146,28 @@ class TeamViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
             raise PermissionDenied("Only administrators create teams.")
         serializer = TeamInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        team = services.team_create(by=request.user, **serializer.validated_data)
+        data = dict(serializer.validated_data)
+        team = services.team_create(
+            by=request.user,
+            name=data.pop("name"),
+            members=data.pop("members", ()),
+            product_managers=data.pop("product_managers", ()),
+            fields=data,
+        )
         return Response(TeamSerializer(team).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: SignedInApiRequest, pk: str) -> Response:
         team = access_team(user=request.user, team_id=pk, for_edit=True)
         serializer = TeamInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        team = services.team_update(team=team, by=request.user, **serializer.validated_data)
+        data = dict(serializer.validated_data)
+        team = services.team_update(
+            team=team,
+            by=request.user,
+            members=data.pop("members", None),
+            product_managers=data.pop("product_managers", None),
+            changes=data,
+        )
         return Response(TeamSerializer(team).data)
 
 
@@ -177,14 +191,16 @@ class ServiceViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixi
         data = dict(serializer.validated_data)
         if not can_manage_team(request.user, data["team"]):
             raise PermissionDenied("Only the team's product managers add its services.")
-        service = services.service_create(by=request.user, **data)
+        service = services.service_create(
+            by=request.user, team=data.pop("team"), name=data.pop("name"), fields=data
+        )
         return Response(ServiceSerializer(service).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: SignedInApiRequest, pk: str) -> Response:
         service = access_service(user=request.user, service_id=pk, for_edit=True)
         serializer = ServiceUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        service = services.service_update(service=service, by=request.user, **serializer.validated_data)
+        service = services.service_update(service=service, by=request.user, changes=serializer.validated_data)
         return Response(ServiceSerializer(service).data)
 
 
@@ -258,7 +274,7 @@ class IncidentViewSet(ApiViewSet, mixins.ListModelMixin):
         changes = dict(serializer.validated_data)
         if "team" in changes and not can_manage_team(request.user, changes["team"]):
             raise PermissionDenied("You can only move an incident to a team you manage.")
-        services.incident_update(incident=incident, by=request.user, **changes)
+        services.incident_update(incident=incident, by=request.user, changes=changes)
         return Response(IncidentSerializer(get_object_or_404(self.visible_queryset(), pk=pk)).data)
 
     @extend_schema(

@@ -303,5 +303,5 @@ def test_a_responder_who_has_analysed_cannot_be_removed(incident, pm, responder)
 def test_titles_are_kept_to_one_line(pm, team, service, django_capture_on_commit_callbacks, mailoutbox):
     incident = declare(pm, team, service, title="Checkout\r\nBcc: victim@example.org")
     assert incident.title == "Checkout Bcc: victim@example.org"
-    services.incident_update(incident=incident, by=pm, title="Two\nlines")
+    services.incident_update(incident=incident, by=pm, changes={"title": "Two\nlines"})
     assert incident.title == "Two lines"
