@@ -328,7 +328,7 @@ class ActionViewSet(ApiViewSet, mixins.ListModelMixin):
         links = link_ids(changes, "learnings", "factors")
         with transaction.atomic():  # every change of the request, or none
             if changes:
-                action = action_update(action=action, by=request.user, **changes)
+                action = action_update(action=action, by=request.user, changes=changes)
             if effort:
                 action = action_effort_set(action=action, by=request.user, **effort)
             if links:

@@ -21,8 +21,7 @@ push of an action raised before its team chose a tracker.
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import Enum
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -33,6 +32,7 @@ from incidents.models import Incident, Team, User
 from incidents.services import audit_record
 from reviews.backlog import RemoteItem, priority_from_tracker
 from reviews.models import ImprovementAction, Review
+from ybiyri.changes import apply_changes, audit_changes
 from ybiyri.db import lock_row
 from ybiyri.outbox import Outbox
 from ybiyri.text import single_line
@@ -53,14 +53,22 @@ ACTION_PUSHES = Outbox(
 
 # The fields the tracker shows: changing one of them re-requests a sync.
 SYNCED_FIELDS: Final = ("title", "description", "kind", "priority", "owner", "due_date")
-EDITABLE_FIELDS: Final = (*SYNCED_FIELDS, "status")
 
 
-class _Unset(Enum):
-    UNSET = "unset"
+class ActionFields(TypedDict, total=False):
+    """The fields of an action people change (`action_update`); `status` only while the action
+    is not tracked (its tracker owns it otherwise)."""
+
+    title: str
+    description: str
+    kind: str
+    owner: User | None
+    priority: str
+    due_date: date | None
+    status: str
 
 
-UNSET: Final = _Unset.UNSET
+EDITABLE_FIELDS: Final = tuple(ActionFields.__annotations__)
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -153,19 +161,6 @@ def _set_status(action: ImprovementAction, status: str, *, now: datetime) -> Non
     action.status = status
 
 
-def _audit_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    def plain(value: Any) -> Any:
-        if isinstance(value, User):
-            return value.username
-        if isinstance(value, date | datetime):
-            return value.isoformat()
-        return value
-
-    return {
-        name: [plain(before[name]), plain(after[name])] for name in after if before.get(name) != after[name]
-    }
-
-
 # --- services for people ----------------------------------------------------------------------
 
 
@@ -213,49 +208,26 @@ def action_raise(
 
 
 @transaction.atomic
-def action_update(
-    *,
-    action: ImprovementAction,
-    by: User,
-    title: str | _Unset = UNSET,
-    description: str | _Unset = UNSET,
-    kind: str | _Unset = UNSET,
-    owner: User | _Unset | None = UNSET,
-    priority: str | _Unset = UNSET,
-    due_date: date | _Unset | None = UNSET,
-    status: str | _Unset = UNSET,
-) -> ImprovementAction:
-    """Change the given fields only; a change the tracker shows re-requests a sync.
+def action_update(*, action: ImprovementAction, by: User, changes: ActionFields) -> ImprovementAction:
+    """Change the given fields only: pages (an action's page, a backlog row, marking it done or
+    reopening it) and the API all come here, and the audit log records `action.updated` with what
+    changed. A change the tracker shows re-requests a sync. A status change is refused with a
+    ValidationError on `status` for an action tracked in Jira or Trello; done sets `done_at`,
+    reopening clears it.
 
     Returns the updated row (read under a row lock, so it may be fresher than `action`).
-    A status change follows the rules of `action_set_status`.
     """
-    given = {
-        name: value
-        for name, value in {
-            "title": title,
-            "description": description,
-            "kind": kind,
-            "owner": owner,
-            "priority": priority,
-            "due_date": due_date,
-            "status": status,
-        }.items()
-        if value is not UNSET
-    }
-    cleaned = _check_fields(given)
+    cleaned = _check_fields(dict(changes))
     locked = lock_row(ImprovementAction.objects.select_related("incident__team", "owner"), action.pk)
-    before = {name: getattr(locked, name) for name in cleaned}
-    changed = {name: value for name, value in cleaned.items() if before[name] != value}
+    status = cleaned.pop("status", locked.status)
+    changed = apply_changes(locked, cleaned, fields=SYNCED_FIELDS)
+    now = timezone.now()
+    if status != locked.status:
+        _check_manual_status_allowed(locked)
+        changed["status"] = (locked.status, status)
+        _set_status(locked, status, now=now)
     if not changed:
         return locked
-    now = timezone.now()
-    if "status" in changed:
-        _check_manual_status_allowed(locked)
-        _set_status(locked, changed["status"], now=now)
-    for name in SYNCED_FIELDS:
-        if name in changed:
-            setattr(locked, name, changed[name])
     push = False
     if any(name in changed for name in SYNCED_FIELDS):
         push = _request_sync(locked, team=locked.incident.team, now=now)
@@ -265,7 +237,7 @@ def action_update(
         verb="action.updated",
         target=locked,
         team=locked.incident.team,
-        changes=_audit_changes(before, changed),
+        changes=audit_changes(changed),
     )
     if push:
         _enqueue_push(locked.pk)
@@ -280,31 +252,6 @@ def _check_manual_status_allowed(action: ImprovementAction) -> None:
         raise ValidationError(
             {"status": f"This action is tracked in {tracker}: its status follows it there."}
         )
-
-
-@transaction.atomic
-def action_set_status(*, action: ImprovementAction, by: User, status: str) -> ImprovementAction:
-    """Mark an action done (sets `done_at`) or reopen it (clears it), for teams without a tracker.
-
-    Refused with a ValidationError on `status` for an action that is tracked in Jira or Trello.
-    Returns the updated row.
-    """
-    _check_fields({"status": status})
-    locked = lock_row(ImprovementAction.objects.select_related("incident__team"), action.pk)
-    if locked.status == status:
-        return locked
-    _check_manual_status_allowed(locked)
-    before = locked.status
-    _set_status(locked, status, now=timezone.now())
-    locked.save(update_fields=["status", "done_at", "updated_at"])
-    audit_record(
-        actor=by,
-        verb="action.done" if status == ImprovementAction.Status.DONE else "action.reopened",
-        target=locked,
-        team=locked.incident.team,
-        changes={"status": [before, status]},
-    )
-    return locked
 
 
 @transaction.atomic
@@ -517,7 +464,7 @@ def _apply_tracker_fields(action: ImprovementAction, item: RemoteItem) -> bool:
     ).update(**values, updated_at=now)
     if changed:
         before = {"priority": action.priority, "owner": action.owner}
-        changes = _audit_changes(before, values)
+        changes: dict[str, Any] = audit_changes({name: (before[name], values[name]) for name in values})
         changes["external_key"] = item.key
         audit_record(
             actor=None,

@@ -16,7 +16,7 @@ from reviews import selectors
 from reviews.access import access_action, actions_editable
 from reviews.forms import ActionFilterForm, ActionInlineForm, ActionPageForm
 from reviews.models import ImprovementAction
-from reviews.services.actions import EDITABLE_FIELDS, action_set_status, action_update
+from reviews.services.actions import EDITABLE_FIELDS, action_update
 from reviews.services.traceability import action_link
 from ybiyri.request_types import SignedInRequest
 from ybiyri.views import call_reporting, page_of, understood_filters
@@ -67,10 +67,10 @@ def action_status(request: SignedInRequest, pk: int) -> HttpResponse:
     status = request.POST.get("status", "")
     call_reporting(
         request,
-        action_set_status,
+        action_update,
         action=action,
         by=request.user,
-        status=status,
+        changes={"status": status},
         success=f"“{action.title}” is now {dict(ImprovementAction.Status.choices).get(status, status).lower()}.",
     )
     return redirect_back(request, fallback=action.incident.get_absolute_url())
@@ -134,7 +134,7 @@ def save_changed_fields(request: SignedInRequest, action: ImprovementAction, for
     }
     try:
         with transaction.atomic():
-            action_update(action=action, by=request.user, **changed)
+            action_update(action=action, by=request.user, changes=changed)
             if links:
                 action_link(action=action, by=request.user, **links)
     except ValidationError as error:

@@ -685,7 +685,7 @@ def action_edit(request: SignedInRequest, pk: int, action_id: int) -> HttpRespon
     return form_or_error(
         request, review, "actions", form,
         lambda data: action_update(
-            action=action, by=request.user, **{name: data[name] for name in form.changed_data}
+            action=action, by=request.user, changes={name: data[name] for name in form.changed_data}
         ),
     )  # fmt: skip
 

@@ -69,7 +69,9 @@ def test_editing_a_synced_action_updates_the_same_issue(
 ):
     action = raise_action()
     with django_capture_on_commit_callbacks(execute=True):
-        action_update(action=action, by=pm, title="Circuit breaker with a retry budget", priority="low")
+        action_update(
+            action=action, by=pm, changes={"title": "Circuit breaker with a retry budget", "priority": "low"}
+        )
     action.refresh_from_db()
     assert action.sync_state == SyncState.SYNCED
     assert len(fake_jira.issues) == 1
@@ -219,7 +221,9 @@ def test_an_edit_made_while_the_issue_is_being_created_is_pushed_next(
         if method == "POST" and path.endswith("/issue"):
             fake_jira_cloud.on_request = None
             # Someone renames the action while the worker waits for Jira.
-            action_update(action=ImprovementAction.objects.get(), by=pm, title="Renamed mid-push")
+            action_update(
+                action=ImprovementAction.objects.get(), by=pm, changes={"title": "Renamed mid-push"}
+            )
 
     fake_jira_cloud.on_request = edit_during_create
     action = action_raise(

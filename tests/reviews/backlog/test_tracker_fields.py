@@ -115,7 +115,7 @@ def test_an_event_that_did_not_change_the_field_does_not_carry_its_stale_value(
     # about the status still shows the old assignee: it must not undo the change made here.
     fake_jira_cloud.assign(synced.external_key, responder.email, when=timezone.now() - timedelta(days=1))
     with django_capture_on_commit_callbacks(execute=True):
-        action_update(action=synced, by=pm, title="Circuit breaker, and a budget for retries")
+        action_update(action=synced, by=pm, changes={"title": "Circuit breaker, and a budget for retries"})
     synced.refresh_from_db()
     assert synced.sync_state == SyncState.SYNCED
     fake_jira_cloud.set_status(synced.external_key, "In Progress")
@@ -128,7 +128,7 @@ def test_an_event_that_did_not_change_the_field_does_not_carry_its_stale_value(
 def test_a_change_waiting_to_be_pushed_wins_over_the_trackers(fake_jira_cloud, synced, anonymous, pm):
     # Changed here, not pushed yet (as with a broker outage): an echo of the old priority from Jira
     # must not overwrite it; the push will write it there.
-    action_update(action=synced, by=pm, priority="lowest")
+    action_update(action=synced, by=pm, changes={"priority": "lowest"})
     synced.refresh_from_db()
     assert synced.sync_state == SyncState.PENDING
     fake_jira_cloud.set_priority(synced.external_key, "Highest")
@@ -142,7 +142,7 @@ def test_the_echo_of_ybiyris_own_push_changes_nothing(
     fake_jira_cloud, synced, anonymous, pm, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        action_update(action=synced, by=pm, priority="low")
+        action_update(action=synced, by=pm, changes={"priority": "low"})
     synced.refresh_from_db()
     assert synced.sync_state == SyncState.SYNCED
     response = deliver(fake_jira_cloud, anonymous, synced.external_key, "priority")
@@ -192,7 +192,7 @@ def test_the_reconciler_leaves_values_older_than_the_last_push(
     action = raise_action(priority="high")
     fake_jira_cloud.assign(action.external_key, responder.email, when=timezone.now() - timedelta(hours=1))
     with django_capture_on_commit_callbacks(execute=True):
-        action_update(action=action, by=pm, owner=pm, priority="medium")
+        action_update(action=action, by=pm, changes={"owner": pm, "priority": "medium"})
     assert backlog_status_reconcile_task.delay().get() == 0
     action.refresh_from_db()
     assert (action.priority, action.owner) == (ImprovementAction.Priority.MEDIUM, pm)

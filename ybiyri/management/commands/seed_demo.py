@@ -12,7 +12,7 @@ from incidents.models import AnalysisSession, Incident, Service, Team, User
 from reviews.models import ImprovementAction, Narrative, NarrativeTemplate, Review
 from reviews.services import narrative as narrative_services
 from reviews.services import review as review_services
-from reviews.services.actions import action_raise, action_set_status
+from reviews.services.actions import action_raise, action_update
 from reviews.services.blend import DEFAULT_TEMPLATE
 
 DEMO_PASSWORD = "demo"
@@ -186,7 +186,7 @@ class Command(BaseCommand):
             )  # fmt: skip
         ImprovementAction.objects.filter(incident=outage).update(raised_at=now - timedelta(days=15))
         first = ImprovementAction.objects.filter(incident=outage).order_by("id").first()
-        action_set_status(action=first, by=pm, status=ImprovementAction.Status.DONE)
+        action_update(action=first, by=pm, changes={"status": ImprovementAction.Status.DONE})
         ImprovementAction.objects.filter(pk=first.pk).update(done_at=now - timedelta(days=6))
         narrative = narrative_services.narrative_draft(incident=outage, by=pm)
         narrative_services.narrative_publish(narrative=narrative, by=pm)
