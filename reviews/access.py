@@ -100,7 +100,17 @@ def actions_editable(user: User, actions) -> set[int]:
 
 
 def in_narrative_team(user: User, incident: Incident) -> bool:
+    """Draft, edit and read the incident's narrative before it is published: the incident's team
+    (members and product managers) and problem managers."""
     return sees_everything(user) or incident.team_id in user_team_ids(user)
+
+
+def readable_drafts_q(user: User) -> Q:
+    """Draft narratives the user may read (the query form of `in_narrative_team`)."""
+    drafts = Q(status=Narrative.Status.DRAFT)
+    if sees_everything(user):
+        return drafts
+    return drafts & Q(incident__team_id__in=user_team_ids(user))
 
 
 def access_incident_for_draft(*, user: User, incident_id: int) -> Incident:

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from incidents.access import visible_incidents_q
 from incidents.models import AnalysisSession, AuditEntry, Incident, LearningTheme, User
-from reviews.access import readable_narratives_q
+from reviews.access import readable_drafts_q, readable_narratives_q
 from reviews.models import (
     FactorSuggestion,
     ImprovementAction,
@@ -298,6 +298,17 @@ def narrative_library(
         narratives.filter(any_hit)
         .annotate(rank=Case(When(title_hit, then=Value(1)), default=Value(0), output_field=IntegerField()))
         .order_by("-rank", "-published_at", "-id")
+    )
+
+
+def narrative_drafts(*, viewer: User) -> QuerySet[Narrative]:
+    """Draft narratives the viewer may read (`readable_drafts_q`), the most recently changed first:
+    the library page's "Drafts" section and the API's `?status=draft`."""
+    return (
+        Narrative.objects.filter(readable_drafts_q(viewer))
+        .select_related("incident__team")
+        .defer("body", "search_vector")
+        .order_by("-updated_at", "-id")
     )
 
 

@@ -15,8 +15,6 @@ from rest_framework.response import Response
 from incidents.access import (
     access_incident,
     can_manage_team,
-    sees_everything,
-    user_team_ids,
     visible_incidents_q,
 )
 from incidents.api.views import ApiViewSet, ChildViewSet, referenced
@@ -120,12 +118,7 @@ class ReviewViewSet(ApiViewSet, mixins.ListModelMixin):
             incident_id,
             lambda: access_incident(user=request.user, incident_id=incident_id, for_manage=True),
         )
-        attendees = data.pop("attendees", None)
-        if attendees is None:
-            attendees = review_services.default_attendees(incident)
-        review = review_services.review_schedule(
-            incident=incident, by=request.user, attendees=attendees, **data
-        )
+        review = review_services.review_schedule(incident=incident, by=request.user, **data)
         return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: SignedInApiRequest, pk: str) -> Response:
@@ -369,10 +362,7 @@ class NarrativeViewSet(ApiViewSet, mixins.ListModelMixin):
         criteria = params.validated_data
         viewer = self.request.user
         if criteria.get("status") == Narrative.Status.DRAFT:
-            drafts = Narrative.objects.filter(status=Narrative.Status.DRAFT).select_related("incident")
-            if not sees_everything(viewer):
-                drafts = drafts.filter(incident__team_id__in=user_team_ids(viewer))
-            return drafts.defer("body", "search_vector").order_by("-updated_at", "-id")
+            return selectors.narrative_drafts(viewer=viewer)
         return selectors.narrative_library(
             viewer=viewer,
             query=criteria.get("search", ""),

@@ -150,13 +150,19 @@ def review_schedule(
     time_zone: str,
     duration_minutes: int,
     facilitator: User,
-    attendees: Sequence[User],
+    attendees: Sequence[User] | None = None,
     location: str = "",
     video_url: str = "",
 ) -> Review:
-    """Schedule the one review of the incident and invite everyone (REQUEST, SEQUENCE 0)."""
+    """Schedule the one review of the incident and invite everyone (REQUEST, SEQUENCE 0).
+
+    With no attendees named (None or none at all), the responders and the team's product managers
+    are invited (`default_attendees`): pages and the API alike.
+    """
     incident = lock_row(Incident.objects.select_related("team"), incident.pk)
     check_incident_confirmed(incident)
+    if not attendees:
+        attendees = default_attendees(incident)
     if Review.objects.filter(incident=incident).exclude(status=Review.Status.CANCELLED).exists():
         raise ValidationError("This incident's review is already scheduled: reschedule it instead.")
     check_meeting(scheduled_at=scheduled_at, duration_minutes=duration_minutes, time_zone=time_zone)

@@ -38,6 +38,8 @@ from ybiyri.request_types import SignedInRequest
 from ybiyri.views import call_reporting, page_of, understood_filters
 
 NARRATIVES_PER_PAGE = 20
+# The library shows the most recently changed drafts its reader may see; the API lists them all.
+DRAFTS_SHOWN = 10
 
 
 @require_POST
@@ -236,8 +238,10 @@ def narrative_library(request: SignedInRequest) -> HttpResponse:
         "capped": isinstance(narratives, selectors.SearchResults) and narratives.capped,
         "cap": selectors.SEARCH_RESULTS_CAP,
     }
-    template = "reviews/_narrative_results.html" if request.htmx else "reviews/narrative_library.html"
-    return render(request, template, context)
+    if request.htmx:
+        return render(request, "reviews/_narrative_results.html", context)
+    context["drafts"] = selectors.narrative_drafts(viewer=request.user)[:DRAFTS_SHOWN]
+    return render(request, "reviews/narrative_library.html", context)
 
 
 @require_http_methods(["GET", "POST"])

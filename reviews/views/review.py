@@ -81,7 +81,7 @@ def review_schedule(request: SignedInRequest, pk: int) -> HttpResponse:
                 incident=incident,
                 by=request.user,
                 facilitator=data["facilitator"],
-                attendees=list(data["attendees"]) or review_services.default_attendees(incident),
+                attendees=list(data["attendees"]),
                 video_url=data["video_url"],
                 **meeting_arguments(data),
             )
