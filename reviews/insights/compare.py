@@ -4,11 +4,11 @@ from collections import defaultdict
 from datetime import timedelta
 
 from django.db.models import Count, DateTimeField, Max, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from incidents.models import AnalysisSession, Incident, LearningTheme, Service
-from reviews.insights.scope import InsightsScope, days_exact, elapsed, hours
+from reviews.insights.scope import InsightsScope, days_exact, elapsed, hours, month_key
 from reviews.models import ImprovementAction
 
 
@@ -106,7 +106,8 @@ def mean_hours(total: timedelta | None, count: int) -> float | None:
 
 def recurring_themes(incident_ids: QuerySet, scope: InsightsScope) -> list[dict]:
     """Recurring themes (seen in at least two incidents), rising when seen in more incidents in the
-    later half of the period than in the earlier, with the teams they appear in."""
+    later half of the period than in the earlier, with the teams they appear in and the incidents
+    that show them in each month (by when the incident started)."""
     middle = scope.start + (scope.end - scope.start) / 2
     submitted = LearningTheme.objects.filter(
         analyses__incident_id__in=incident_ids, analyses__status=AnalysisSession.Status.SUBMITTED
@@ -131,8 +132,19 @@ def recurring_themes(incident_ids: QuerySet, scope: InsightsScope) -> list[dict]
         .order_by("id", "-incidents", "analyses__incident__team__name")
     ):
         by_team[row["id"]].append((row["analyses__incident__team__name"], row["incidents"]))
+    by_month = defaultdict(dict)
+    for row in (
+        submitted.filter(id__in=[theme["id"] for theme in recurring])
+        .values(
+            "id", month=TruncMonth("analyses__incident__started_at", tzinfo=timezone.get_current_timezone())
+        )
+        .annotate(incidents=Count("analyses__incident", distinct=True))
+        .order_by()
+    ):
+        by_month[row["id"]][month_key(row["month"])] = row["incidents"]
     for theme in recurring:
         theme["earlier"] = theme["incidents"] - theme["later"]
         theme["rising"] = theme["later"] > theme["earlier"]
         theme["by_team"] = by_team[theme["id"]]
+        theme["by_month"] = by_month[theme["id"]]
     return recurring

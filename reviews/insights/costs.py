@@ -3,7 +3,7 @@ and month; `insights_for` puts the whole page together."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -14,12 +14,14 @@ from django.utils import timezone
 from incidents.access import sees_everything, user_team_ids, visible_incident_ids
 from incidents.models import AnalysisSession, Incident, Service, Team, User
 from reviews.insights.compare import operating_models, recurring_themes
-from reviews.insights.scope import InsightsScope, days_exact, elapsed, hours
+from reviews.insights.scope import InsightsScope, days_exact, elapsed, hours, month_key
 from reviews.models import ImprovementAction, Narrative, Review, Training, Walkthrough
 
 # Open actions by how long they have waited since they were raised.
 AGE_BANDS = (("under_7d", 0, 7), ("7_to_30d", 7, 30), ("30_to_90d", 30, 90), ("over_90d", 90, None))
 ALL = ""  # the team or month of a figure that covers them all
+# The recurring themes the month-by-month chart follows (the most seen first).
+THEMES_CHARTED = 5
 
 
 @dataclass(frozen=True)
@@ -211,35 +213,47 @@ class Insights:
 
     @property
     def panels(self) -> list[dict]:
-        tables = []
-        for panel in PANELS:
-            keys = self.months if panel.by == "month" else self.teams
-            rows = [
-                {
-                    "label": key,
-                    "values": [
-                        self.value(
-                            section,
-                            metric,
-                            team=key if panel.by == "team" else ALL,
-                            month=key if panel.by == "month" else ALL,
-                        )
-                        for section, metric, _heading in panel.columns
-                    ],
-                }
-                for key in keys
-            ]
-            total = [self.value(section, metric) for section, metric, _heading in panel.columns]
-            tables.append({"panel": panel, "rows": rows, "total": total})
-        return tables
+        return [self._table(panel) for panel in PANELS]
 
+    @property
+    def themes_panel(self) -> dict | None:
+        """The recurring themes seen most, month by month (a chart of a few lines stays readable)."""
+        shown = self.themes[:THEMES_CHARTED]
+        if not shown:
+            return None
+        columns = tuple(
+            ("themes", f"incidents:{theme['slug']}", theme["name"] + (" (rising)" if theme["rising"] else ""))
+            for theme in shown
+        )
+        panel = Panel(
+            "themes-month",
+            "Recurring themes by month (incidents)",
+            "month",
+            columns,
+            chart="line",
+            unit="incidents",
+        )
+        return self._table(panel)
 
-def month_key(value: date | datetime | None) -> str:
-    if value is None:
-        return ALL
-    if isinstance(value, datetime):
-        value = timezone.localtime(value)
-    return value.strftime("%Y-%m")
+    def _table(self, panel: Panel) -> dict:
+        keys = self.months if panel.by == "month" else self.teams
+        rows = [
+            {
+                "label": key,
+                "values": [
+                    self.value(
+                        section,
+                        metric,
+                        team=key if panel.by == "team" else ALL,
+                        month=key if panel.by == "month" else ALL,
+                    )
+                    for section, metric, _heading in panel.columns
+                ],
+            }
+            for key in keys
+        ]
+        total = [self.value(section, metric) for section, metric, _heading in panel.columns]
+        return {"panel": panel, "rows": rows, "total": total}
 
 
 class Ledger:
@@ -436,6 +450,17 @@ def insights_for(*, viewer: User, scope: InsightsScope) -> Insights:
         rows.append(Figure("themes", f"incidents:{theme['slug']}", ALL, ALL, theme["incidents"], "count"))
         rows.append(Figure("themes", f"earlier_half:{theme['slug']}", ALL, ALL, theme["earlier"], "count"))
         rows.append(Figure("themes", f"later_half:{theme['slug']}", ALL, ALL, theme["later"], "count"))
+        for month in scope.months():
+            rows.append(
+                Figure(
+                    "themes",
+                    f"incidents:{theme['slug']}",
+                    ALL,
+                    month,
+                    theme["by_month"].get(month, 0),
+                    "count",
+                )
+            )
         for team, count in theme["by_team"]:
             rows.append(Figure("themes", f"incidents:{theme['slug']}", team, ALL, count, "count"))
     for model in models:

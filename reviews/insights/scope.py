@@ -137,6 +137,15 @@ class InsightsFilterForm(forms.Form):
         )
 
 
+def month_key(value: date | datetime | None) -> str:
+    """A month of the figures, "YYYY-MM" in the current time zone; "" (all months) for none."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = timezone.localtime(value)
+    return value.strftime("%Y-%m")
+
+
 def team_choices() -> list[tuple[int, str]]:
     return list(Team.objects.order_by("name").values_list("id", "name"))
 

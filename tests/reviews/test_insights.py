@@ -411,3 +411,43 @@ def test_walkthrough_and_playback_preparation_counts_in_setup_once_held(frozen, 
     assert totals["preparation_person_hours"] == 2.5
     assert totals["setup_person_hours"] == 4.3
     assert figures.value("setup", "preparation_person_hours", team="Payments", month="2026-03") == 2.5
+
+
+def test_recurring_themes_are_counted_month_by_month_for_the_chart_its_table_and_the_export(
+    frozen, team, service, pm, responder, client
+):
+    retries, dns = LearningThemeFactory(name="Retry storms"), LearningThemeFactory(name="DNS")
+    # 1 January, 12 and 17 March; DNS is seen once, so it does not recur.
+    for days_ago, themes in ((80, [retries, dns]), (10, [retries]), (5, [retries])):
+        incident = IncidentFactory(team=team, service=service, started_at=NOW - timedelta(days=days_ago))
+        analysis = AnalysisSessionFactory(
+            responder=ResponderFactory(incident=incident, user=responder), status="submitted"
+        )
+        analysis.themes.add(*themes)
+    figures = insights_for(viewer=pm, scope=scope())
+    assert figures.themes[0]["by_month"] == {"2026-01": 1, "2026-03": 2}
+    table = figures.themes_panel
+    assert [heading for _section, _metric, heading in table["panel"].columns] == ["Retry storms (rising)"]
+    assert [(row["label"], row["values"]) for row in table["rows"]] == [
+        ("2025-12", [0]),
+        ("2026-01", [1]),
+        ("2026-02", [0]),
+        ("2026-03", [2]),
+    ]
+    assert table["total"] == [3]
+
+    client.force_login(pm)
+    page = client.get(reverse("reviews:insights")).content.decode()
+    assert 'data-chart-table="themes-month-table"' in page
+    assert "Recurring themes by month (incidents)" in page
+    export = list(csv.reader(io.StringIO(client.get(reverse("reviews:insights_export")).content.decode())))
+    slug = retries.slug
+    assert ["themes", f"incidents:{slug}", "", "2026-01", "1", "count"] in export
+    assert ["themes", f"incidents:{slug}", "", "2026-02", "0", "count"] in export
+    assert ["themes", f"incidents:{slug}", "", "2026-03", "2", "count"] in export
+
+
+def test_without_recurring_themes_there_is_no_theme_chart(frozen, pm, client):
+    assert insights_for(viewer=pm, scope=scope()).themes_panel is None
+    client.force_login(pm)
+    assert "themes-month-table" not in client.get(reverse("reviews:insights")).content.decode()
