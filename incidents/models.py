@@ -502,7 +502,11 @@ class KeyEvent(models.Model):
 
     class Meta:
         ordering = ["occurred_at", "id"]
-        indexes = [models.Index(fields=["incident", "occurred_at", "id"], name="keyevent_timeline")]
+        indexes = [
+            models.Index(fields=["incident", "occurred_at", "id"], name="keyevent_timeline"),
+            # The API's list of every key event the reader may see, oldest first, read in this order.
+            models.Index(fields=["occurred_at", "id"], name="keyevent_time"),
+        ]
 
     def __str__(self) -> str:
         return self.description[:60]

@@ -241,6 +241,8 @@ class ImprovementAction(models.Model):
         indexes = [
             models.Index(fields=["sync_state", "sync_requested_at"], name="action_sync_state"),
             models.Index(fields=["incident", "status"], name="action_incident_status"),
+            # The backlog's default order, newest first, read in this order rather than sorted.
+            models.Index(fields=["-raised_at", "-id"], name="action_raised"),
         ]
 
     def __str__(self) -> str:

@@ -16,6 +16,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from incidents import selectors, services
@@ -66,6 +67,7 @@ from incidents.models import (
 )
 from ybiyri.api_errors import ErrorDocumentingSchema
 from ybiyri.api_filters import ApiFilterSet
+from ybiyri.api_pagination import KeysetPagination
 from ybiyri.request_types import SignedInApiRequest
 
 
@@ -243,6 +245,8 @@ class IncidentViewSet(ApiViewSet, mixins.ListModelMixin):
     serializer_class = IncidentSerializer
     filterset_class = IncidentFilter
     ordering_fields = ["started_at", "severity", "title", "created_at"]
+    ordering = ("-started_at", "-id")
+    pagination_class = KeysetPagination
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     schema_model = Incident
@@ -281,7 +285,12 @@ class IncidentViewSet(ApiViewSet, mixins.ListModelMixin):
         request=ResponderInputSerializer,
         responses={200: ResponderSerializer(many=True), 201: ResponderSerializer},
     )
-    @action(detail=True, methods=["get", "post"], serializer_class=ResponderSerializer)
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        serializer_class=ResponderSerializer,
+        pagination_class=PageNumberPagination,
+    )
     def responders(self, request: SignedInApiRequest, pk: str) -> Response:
         """The incident's responders; POST adds one (product managers)."""
         if request.method == "POST":
@@ -309,7 +318,12 @@ class IncidentViewSet(ApiViewSet, mixins.ListModelMixin):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses=KeyEventPageSerializer)
-    @action(detail=True, methods=["get"], serializer_class=KeyEventSerializer)
+    @action(
+        detail=True,
+        methods=["get"],
+        serializer_class=KeyEventSerializer,
+        pagination_class=PageNumberPagination,
+    )
     def timeline(self, request: SignedInApiRequest, pk: str) -> Response:
         """The merged timeline: key events of the submitted analyses (and the caller's own), in time order."""
         incident = access_incident(user=request.user, incident_id=pk)
@@ -486,11 +500,13 @@ class KeyEventViewSet(AnalysisPartViewSet):
     input_serializer = KeyEventInputSerializer
     filterset_fields = ["analysis", "incident"]
     ordering_fields = ["occurred_at"]
+    ordering = ("occurred_at", "id")
+    pagination_class = KeysetPagination
 
     schema_model = KeyEvent
 
     def visible_queryset(self) -> QuerySet[KeyEvent]:
-        return super().visible_queryset().select_related("analysis__analyst").order_by("occurred_at", "id")
+        return super().visible_queryset().select_related("analysis__analyst")
 
     def add_part(self, **kwargs: Any) -> KeyEvent:
         event = services.key_event_add(**kwargs)
