@@ -224,6 +224,10 @@ class ImprovementAction(models.Model):
         validators=[MinValueValidator(Decimal(0))],
         help_text="Entered, or the time logged in the tracker when it keeps time.",
     )
+    # Whether each came from the tracker's time tracking, which keeps it up to date there until
+    # someone enters a value here: what a person enters wins.
+    effort_estimate_from_tracker = models.BooleanField(default=False)
+    effort_actual_from_tracker = models.BooleanField(default=False)
 
     tracker = models.CharField(max_length=10, blank=True, help_text="The tracker the action was pushed to.")
     sync_state = models.CharField(max_length=10, choices=SyncState.choices, default=SyncState.NOT_SYNCED)

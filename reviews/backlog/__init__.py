@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
 from reviews.backlog.errors import PermanentTrackerError, TrackerError, TransientTrackerError
@@ -42,6 +43,9 @@ class RemoteItem:
     with when the tracker last changed it (`priority_changed_at`, `assignee_changed_at`, from the
     item's history or the event that reported the change), None when what was read reports no
     change: a value that merely differs from the action's may be one that ybiyri has changed since.
+
+    `effort_estimate_hours` and `effort_actual_hours` are the tracker's time tracking (Jira's
+    original estimate and time spent), None when it keeps none or says nothing of it.
     """
 
     tracker: str
@@ -53,6 +57,8 @@ class RemoteItem:
     priority_changed_at: datetime | None = None
     assignee_email: str = ""
     assignee_changed_at: datetime | None = None
+    effort_estimate_hours: Decimal | None = None
+    effort_actual_hours: Decimal | None = None
 
 
 class Tracker(Protocol):

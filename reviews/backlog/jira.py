@@ -13,11 +13,13 @@ policy, and two layers of retries would multiply attempts and sleep inside a wor
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -49,7 +51,15 @@ READ_TIMEOUT_SECONDS = 20
 # The reconciler looks at issues updated within this window; it runs every few minutes, so a week
 # covers a long beat outage while keeping each poll small.
 RECONCILE_WINDOW = "-7d"
-SEARCH_FIELDS = ["status", "resolutiondate", "labels", "priority", "assignee"]
+SEARCH_FIELDS = [
+    "status",
+    "resolutiondate",
+    "labels",
+    "priority",
+    "assignee",
+    "timeoriginalestimate",
+    "timespent",
+]
 # The issue's history tells when its priority or assignee last changed there; searching and getting
 # an issue expand it (Jira returns the latest 100 changes inline, enough for the latest of each).
 EXPAND = "changelog"
@@ -65,6 +75,8 @@ DEFAULT_PRIORITY_MAP = {
     "lowest": "Lowest",
 }
 BASE_LABEL = "ybiyri"
+# Effort is kept as hours with two decimals, up to 99,999.99.
+MAX_EFFORT_HOURS = Decimal(100_000)
 
 
 # --- pure payload builders -------------------------------------------------------------------
@@ -224,7 +236,22 @@ def remote_item_from_issue(raw: dict[str, Any], *, server_url: str) -> RemoteIte
             assignee.get("emailAddress"), name="issue.fields.assignee.emailAddress", max_length=254
         ),
         assignee_changed_at=changed.get("assignee"),
+        effort_estimate_hours=jira_hours(
+            fields.get("timeoriginalestimate"), name="issue.fields.timeoriginalestimate"
+        ),
+        effort_actual_hours=jira_hours(fields.get("timespent"), name="issue.fields.timespent"),
     )
+
+
+def jira_hours(value: Any, *, name: str) -> Decimal | None:
+    """Seconds of Jira's time tracking as hours to the hundredth; None when unset, and when more
+    than an action can hold (a hundred thousand hours is no estimate of an improvement)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise MalformedPayload(f"{name} must be a number of seconds.")
+    hours = (Decimal(value) / 3600).quantize(Decimal("0.01"))
+    return hours if hours < MAX_EFFORT_HOURS else None
 
 
 def jira_changelog_times(raw: Any) -> dict[str, datetime]:

@@ -11,8 +11,9 @@ or FAILED (the tracker's own message in `sync_error`). A change while SYNCING le
 the worker notices the change when it records its outcome and queues another push.
 
 What people change in the tracker comes back through the webhooks and the status reconciler
-(`action_apply_tracker_item`): status always, priority and assignee while the action is SYNCED. Those
-changes request no sync, so they are never pushed back to where they came from.
+(`action_apply_tracker_item`): status always, priority and assignee while the action is SYNCED, the
+time tracked there as effort nobody entered here. Those changes request no sync, so they are never
+pushed back to where they came from.
 
 "Push to backlog" is `action_retry_sync`: the same call retries a failed push and makes the first
 push of an action raised before its team chose a tracker.
@@ -32,6 +33,7 @@ from incidents.models import Incident, Team, User
 from incidents.services import audit_record
 from reviews.backlog import RemoteItem, priority_from_tracker
 from reviews.models import ImprovementAction, Review
+from reviews.services.effort import action_effort_from_tracker
 from ybiyri.changes import apply_changes, audit_changes
 from ybiyri.db import lock_row
 from ybiyri.outbox import Outbox
@@ -389,7 +391,8 @@ def action_tracked_by(*, tracker: str, key: str) -> ImprovementAction | None:
 
 @transaction.atomic
 def action_apply_tracker_item(*, action: ImprovementAction, item: RemoteItem) -> bool:
-    """Follow what the tracker says of the item: its status, then its priority and assignee.
+    """Follow what the tracker says of the item: its status, then its priority and assignee, and
+    its time tracking as the effort nobody entered here (`reviews.services.effort`).
 
     Only an item that speaks for the action (`tracked_by_q`) changes it, checked in the same
     conditional update that changes it. Nothing that comes from the tracker requests a sync, so it
@@ -397,7 +400,10 @@ def action_apply_tracker_item(*, action: ImprovementAction, item: RemoteItem) ->
     """
     changed_status = _apply_tracker_status(action, item)
     changed_fields = _apply_tracker_fields(action, item)
-    return changed_status or changed_fields
+    changed_effort = action_effort_from_tracker(
+        action=action, item=item, tracked=tracked_by_q(tracker=item.tracker, key=item.key)
+    )
+    return changed_status or changed_fields or changed_effort
 
 
 def _apply_tracker_status(action: ImprovementAction, item: RemoteItem) -> bool:

@@ -7,7 +7,8 @@ ybiyri can get it wrong (unknown project, issue type or priority, empty summary,
 and answers with Jira's error shape: `{"errorMessages": [...], "errors": {"field": "message"}}`.
 
 Endpoints: serverInfo, myself, field, priority, project/{key}, issue (create), issue/{key} (get,
-edit), issue/{key}/transitions (list, do), search/jql (GET, POST), search (GET, POST).
+edit), issue/{key}/transitions (list, do), search/jql (GET, POST), search (GET, POST). Issues carry
+time tracking (`timeoriginalestimate`, `timespent`, in seconds), set by `track_time`.
 JQL: clauses joined by AND — `field = value`, `field != value`, `field in (a, b)`, `updated >= -7d`
 over project, labels, status, statusCategory, key, issuetype; `ORDER BY` is ignored.
 """
@@ -39,7 +40,7 @@ TRANSITIONS = {"11": "To Do", "21": "In Progress", "31": "Done"}
 PRIORITIES = ["Highest", "High", "Medium", "Low", "Lowest"]
 ISSUE_TYPES = ["Task", "Bug", "Story"]
 FIELDS = ["summary", "description", "labels", "priority", "issuetype", "project", "status", "resolutiondate"]
-FIELDS += ["created", "updated", "duedate", "components", "assignee"]
+FIELDS += ["created", "updated", "duedate", "components", "assignee", "timeoriginalestimate", "timespent"]
 
 
 def jira_time(moment: datetime) -> str:
@@ -136,6 +137,24 @@ class FakeJira(Emulator):
         user = None if email is None else {"accountId": f"acc-{email}", "emailAddress": email, "active": True}
         with self.lock:
             self._change(self.issues[key], "assignee", user, when=when)
+
+    def track_time(
+        self,
+        key: str,
+        *,
+        estimate_seconds: int | None = None,
+        logged_seconds: int = 0,
+        when: datetime | None = None,
+    ) -> None:
+        """Set the original estimate and/or log work on an issue as a person would: `timespent` is
+        the sum of the work logged, `timeoriginalestimate` the estimate, both in seconds."""
+        with self.lock:
+            issue = self.issues[key]
+            if estimate_seconds is not None:
+                self._change(issue, "timeoriginalestimate", estimate_seconds, when=when)
+            if logged_seconds:
+                spent = (issue["fields"].get("timespent") or 0) + logged_seconds
+                self._change(issue, "timespent", spent, when=when)
 
     def _change(self, issue: dict[str, Any], name: str, value: Any, *, when: datetime | None) -> None:
         now = when or datetime.now(UTC)
@@ -343,6 +362,9 @@ class FakeJira(Emulator):
                 "priority": fields.get("priority") or {"name": "Medium"},
                 "status": STATUSES["To Do"],
                 "resolutiondate": None,
+                # Time tracking: seconds, null until someone estimates or logs work.
+                "timeoriginalestimate": None,
+                "timespent": None,
                 "created": jira_time(now),
                 "updated": jira_time(now),
             }
