@@ -409,32 +409,37 @@ def analysis_touch(analysis: AnalysisSession) -> None:
         analysis.save(update_fields=["status", "updated_at"])
 
 
+class AnalysisReportFields(TypedDict, total=False):
+    """What the analyst writes (`analysis_save`): the report, the time spent and the themes."""
+
+    report: str
+    time_spent_minutes: int
+    themes: Sequence[LearningTheme]
+
+
 @transaction.atomic
 def analysis_save(
-    *,
-    analysis: AnalysisSession,
-    by: User,
-    version: int,
-    report: str,
-    time_spent_minutes: int,
-    themes: Sequence[LearningTheme] = (),
+    *, analysis: AnalysisSession, by: User, version: int, changes: AnalysisReportFields
 ) -> AnalysisSession:
-    """Save the report, time spent and themes if `version` is the stored one; raise StaleVersion if not."""
+    """Save the given fields as the next version if `version` is the stored one; raise
+    StaleVersion if not."""
     locked = analysis_lock(analysis)
     check_analysis_open(locked)
     if locked.version != version:
         raise StaleVersion(current_version=locked.version)
-    if not 0 <= time_spent_minutes <= MAX_TIME_SPENT_MINUTES:
+    changes = changes.copy()
+    themes = changes.pop("themes", None)
+    apply_changes(locked, changes, fields=AnalysisReportFields.__optional_keys__ - {"themes"})
+    if not 0 <= locked.time_spent_minutes <= MAX_TIME_SPENT_MINUTES:
         raise ValidationError(
             {"time_spent_minutes": f"Enter between 0 and {MAX_TIME_SPENT_MINUTES} minutes."}
         )
-    locked.report = report
-    locked.time_spent_minutes = time_spent_minutes
     locked.version += 1
     if locked.status == AnalysisSession.Status.SCHEDULED:
         locked.status = AnalysisSession.Status.IN_PROGRESS
     locked.save()
-    locked.themes.set(themes)
+    if themes is not None:
+        locked.themes.set(themes)
     audit_record(
         actor=by,
         verb="analysis.saved",
@@ -584,26 +589,13 @@ def key_event_delete(*, key_event: KeyEvent, by: User) -> None:
 
 @transaction.atomic
 def analysis_save_and_submit(
-    *,
-    analysis: AnalysisSession,
-    by: User,
-    version: int,
-    report: str,
-    time_spent_minutes: int,
-    themes: Sequence[LearningTheme] = (),
+    *, analysis: AnalysisSession, by: User, version: int, changes: AnalysisReportFields
 ) -> AnalysisSession:
     """Save what was typed, then submit it, as one change: either both happen or neither.
 
     The same version check as `analysis_save`: a submit based on a stale version raises StaleVersion.
     """
-    saved = analysis_save(
-        analysis=analysis,
-        by=by,
-        version=version,
-        report=report,
-        time_spent_minutes=time_spent_minutes,
-        themes=themes,
-    )
+    saved = analysis_save(analysis=analysis, by=by, version=version, changes=changes)
     return analysis_submit(analysis=saved, by=by)
 
 

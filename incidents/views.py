@@ -358,9 +358,11 @@ def analysis_edit(request: SignedInRequest, pk: int) -> HttpResponse:
                     analysis=analysis,
                     by=request.user,
                     version=data["version"],
-                    report=data["report"],
-                    time_spent_minutes=data["time_spent_minutes"],
-                    themes=analysis_form_themes(request, form),
+                    changes={
+                        "report": data["report"],
+                        "time_spent_minutes": data["time_spent_minutes"],
+                        "themes": analysis_form_themes(request, form),
+                    },
                 )
             except services.StaleVersion as stale:
                 analysis.refresh_from_db()
@@ -415,9 +417,11 @@ def analysis_autosave(request: SignedInRequest, pk: int) -> JsonResponse:
             analysis=analysis,
             by=request.user,
             version=data["version"],
-            report=data["report"],
-            time_spent_minutes=data["time_spent_minutes"],
-            themes=list(data["themes"]),
+            changes={
+                "report": data["report"],
+                "time_spent_minutes": data["time_spent_minutes"],
+                "themes": list(data["themes"]),
+            },
         )
     except services.StaleVersion as stale:
         return JsonResponse({"message": str(stale), "current_version": stale.current_version}, status=409)

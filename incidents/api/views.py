@@ -384,15 +384,9 @@ class AnalysisViewSet(ApiViewSet, mixins.ListModelMixin):
         analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
         serializer = AnalysisSaveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        saved = services.analysis_save(
-            analysis=analysis,
-            by=request.user,
-            version=data["version"],
-            report=data.get("report", analysis.report),
-            time_spent_minutes=data.get("time_spent_minutes", analysis.time_spent_minutes),
-            themes=data["themes"] if "themes" in data else list(analysis.themes.all()),
-        )
+        changes = dict(serializer.validated_data)
+        version = changes.pop("version")
+        saved = services.analysis_save(analysis=analysis, by=request.user, version=version, changes=changes)
         return Response(AnalysisSerializer(saved).data)
 
     @extend_schema(request=AnalysisWaiveSerializer, responses=AnalysisStateSerializer)

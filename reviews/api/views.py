@@ -125,17 +125,10 @@ class ReviewViewSet(ApiViewSet, mixins.ListModelMixin):
         review = access_review(user=request.user, review_id=pk, for_manage=True)
         serializer = MeetingInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        current = {
-            "scheduled_at": review.scheduled_at,
-            "time_zone": review.time_zone,
-            "duration_minutes": review.duration_minutes,
-            "facilitator": review.facilitator,
-            "attendees": list(review.attendees.all()),
-            "location": review.location,
-            "video_url": review.video_url,
-        }
+        changes = dict(serializer.validated_data)
+        attendees = changes.pop("attendees", None)
         review = review_services.review_reschedule(
-            review=review, by=request.user, **(current | serializer.validated_data)
+            review=review, by=request.user, changes=changes, attendees=attendees
         )
         return Response(ReviewSerializer(review).data)
 
@@ -391,13 +384,10 @@ class NarrativeViewSet(ApiViewSet, mixins.ListModelMixin):
         narrative = access_narrative(user=request.user, narrative_id=pk, for_edit=True)
         serializer = NarrativeSaveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        changes = dict(serializer.validated_data)
+        version = changes.pop("version")
         saved = narrative_services.narrative_save(
-            narrative=narrative,
-            by=request.user,
-            version=data["version"],
-            title=data.get("title", narrative.title),
-            body=data.get("body", narrative.body),
+            narrative=narrative, by=request.user, version=version, changes=changes
         )
         return Response(NarrativeSerializer(saved).data)
 

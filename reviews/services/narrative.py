@@ -3,6 +3,7 @@ since, versioned saves, publishing once the loop is closed, reads, walkthroughs.
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TypedDict
 
 from django.contrib.postgres.search import SearchVector
 from django.core.exceptions import ValidationError
@@ -17,6 +18,7 @@ from reviews.models import Narrative, NarrativeRead, NarrativeRevision, Walkthro
 from reviews.selectors import SEARCH_CONFIG, loop_state
 from reviews.services.blend import blend_changes, blend_render, replace_section, split_sections
 from reviews.services.review import check_meeting, meeting_invites
+from ybiyri.changes import apply_changes
 from ybiyri.db import lock_row
 from ybiyri.errors import Conflict
 from ybiyri.text import single_line
@@ -107,13 +109,24 @@ def narrative_store(locked: Narrative, *, by: User, title: str, body: str, verb:
     return locked
 
 
+class NarrativeFields(TypedDict, total=False):
+    """What people edit in a narrative (`narrative_save`)."""
+
+    title: str
+    body: str
+
+
 @transaction.atomic
-def narrative_save(*, narrative: Narrative, by: User, version: int, title: str, body: str) -> Narrative:
-    """Save a new revision if `version` is the stored one; raise StaleVersion otherwise."""
+def narrative_save(*, narrative: Narrative, by: User, version: int, changes: NarrativeFields) -> Narrative:
+    """Save the given fields as a new revision if `version` is the stored one (nothing when they
+    change nothing); raise StaleVersion otherwise."""
     locked = narrative_lock(narrative, version=version)
-    if single_line(title) == locked.title and body == locked.body:
+    changes = changes.copy()
+    if "title" in changes:
+        changes["title"] = single_line(changes["title"])
+    if not apply_changes(locked, changes, fields=NarrativeFields.__optional_keys__):
         return locked
-    return narrative_store(locked, by=by, title=title, body=body, verb="narrative.saved")
+    return narrative_store(locked, by=by, title=locked.title, body=locked.body, verb="narrative.saved")
 
 
 @transaction.atomic

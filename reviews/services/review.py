@@ -8,6 +8,7 @@ facilitation page shows raises `Review.revision`, which open pages poll to refre
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -27,6 +28,7 @@ from reviews.models import (
     Perspective,
     Review,
 )
+from ybiyri.changes import apply_changes
 from ybiyri.db import lock_row
 
 MIN_DURATION_MINUTES = 15
@@ -195,34 +197,39 @@ def review_schedule(
     return review
 
 
+class MeetingFields(TypedDict, total=False):
+    """The fields of a scheduled review its managers change (`review_reschedule`)."""
+
+    scheduled_at: datetime
+    time_zone: str
+    duration_minutes: int
+    facilitator: User
+    location: str
+    video_url: str
+
+
 @transaction.atomic
 def review_reschedule(
-    *,
-    review: Review,
-    by: User,
-    scheduled_at: datetime,
-    time_zone: str,
-    duration_minutes: int,
-    facilitator: User,
-    attendees: Sequence[User],
-    location: str = "",
-    video_url: str = "",
+    *, review: Review, by: User, changes: MeetingFields, attendees: Sequence[User] | None = None
 ) -> Review:
-    """Change the review; everyone still invited gets an update (SEQUENCE + 1), those removed a CANCEL."""
+    """Change the given fields of the review, and its attendees unless None; everyone still invited
+    gets an update (SEQUENCE + 1), those removed a CANCEL."""
     review = lock_row(Review.objects.select_related("incident__team", "facilitator"), review.pk)
     if review.status != Review.Status.SCHEDULED:
         raise ValidationError("Only a scheduled review can be rescheduled.")
-    check_meeting(scheduled_at=scheduled_at, duration_minutes=duration_minutes, time_zone=time_zone)
     before = {user.pk: user for user in review_people(review)}
-    review.scheduled_at = scheduled_at
-    review.time_zone = time_zone
-    review.duration_minutes = duration_minutes
-    review.location = location.strip()
-    review.video_url = video_url.strip()
-    review.facilitator = facilitator
+    changes = changes.copy()
+    for name in ("location", "video_url"):
+        if name in changes:
+            changes[name] = changes[name].strip()
+    apply_changes(review, changes, fields=MeetingFields.__optional_keys__)
+    check_meeting(
+        scheduled_at=review.scheduled_at, duration_minutes=review.duration_minutes, time_zone=review.time_zone
+    )
     review.sequence += 1
     review.save()
-    review.attendees.set([user for user in attendees if user.is_active])
+    if attendees is not None:
+        review.attendees.set([user for user in attendees if user.is_active])
     after = review_people(review)
     removed = [user for pk, user in before.items() if pk not in {person.pk for person in after}]
     review_invites(review, recipients=after, method="REQUEST", attendees=after)
@@ -233,7 +240,7 @@ def review_reschedule(
         verb="review.rescheduled",
         target=review,
         team=review.incident.team,
-        changes={"scheduled_at": scheduled_at.isoformat(), "sequence": review.sequence},
+        changes={"scheduled_at": review.scheduled_at.isoformat(), "sequence": review.sequence},
     )
     review_touch(review)
     return review

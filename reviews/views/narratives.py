@@ -107,7 +107,13 @@ def narrative_edit(request: SignedInRequest, pk: int) -> HttpResponse:
         status = 400
         if form.is_valid():
             try:
-                narrative_services.narrative_save(narrative=narrative, by=request.user, **form.cleaned_data)
+                data = form.cleaned_data
+                narrative_services.narrative_save(
+                    narrative=narrative,
+                    by=request.user,
+                    version=data["version"],
+                    changes={"title": data["title"], "body": data["body"]},
+                )
             except StaleVersion as stale:
                 narrative.refresh_from_db()
                 conflict = {"message": str(stale), "current_body": narrative.body}

@@ -114,10 +114,12 @@ def review_edit(request: SignedInRequest, pk: int) -> HttpResponse:
             review_services.review_reschedule(
                 review=review,
                 by=request.user,
-                facilitator=data["facilitator"],
+                changes={
+                    "facilitator": data["facilitator"],
+                    "video_url": data["video_url"],
+                    **meeting_arguments(data),
+                },
                 attendees=list(data["attendees"]),
-                video_url=data["video_url"],
-                **meeting_arguments(data),
             )
         except ValidationError as error:
             add_service_errors(form, error)

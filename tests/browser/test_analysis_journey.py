@@ -157,7 +157,10 @@ def test_a_save_based_on_a_stale_version_keeps_the_text_and_shows_what_differs(
     page = visitor.page
     page.goto(analysis.get_absolute_url())
     services.analysis_save(
-        analysis=analysis, by=responder, version=1, report="Saved in another window", time_spent_minutes=5
+        analysis=analysis,
+        by=responder,
+        version=1,
+        changes={"report": "Saved in another window", "time_spent_minutes": 5},
     )
     page.fill("#id_report", "My own words, " + "long " * 60 + "https://example.org/" + "x" * 120)
     page.fill("#id_time_spent_minutes", "30")

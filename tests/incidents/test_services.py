@@ -209,11 +209,13 @@ def test_allocation_with_bad_minutes_or_past_due_date_is_refused(incident, pm, m
 
 def test_saving_with_a_stale_version_is_refused_and_keeps_the_stored_report(incident, responder):
     analysis = AnalysisSessionFactory(responder=incident.responders.get())
-    services.analysis_save(analysis=analysis, by=responder, version=1, report="first", time_spent_minutes=10)
+    services.analysis_save(
+        analysis=analysis, by=responder, version=1, changes={"report": "first", "time_spent_minutes": 10}
+    )
 
     with pytest.raises(services.StaleVersion) as stale:
         services.analysis_save(
-            analysis=analysis, by=responder, version=1, report="second", time_spent_minutes=20
+            analysis=analysis, by=responder, version=1, changes={"report": "second", "time_spent_minutes": 20}
         )
 
     assert stale.value.current_version == 2
@@ -238,7 +240,7 @@ def test_submitting_locks_the_analysis_and_tells_the_product_manager(
 ):
     analysis = AnalysisSessionFactory(responder=incident.responders.get(), scheduled_by=pm)
     analysis = services.analysis_save(
-        analysis=analysis, by=responder, version=1, report="# Done", time_spent_minutes=50
+        analysis=analysis, by=responder, version=1, changes={"report": "# Done", "time_spent_minutes": 50}
     )
     with django_capture_on_commit_callbacks(execute=True):
         services.analysis_submit(analysis=analysis, by=responder)
@@ -249,7 +251,10 @@ def test_submitting_locks_the_analysis_and_tells_the_product_manager(
     assert [m.to for m in mail.outbox] == [["pm@example.org"]]
     with pytest.raises(ValidationError, match="locked"):
         services.analysis_save(
-            analysis=analysis, by=responder, version=analysis.version, report="x", time_spent_minutes=1
+            analysis=analysis,
+            by=responder,
+            version=analysis.version,
+            changes={"report": "x", "time_spent_minutes": 1},
         )
     with pytest.raises(ValidationError, match="locked"):
         services.key_event_add(
@@ -294,7 +299,9 @@ def test_a_key_event_with_a_bad_evidence_link_is_refused(incident, responder):
 def test_a_responder_who_has_analysed_cannot_be_removed(incident, pm, responder):
     responder_row = incident.responders.get()
     analysis = AnalysisSessionFactory(responder=responder_row)
-    services.analysis_save(analysis=analysis, by=responder, version=1, report="notes", time_spent_minutes=5)
+    services.analysis_save(
+        analysis=analysis, by=responder, version=1, changes={"report": "notes", "time_spent_minutes": 5}
+    )
     with pytest.raises(ValidationError):
         services.responder_remove(responder=responder_row, by=pm)
     assert incident.responders.exists()

@@ -64,7 +64,10 @@ def test_an_edited_narrative_changes_the_etag(client, narrative, pm, responder):
     client.force_login(responder)
     etag = client.get(reverse("reviews:feed"))["ETag"]
     narrative_services.narrative_save(
-        narrative=narrative, by=pm, version=narrative.version, title=narrative.title, body="A better story."
+        narrative=narrative,
+        by=pm,
+        version=narrative.version,
+        changes={"title": narrative.title, "body": "A better story."},
     )
     response = poll(client, etag)
     assert response.status_code == 200

@@ -166,7 +166,7 @@ def test_ignoring_a_change_keeps_the_persons_text_and_stops_offering_it(blended_
     narrative = narrative_services.narrative_draft(incident=blended_incident, by=pm)
     edited = replace_section(narrative.body, "What we learned", "We learned to slow down.")
     narrative = narrative_services.narrative_save(
-        narrative=narrative, by=pm, version=1, title=narrative.title, body=edited
+        narrative=narrative, by=pm, version=1, changes={"title": narrative.title, "body": edited}
     )
     learning_add(review=blended_incident.review, by=pm, description="Rotas need a handover")
     (change,) = blend_changes(body=narrative.body, drafted=narrative.blend, incident=blended_incident)

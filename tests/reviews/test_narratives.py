@@ -116,10 +116,12 @@ def test_a_broken_template_is_a_clear_error(reviewed_incident, pm):
 
 def test_saves_keep_every_revision_and_stale_saves_are_refused(reviewed_incident, pm, responder):
     narrative = narrative_services.narrative_draft(incident=reviewed_incident, by=pm)
-    narrative_services.narrative_save(narrative=narrative, by=pm, version=1, title="T", body="second")
+    narrative_services.narrative_save(
+        narrative=narrative, by=pm, version=1, changes={"title": "T", "body": "second"}
+    )
     with pytest.raises(StaleVersion) as stale:
         narrative_services.narrative_save(
-            narrative=narrative, by=responder, version=1, title="T", body="lost?"
+            narrative=narrative, by=responder, version=1, changes={"title": "T", "body": "lost?"}
         )
     assert stale.value.current_version == 2
     assert list(NarrativeRevision.objects.order_by("version").values_list("version", "body"))[1] == (
@@ -145,7 +147,7 @@ def test_the_edit_page_refuses_a_stale_save_with_409_and_keeps_the_text(
 def test_two_revisions_can_be_compared(client, reviewed_incident, pm):
     narrative = narrative_services.narrative_draft(incident=reviewed_incident, by=pm)
     narrative_services.narrative_save(
-        narrative=narrative, by=pm, version=1, title=narrative.title, body="Brand new line"
+        narrative=narrative, by=pm, version=1, changes={"title": narrative.title, "body": "Brand new line"}
     )
     client.force_login(pm)
     response = client.get(reverse("reviews:narrative_revisions", args=[narrative.pk]), {"a": 1, "b": 2})
@@ -232,7 +234,10 @@ def test_a_confidential_narrative_stays_with_those_who_see_the_incident(
 def test_edits_after_publishing_show_when_it_was_last_updated(client, reviewed_incident, pm, outsider):
     narrative = publish(narrative_services.narrative_draft(incident=reviewed_incident, by=pm), pm)
     narrative_services.narrative_save(
-        narrative=narrative, by=pm, version=narrative.version, title="New title", body="Updated story"
+        narrative=narrative,
+        by=pm,
+        version=narrative.version,
+        changes={"title": "New title", "body": "Updated story"},
     )
     client.force_login(outsider)
     response = client.get(narrative.get_absolute_url())
@@ -244,7 +249,7 @@ def test_edits_after_publishing_show_when_it_was_last_updated(client, reviewed_i
 def test_xss_payloads_in_a_narrative_are_rendered_inert(client, reviewed_incident, pm, payload):
     narrative = narrative_services.narrative_draft(incident=reviewed_incident, by=pm)
     narrative_services.narrative_save(
-        narrative=narrative, by=pm, version=1, title="Safe", body=f"Story\n\n{payload}\n"
+        narrative=narrative, by=pm, version=1, changes={"title": "Safe", "body": f"Story\n\n{payload}\n"}
     )
     publish(narrative, pm)
     client.force_login(pm)

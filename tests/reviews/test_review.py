@@ -74,8 +74,8 @@ def test_rescheduling_sends_an_update_with_the_same_uid_and_a_higher_sequence(
     later = timezone.now() + timedelta(days=5)
     with django_capture_on_commit_callbacks(execute=True):
         review_services.review_reschedule(
-            review=review, by=pm, scheduled_at=later, time_zone="UTC", duration_minutes=90,
-            facilitator=pm, attendees=[teammate],
+            review=review, by=pm, attendees=[teammate],
+            changes={"scheduled_at": later, "time_zone": "UTC", "duration_minutes": 90, "facilitator": pm},
         )  # fmt: skip
 
     parsed = {entry[0]: entry for entry in invites(mailoutbox)}

@@ -284,8 +284,8 @@ class Command(BaseCommand):
                     held_at=timezone.now() - timedelta(hours=5), notes="What they saw on their dashboards.",
                 )  # fmt: skip
                 analysis = services.analysis_save(
-                    analysis=analysis, by=user, version=analysis.version, report=report,
-                    time_spent_minutes=180, themes=themes,
+                    analysis=analysis, by=user, version=analysis.version,
+                    changes={"report": report, "time_spent_minutes": 180, "themes": themes},
                 )  # fmt: skip
                 if submit:
                     services.analysis_submit(analysis=analysis, by=user)
