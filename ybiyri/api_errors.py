@@ -12,7 +12,7 @@
 - everything else as DRF does it (401/403/404/405/...), never a 500 for bad input.
 """
 
-from typing import Any
+from typing import Any, Literal
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import NON_FIELD_ERRORS
@@ -69,7 +69,7 @@ class ErrorDocumentingSchema(AutoSchema):
     can rely on the schema: 400 bad input, 401 not signed in, 403 not allowed, 404 not found or
     not yours to see, and 409 for stale writes on views that declare ``versioned_writes``."""
 
-    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
+    def _get_response_bodies(self, direction: Literal["request", "response"] = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
         errors = {
             "400": "Bad input",

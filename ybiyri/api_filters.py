@@ -8,19 +8,24 @@ filter on an id that does not exist give the same answer: an empty page, never a
 them apart.
 """
 
+from collections import OrderedDict
+from typing import Any
+
 from django import forms
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
+from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from django_filters.filters import QuerySetRequestMixin
 from django_filters.filterset import FILTER_FOR_DBFIELD_DEFAULTS
+from rest_framework.views import APIView
 
 #: The largest id PostgreSQL's bigint holds: larger values are bad input, not a database error.
 MAX_ID = 2**63 - 1
 
 
 class IdField(forms.IntegerField):
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", MAX_ID)
         super().__init__(**kwargs)
@@ -29,7 +34,8 @@ class IdField(forms.IntegerField):
 class IdFilter(filters.NumberFilter):
     """The id of a related row; which rows exist is never consulted."""
 
-    field_class = IdField
+    # The stubs narrow NumberFilter's field to DecimalField; the library takes any number field.
+    field_class = IdField  # type: ignore[assignment]
 
 
 RELATION_FIELDS = (
@@ -53,11 +59,12 @@ class ApiFilterSet(filters.FilterSet):
 
     FILTER_DEFAULTS = {
         **FILTER_FOR_DBFIELD_DEFAULTS,
-        **{relation: {"filter_class": IdFilter} for relation in RELATION_FIELDS},
+        # The stubs key these defaults by Field alone; the library's own include the reverse relations.
+        **{relation: {"filter_class": IdFilter} for relation in RELATION_FIELDS},  # type: ignore[misc]
     }
 
     @classmethod
-    def get_filters(cls) -> dict:
+    def get_filters(cls) -> OrderedDict[str, filters.Filter]:
         declared = super().get_filters()
         for name, declared_filter in declared.items():
             if isinstance(declared_filter, QuerySetRequestMixin):
@@ -75,7 +82,9 @@ class ApiFilterBackend(filters.DjangoFilterBackend):
 
     filterset_base = ApiFilterSet
 
-    def get_filterset_class(self, view, queryset=None):
+    def get_filterset_class(
+        self, view: APIView, queryset: QuerySet | None = None
+    ) -> type[filters.FilterSet] | None:
         filterset_class = super().get_filterset_class(view, queryset)
         if filterset_class is not None and not issubclass(filterset_class, ApiFilterSet):
             raise ImproperlyConfigured(f"{type(view).__name__}'s filter set must derive from ApiFilterSet.")

@@ -6,11 +6,17 @@ The pages keep the raw JSON form, which offers no choices, so they show exactly 
 answer shows.
 """
 
+from typing import Any, Literal
+
 from rest_framework import renderers
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 
 class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
-    def get_rendered_html_form(self, data, view, method, request):
+    def get_rendered_html_form(
+        self, data: Any, view: APIView, method: str, request: Request
+    ) -> str | Literal[True] | None:
         if method in {"DELETE", "OPTIONS"}:  # a button, not a form: nothing listed
             return super().get_rendered_html_form(data, view, method, request)
         return None

@@ -34,6 +34,7 @@ from django.contrib.auth.views import LoginView
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation, ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -112,7 +113,7 @@ def login_success_record(*, username: str) -> None:
     cache.delete(_username_key(username))
 
 
-class ThrottledLoginMixin:
+class ThrottledLoginMixin(AuthenticationForm):
     """Refuse sign-in attempts over the limit without checking the password; count failures."""
 
     throttled = False
@@ -153,9 +154,9 @@ class ThrottledLoginView(LoginView):
     form_class = ThrottledAuthenticationForm
     redirect_authenticated_user = True
 
-    def form_invalid(self, form: ThrottledAuthenticationForm) -> HttpResponse:
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_invalid(form)
-        if form.throttled:
+        if isinstance(form, ThrottledLoginMixin) and form.throttled:
             response.status_code = 429
             response["Retry-After"] = str(settings.LOGIN_FAILURE_WINDOW_SECONDS)
         return response
@@ -338,12 +339,12 @@ class OIDCBackend(OIDCAuthenticationBackend):
             )
         return True
 
-    def filter_users_by_claims(self, claims: dict[str, Any]):
+    def filter_users_by_claims(self, claims: dict[str, Any]) -> QuerySet[User]:
         return User.objects.filter(email__iexact=claims.get("email", ""))
 
     def get_username(self, claims: dict[str, Any]) -> str:
         """The provider's preferred_username when no one has it yet, else one derived from email."""
-        max_length = User._meta.get_field("username").max_length
+        max_length = User._meta.get_field("username").max_length or 150  # a CharField always has one
         candidates = [claims.get("preferred_username") or "", (claims.get("email") or "").split("@")[0]]
         for candidate in candidates:
             candidate = candidate.strip()[:max_length]

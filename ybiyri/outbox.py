@@ -32,6 +32,7 @@ from typing import Any
 
 from celery import Task
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -77,7 +78,8 @@ def enqueue(task: Task, arguments: Sequence[tuple[Any, ...]], *, eta: datetime |
     """
     for sent, args in enumerate(arguments):
         try:
-            task.apply_async(args, eta=eta)
+            # Celery takes eta=None for "now"; its stubs type the argument as a datetime only.
+            task.apply_async(args, eta=eta)  # type: ignore[arg-type]
         except (OperationalError, OSError) as exc:
             logger.warning(
                 "Broker unavailable, %d %s messages left for the reconciler: %s",
@@ -156,7 +158,10 @@ class Outbox:
         quote = connection.ops.quote_name
 
         def column(name: str) -> str:
-            return quote(meta.get_field(name).column)
+            field = meta.get_field(name)
+            if not isinstance(field, models.Field) or field.column is None:
+                raise ImproperlyConfigured(f"{meta.label}.{name} is not a column of its table")
+            return quote(field.column)
 
         state, attempts = column(self.state_field), column(self.attempts_field)
         due = column("next_attempt_at")
@@ -164,8 +169,8 @@ class Outbox:
         # Only identifiers from the model's own metadata are interpolated; every value is a parameter.
         sql = (
             f"UPDATE {quote(meta.db_table)} SET {state} = %s, {attempts} = {attempts} + 1, "  # noqa: S608
-            f"{column('claimed_at')} = %s WHERE {quote(meta.pk.column)} IN ({', '.join(['%s'] * len(ids))}) "
-            f"AND {state} = %s AND ({due} IS NULL OR {due} <= %s) RETURNING {quote(meta.pk.column)}"
+            f"{column('claimed_at')} = %s WHERE {column(meta.pk.name)} IN ({', '.join(['%s'] * len(ids))}) "
+            f"AND {state} = %s AND ({due} IS NULL OR {due} <= %s) RETURNING {column(meta.pk.name)}"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, [self.claimed, when, *ids, self.pending, when])

@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from ybiyri.celery import app as celery_app
+from ybiyri.request_types import SignedInRequest
 
 
 def database_status() -> str:
@@ -50,7 +51,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def call_reporting(
-    request: HttpRequest, service: Callable[..., object], *, success: str = "", **arguments
+    request: HttpRequest, service: Callable[..., object], *, success: str = "", **arguments: Any
 ) -> bool:
     """Call a service for a page; its ValidationError becomes an error message for the person.
 
@@ -66,7 +67,7 @@ def call_reporting(
     return True
 
 
-def understood_filters(request: HttpRequest, filters: forms.Form) -> dict[str, Any]:
+def understood_filters(request: SignedInRequest, filters: forms.Form) -> dict[str, Any]:
     """The filters of a list page that are valid; the others are ignored and named in a message.
 
     A bookmarked or hand-edited address may carry a team that is gone or a value that is no

@@ -1,8 +1,9 @@
 """Seed a small organisation whose incidents sit at every stage of the learning loop (idempotent)."""
 
 from datetime import timedelta
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
@@ -33,10 +34,10 @@ TEMPLATE = DEFAULT_TEMPLATE
 class Command(BaseCommand):
     help = "Create demo users, teams, services and incidents at every stage (local SQLite only)."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--force", action="store_true", help="Seed even on a database other than SQLite.")
 
-    def handle(self, *args, force: bool = False, **options) -> None:
+    def handle(self, *args: Any, force: bool = False, **options: Any) -> None:
         if connection.vendor != "sqlite" and not force:
             raise CommandError("Demo data is for the local SQLite database; pass --force to seed anyway.")
         if User.objects.filter(username="pm").exists():
@@ -185,9 +186,9 @@ class Command(BaseCommand):
                 owner=owner, priority=priority, due_date=None,
             )  # fmt: skip
         ImprovementAction.objects.filter(incident=outage).update(raised_at=now - timedelta(days=15))
-        first = ImprovementAction.objects.filter(incident=outage).order_by("id").first()
-        action_update(action=first, by=pm, changes={"status": ImprovementAction.Status.DONE})
-        ImprovementAction.objects.filter(pk=first.pk).update(done_at=now - timedelta(days=6))
+        first_action = ImprovementAction.objects.filter(incident=outage).earliest("id")
+        action_update(action=first_action, by=pm, changes={"status": ImprovementAction.Status.DONE})
+        ImprovementAction.objects.filter(pk=first_action.pk).update(done_at=now - timedelta(days=6))
         narrative = narrative_services.narrative_draft(incident=outage, by=pm)
         narrative_services.narrative_publish(narrative=narrative, by=pm)
         published_at = now - timedelta(days=12)
