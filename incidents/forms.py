@@ -1,6 +1,7 @@
 """Forms for the incident and analysis pages: they parse input; rules live in the services."""
 
 from datetime import timedelta
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -19,7 +20,7 @@ DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 class DateTimeLocalInput(forms.DateTimeInput):
     input_type = "datetime-local"
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(format=DATETIME_FORMAT, **kwargs)
 
 
@@ -44,7 +45,7 @@ class MemberField(forms.CharField):
     what was typed in one query. With `multiple`, names are comma-separated and a list is returned.
     """
 
-    def __init__(self, *, multiple: bool = False, **kwargs) -> None:
+    def __init__(self, *, multiple: bool = False, **kwargs: Any) -> None:
         self.multiple = multiple
         kwargs.setdefault("max_length", 2000)
         kwargs.setdefault(
@@ -109,7 +110,7 @@ class IncidentForm(forms.Form):
         required=False, help_text="Only the team, its responders and problem managers will see it."
     )
 
-    def __init__(self, *args, teams, **kwargs) -> None:
+    def __init__(self, *args: Any, teams, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["team"].queryset = teams
         self.fields["service"].queryset = Service.objects.filter(team__in=teams).select_related("team")
@@ -139,7 +140,7 @@ class ResponderRoleForm(forms.Form):
 class AllocationForm(forms.Form):
     """One row per responder without a submitted analysis: include, minutes and due date."""
 
-    def __init__(self, *args, responders: list[Responder], **kwargs) -> None:
+    def __init__(self, *args: Any, responders: list[Responder], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.rows = []
         default_due = (timezone.localtime() + timedelta(days=5)).replace(
@@ -221,7 +222,7 @@ class AnalysisForm(forms.Form):
         help_text="Comma-separated; created in the organisation's shared taxonomy.",
     )
 
-    def __init__(self, *args, allocated_minutes: int | None = None, **kwargs) -> None:
+    def __init__(self, *args: Any, allocated_minutes: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if allocated_minutes is not None:
             # The page warns as the time typed passes the allocation.
@@ -289,7 +290,7 @@ class IncidentFilterForm(forms.Form):
     status = forms.ChoiceField(choices=[("", "Any status"), *Incident.Status.choices], required=False)
     q = forms.CharField(required=False, max_length=200, label="Title contains")
 
-    def __init__(self, *args, teams, **kwargs) -> None:
+    def __init__(self, *args: Any, teams, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["team"].queryset = teams
 
@@ -311,7 +312,7 @@ class LinesField(forms.CharField):
 
     widget = forms.Textarea(attrs={"rows": 2, "spellcheck": "false", "autocapitalize": "none"})
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(required=False, max_length=10_000, **kwargs)
 
     def prepare_value(self, value):

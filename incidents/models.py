@@ -5,6 +5,7 @@ import secrets
 import uuid
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
@@ -85,7 +86,7 @@ class Team(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self.slug:
             self.slug = slugify(self.name)[:100]
         super().save(*args, **kwargs)
@@ -535,7 +536,7 @@ class ReportGuide(models.Model):
     def __str__(self) -> str:
         return "Guiding prompts for analysis reports"
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         # There is one guide for the organisation: every save writes the same row.
         self.pk = 1
         super().save(*args, **kwargs)

@@ -14,6 +14,8 @@
   in which case only those who can see the incident read it.
 """
 
+from collections.abc import Collection
+
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404
@@ -84,7 +86,7 @@ def access_action(*, user: User, action_id: int, for_edit: bool = False) -> Impr
     return action
 
 
-def actions_editable(user: User, actions) -> set[int]:
+def actions_editable(user: User, actions: Collection[ImprovementAction]) -> set[int]:
     """The ids of `actions` the user may change (as `access_action(for_edit=True)` decides),
     with one query whatever their number."""
     facilitated = set(

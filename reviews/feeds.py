@@ -4,11 +4,17 @@ Feed readers poll. Each answer carries an ETag computed from the reader's own en
 no bodies), so a reader that sends it back gets a 304 without the feed being built.
 """
 
+from datetime import datetime
+from typing import Any
+
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.syndication.views import Feed
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.utils.cache import get_conditional_response, quote_etag
+from django.utils.cache import get_conditional_response
 from django.utils.feedgenerator import Atom1Feed
+from django.utils.http import quote_etag
 
 from incidents.models import User
 from reviews.markdown import render_markdown
@@ -22,17 +28,20 @@ class NarrativeFeed(Feed):
     subtitle = "What the organisation learned from its incidents."
     link = "/narratives/"
 
-    def __call__(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def __call__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         viewer = self.get_object(request, *args, **kwargs)
         etag = quote_etag(narrative_feed_fingerprint(viewer=viewer))
         response = get_conditional_response(request, etag=etag) or super().__call__(request, *args, **kwargs)
         response.headers["ETag"] = etag
         return response
 
-    def get_object(self, request: HttpRequest, *args, **kwargs) -> User:
+    def get_object(self, request: HttpRequest, *args: Any, **kwargs: Any) -> User:
+        # LoginRequiredMiddleware lets only signed-in people reach this feed.
+        if not isinstance(request.user, User):
+            raise PermissionDenied
         return request.user
 
-    def items(self, viewer: User):
+    def items(self, viewer: User) -> QuerySet[Narrative]:
         return narrative_feed(viewer=viewer)
 
     def item_title(self, item: Narrative) -> str:
@@ -41,10 +50,10 @@ class NarrativeFeed(Feed):
     def item_description(self, item: Narrative) -> str:
         return render_markdown(item.body, external_images=False)  # feed readers would fetch them
 
-    def item_pubdate(self, item: Narrative):
+    def item_pubdate(self, item: Narrative) -> datetime | None:
         return item.published_at
 
-    def item_updateddate(self, item: Narrative):
+    def item_updateddate(self, item: Narrative) -> datetime:
         return item.updated_at
 
     def item_author_name(self, item: Narrative) -> str:
@@ -58,7 +67,7 @@ narrative_feed_view = NarrativeFeed()
 
 
 class PrivateNarrativeFeed(NarrativeFeed):
-    def get_object(self, request: HttpRequest, *args, token: str = "", **kwargs) -> User:
+    def get_object(self, request: HttpRequest, *args: Any, token: str = "", **kwargs: Any) -> User:
         try:
             return User.objects.get(feed_token=token, is_active=True)
         except User.DoesNotExist:

@@ -1,8 +1,11 @@
 """Forms for reviews, actions and narratives: they parse input; rules live in the services."""
 
+from collections.abc import Callable
+from typing import Any, cast
 from zoneinfo import ZoneInfo, available_timezones
 
 from django import forms
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from incidents.forms import DateTimeLocalInput, MemberField
@@ -20,8 +23,9 @@ class MeetingForm(forms.Form):
     duration_minutes = forms.IntegerField(min_value=15, max_value=480, initial=90, label="Duration (minutes)")
     location = forms.CharField(max_length=200, required=False, label="Place")
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         start, zone = cleaned.get("scheduled_at"), cleaned.get("time_zone")
         if start and zone:
             naive = timezone.make_naive(start) if timezone.is_aware(start) else start
@@ -96,7 +100,7 @@ class FactorEditForm(FactorForm):
 class LinksForm(forms.Form):
     """Pick what an outcome traces to among the given choices ((id, label) pairs), as checkboxes."""
 
-    def __init__(self, *args, choices: dict[str, list[tuple[int, str]]], **kwargs) -> None:
+    def __init__(self, *args: Any, choices: dict[str, list[tuple[int, str]]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name, options in choices.items():
             self.fields[name] = forms.TypedMultipleChoiceField(
@@ -138,7 +142,7 @@ class ActionEditForm(ActionForm):
     """An action changed in the review: each field carries the value it was read at, so that only
     the fields this person changed are written and another person's change to the others stays."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             field.show_hidden_initial = True
@@ -147,7 +151,8 @@ class ActionEditForm(ActionForm):
 class ActionInlineForm(ActionEditForm):
     """An action changed in place on the backlog list: the fields its row shows, written field-wise."""
 
-    description = None
+    # Django's way to drop an inherited field; the stubs type the attribute as the field only.
+    description = None  # type: ignore[assignment]
 
 
 class ActionPageForm(ActionEditForm):
@@ -167,14 +172,14 @@ class ActionPageForm(ActionEditForm):
         label="Contributing factors it addresses",
     )
 
-    def __init__(self, *args, incident: Incident, **kwargs) -> None:
+    def __init__(self, *args: Any, incident: Incident, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["learnings"].queryset = Learning.objects.filter(review__incident=incident).select_related(
-            "review"
-        )
-        self.fields["factors"].queryset = ContributingFactor.objects.filter(
+        cast(forms.ModelMultipleChoiceField, self.fields["learnings"]).queryset = Learning.objects.filter(
             review__incident=incident
         ).select_related("review")
+        cast(
+            forms.ModelMultipleChoiceField, self.fields["factors"]
+        ).queryset = ContributingFactor.objects.filter(review__incident=incident).select_related("review")
 
 
 class ActionFilterForm(forms.Form):
@@ -214,7 +219,9 @@ class BlendDecisionForm(forms.Form):
     decision = forms.ChoiceField(choices=[("accept", "Take it in"), ("ignore", "Keep mine")])
 
 
-def id_choices(model, empty_label: str):
+def id_choices(
+    model: type[Team | Service | LearningTheme], empty_label: str
+) -> Callable[[], list[tuple[object, str]]]:
     """Choices of (id, name) read afresh each time a form is built, without model instances."""
 
     def choices() -> list[tuple[object, str]]:
@@ -246,6 +253,8 @@ class TrainingForm(forms.Form):
     trainer = MemberField()
     attendees = MemberField(multiple=True, required=False)
 
-    def __init__(self, *args, teams, **kwargs) -> None:
+    def __init__(self, *args: Any, teams: QuerySet[Team], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["team"].choices = list(teams.order_by("name").values_list("id", "name"))
+        cast(forms.ChoiceField, self.fields["team"]).choices = list(
+            teams.order_by("name").values_list("id", "name")
+        )

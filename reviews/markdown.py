@@ -28,6 +28,7 @@ import ctypes
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 import nh3
@@ -295,7 +296,7 @@ def gfm_html(text: str, *, own_origin: str | None = None) -> str:
 def sanitise_html(html: str, *, own_origin: str | None = None) -> str:
     """`html` with only the allowed tags, attributes and URL schemes. With `own_origin` (email),
     relative URLs are made absolute on it and raw <img> from elsewhere lose their source."""
-    email_options = {}
+    email_options: dict[str, Any] = {}
     if own_origin is not None:
         served = _served_by(own_origin)
         email_options = {

@@ -1,7 +1,7 @@
 """The collective review, what it produces, the narrative and its deliveries."""
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.contrib.postgres.search import SearchVectorField
@@ -67,7 +67,7 @@ class Review(models.Model):
         return reverse("reviews:facilitate", args=[self.pk])
 
     @property
-    def ends_at(self):
+    def ends_at(self) -> datetime:
         return self.scheduled_at + timedelta(minutes=self.duration_minutes)
 
     def step_done(self, step: str) -> bool:
@@ -107,6 +107,11 @@ class ContributingFactor(models.Model):
 
     def __str__(self) -> str:
         return self.description[:60]
+
+    @property
+    def theme_names(self) -> list[str]:
+        """Its themes' names (from the prefetched themes when the caller prefetched them)."""
+        return [theme.name for theme in self.themes.all()]
 
 
 class Learning(models.Model):
@@ -399,7 +404,7 @@ class Walkthrough(models.Model):
         return f"{self.get_kind_display()} of {self.narrative}"
 
     @property
-    def ends_at(self):
+    def ends_at(self) -> datetime:
         return self.scheduled_at + timedelta(minutes=self.duration_minutes)
 
     @property

@@ -13,6 +13,7 @@ from django.db.models import (
     F,
     IntegerField,
     Max,
+    OrderBy,
     OuterRef,
     Prefetch,
     Q,
@@ -238,7 +239,7 @@ def action_backlog(
         ],
         output_field=IntegerField(),
     )
-    orderings = {
+    orderings: dict[str, tuple[str | OrderBy, str]] = {
         "-raised_at": ("-raised_at", "-id"),
         "raised_at": ("raised_at", "id"),
         "priority": (priority_rank.asc(), "raised_at"),

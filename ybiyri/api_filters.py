@@ -8,8 +8,10 @@ filter on an id that does not exist give the same answer: an empty page, never a
 them apart.
 """
 
+from __future__ import annotations
+
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import ImproperlyConfigured
@@ -18,7 +20,9 @@ from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from django_filters.filters import QuerySetRequestMixin
 from django_filters.filterset import FILTER_FOR_DBFIELD_DEFAULTS
-from rest_framework.views import APIView
+
+if TYPE_CHECKING:
+    from rest_framework.views import APIView
 
 #: The largest id PostgreSQL's bigint holds: larger values are bad input, not a database error.
 MAX_ID = 2**63 - 1

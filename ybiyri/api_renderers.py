@@ -6,11 +6,15 @@ The pages keep the raw JSON form, which offers no choices, so they show exactly 
 answer shows.
 """
 
-from typing import Any, Literal
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
 
 from rest_framework import renderers
-from rest_framework.request import Request
-from rest_framework.views import APIView
+
+if TYPE_CHECKING:
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
 
 
 class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):

@@ -11,10 +11,12 @@ import contextlib
 import email.policy
 import secrets
 import smtplib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.header import Header
 from email.message import Message
 from email.utils import formataddr, formatdate, parseaddr
+from typing import Any
 from urllib.parse import urlparse
 from uuid import UUID
 
@@ -65,12 +67,14 @@ class BroadcastEmail(EmailMultiAlternatives):
     """A Django email (subject, body, to, alternatives and headers are all set, so every backend and
     mail.outbox work as usual) whose MIME form was composed ahead by EmailComposer."""
 
-    def __init__(self, *, mime_headers: list[tuple[str, str]], mime_body: str, **kwargs) -> None:
+    def __init__(self, *, mime_headers: list[tuple[str, str]], mime_body: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.mime_headers = mime_headers
         self.mime_body = mime_body
 
-    def message(self, *, policy=None) -> Message:
+    # Django's backends only serialise the message (as_bytes), which a compat32 Message does as its
+    # EmailMessage would; an EmailMessage under this pre-encoded policy could not even be printed.
+    def message(self, *, policy: email.policy.Policy | None = None) -> Message:  # type: ignore[override]
         # `policy` is the caller's wish for Django's own tree; ours is already SMTP-ready (CRLF).
         msg = Message(policy=PRE_ENCODED)
         for name, value in self.mime_headers:
@@ -102,7 +106,8 @@ class EmailComposer:
         ]
         # Images from elsewhere would tell their host who read the mail and when: they become links.
         self.body_html = render_markdown(content.body_markdown, external_images=False)
-        self.bodies = {
+        # The text and HTML bodies, for a member (with an unsubscribe link) and for a list address.
+        self.bodies: dict[bool, tuple[str, str]] = {
             member: (
                 render_to_string("reviews/email/narrative_broadcast.txt", self.context(member)),
                 render_to_string("reviews/email/narrative_broadcast.html", self.context(member)),
@@ -164,7 +169,9 @@ def smtp_failure(exc: Exception) -> DeliveryError:
     return DeliveryError(reason, transient=is_transient_mail_error(exc))
 
 
-def email_send_batch(messages: list[tuple[int, EmailMultiAlternatives]]) -> dict[int, DeliveryError | None]:
+def email_send_batch(
+    messages: Sequence[tuple[int, EmailMultiAlternatives]],
+) -> dict[int, DeliveryError | None]:
     """Send each (delivery id, message) over ONE connection; map every attempted id to its outcome.
 
     None means accepted by the server. A message refused on its own (bad recipient, 4xx/5xx reply)

@@ -60,7 +60,9 @@ def broadcast_recipients(*, incident: Incident) -> list[tuple[str, str]]:
     addresses = list(settings.BROADCAST_EMAIL_TO)
     if settings.BROADCAST_EMAIL_MEMBERS:
         addresses += mailable_members().order_by("pk").values_list("email", flat=True)
-    pairs = [(Delivery.Channel.EMAIL, address) for address in unique_addresses(addresses)]
+    pairs: list[tuple[str, str]] = [
+        (Delivery.Channel.EMAIL, address) for address in unique_addresses(addresses)
+    ]
     if settings.SLACK_WEBHOOK_URL:
         pairs.append((Delivery.Channel.SLACK, SLACK_RECIPIENT))
     if settings.TEAMS_WEBHOOK_URL:

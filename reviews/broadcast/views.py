@@ -14,10 +14,11 @@ from reviews.access import access_broadcast
 from reviews.broadcast.selectors import broadcast_progress
 from reviews.broadcast.services import deliveries_retry_failed, member_unsubscribe
 from reviews.broadcast.unsubscribe import unsubscribe_user_id
+from reviews.models import Narrative
 from ybiyri.request_types import SignedInRequest
 
 
-def render_status(request: SignedInRequest, narrative) -> HttpResponse:
+def render_status(request: SignedInRequest, narrative: Narrative) -> HttpResponse:
     context = {"narrative": narrative, "broadcast": broadcast_progress(narrative=narrative)}
     return render(request, "reviews/_broadcast_status.html", context)
 

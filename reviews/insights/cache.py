@@ -29,6 +29,7 @@ import logging
 import re
 from collections.abc import Callable
 from functools import cache as once
+from typing import Any
 from uuid import uuid4
 
 from django.apps import apps
@@ -83,7 +84,7 @@ def data_version() -> str:
         version = cache.get(VERSION_KEY)
     connection = connections[DEFAULT_DB_ALIAS]
     if connection.in_atomic_block and _commit_pending(connection):
-        version = f"{version}-{connection.insights_written}"
+        version = f"{version}-{getattr(connection, 'insights_written', '')}"
     return version
 
 
@@ -98,10 +99,14 @@ def data_changed() -> None:
 def _commit_pending(connection: BaseDatabaseWrapper) -> bool:
     """Whether the current transaction has written a table of the insights (its commit will
     replace the version). A rolled-back transaction or savepoint takes its callback with it."""
-    return any(callback is data_changed for _savepoints, callback, _robust in connection.run_on_commit)
+    # Django keeps (savepoints, callback, robust) triples; the stubs still declare pairs.
+    pending = connection.run_on_commit
+    return any(callback is data_changed for _savepoints, callback, _robust in pending)  # type: ignore[misc]
 
 
-def watch_writes(execute: Callable, sql: str, params, many: bool, context: dict):
+def watch_writes(
+    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
+) -> Any:
     """A database execute wrapper: a write to a table the insights read replaces the version once
     it is committed; until then the writing transaction reads under a token of its own, new with
     each write, so that it sees its own writes."""
@@ -117,7 +122,7 @@ def watch_writes(execute: Callable, sql: str, params, many: bool, context: dict)
     return result
 
 
-def watch_connection(*, connection: BaseDatabaseWrapper, **_kwargs) -> None:
+def watch_connection(*, connection: BaseDatabaseWrapper, **_kwargs: Any) -> None:
     """Receiver of `connection_created`: a connection object reconnects, so add the wrapper once."""
     if watch_writes not in connection.execute_wrappers:
         connection.execute_wrappers.append(watch_writes)

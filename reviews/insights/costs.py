@@ -503,7 +503,7 @@ def insights_for(*, viewer: User, scope: InsightsScope) -> Insights:
     reach = narratives.aggregate(published=Count("id", distinct=True), reads=Count("reads", distinct=True))
     rows.append(Figure("reach", "narratives_published", ALL, ALL, reach["published"], "count"))
     rows.append(Figure("reach", "reads", ALL, ALL, reach["reads"], "count"))
-    most_read = list(
+    most_read: list[Narrative] = list(
         narratives.annotate(read_count=Count("reads", distinct=True))
         .only("id", "title", "published_at")
         .order_by("-read_count", "-published_at")[:5]
@@ -610,12 +610,13 @@ def _figures(ledger: Ledger, months: list[str], team_names: dict[int, str]) -> l
             ),
         ]
 
-    cells = [(None, ALL)] + [(None, month) for month in months]
-    cells += [(team_id, ALL) for team_id in sorted(team_names, key=team_names.get)]
-    cells += sorted(
+    team_months = sorted(
         ((team_id, month) for team_id, month in ledger.cells() if team_id and month),
         key=lambda key: (team_names.get(key[0], ""), key[1]),
     )
+    cells: list[tuple[int | None, str]] = [(None, month) for month in (ALL, *months)]
+    cells += [(team_id, ALL) for team_id in sorted(team_names, key=team_names.__getitem__)]
+    cells += team_months
     rows = []
     for team_id, month in cells:
         team = team_names.get(team_id, ALL) if team_id else ALL

@@ -4,6 +4,7 @@ and the small measures every section shares."""
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any, cast
 
 from django import forms
 from django.db.models import DurationField, ExpressionWrapper, F
@@ -83,7 +84,7 @@ class InsightsFilterForm(forms.Form):
         label="Operating model",
     )
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # "from" is a Python keyword, so these two are added by name.
         self.fields["from"] = forms.DateField(
@@ -93,10 +94,14 @@ class InsightsFilterForm(forms.Form):
             required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
         )
         self.order_fields(["period", "from", "to", "team", "severity", "model"])
-        self.fields["team"].choices = [("", "All teams"), *remember(["teams"], team_choices)]
+        cast(forms.ChoiceField, self.fields["team"]).choices = [
+            ("", "All teams"),
+            *remember(["teams"], team_choices),
+        ]
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         first, last = cleaned.get("from"), cleaned.get("to")
         if first and last and first > last:
             self.add_error("to", "The end of the period comes before its start.")

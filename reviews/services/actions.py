@@ -76,6 +76,10 @@ EDITABLE_FIELDS: Final = tuple(ActionFields.__annotations__)
 # --- validation -------------------------------------------------------------------------------
 
 
+def _too_long(text: str, *, max_length: int | None) -> bool:
+    return max_length is not None and len(text) > max_length
+
+
 def _check_fields(values: dict[str, Any], *, incident: Incident | None = None) -> dict[str, Any]:
     """Normalise and validate the given action fields; raise ValidationError with per-field messages."""
     errors: dict[str, str] = {}
@@ -84,12 +88,12 @@ def _check_fields(values: dict[str, Any], *, incident: Incident | None = None) -
         title = single_line(values["title"] or "")
         if not title:
             errors["title"] = "Give the action a title."
-        elif len(title) > ImprovementAction._meta.get_field("title").max_length:
+        elif _too_long(title, max_length=ImprovementAction._meta.get_field("title").max_length):
             errors["title"] = "Keep the title under 200 characters."
         cleaned["title"] = title
     if "description" in values:
         description = (values["description"] or "").strip()
-        if len(description) > ImprovementAction._meta.get_field("description").max_length:
+        if _too_long(description, max_length=ImprovementAction._meta.get_field("description").max_length):
             errors["description"] = "Keep the description under 10,000 characters."
         cleaned["description"] = description
     if "kind" in values and values["kind"] not in ImprovementAction.Kind.values:
@@ -417,6 +421,7 @@ def _apply_tracker_status(action: ImprovementAction, item: RemoteItem) -> bool:
     now = timezone.now()
     Status = ImprovementAction.Status
     rows = ImprovementAction.objects.filter(tracked_by_q(tracker=item.tracker, key=item.key), pk=action.pk)
+    change: dict[str, Any]
     if item.done:
         # A tracker clock ahead of ours, or behind the raise, must not bend the cost of delay.
         done_at = min(max(item.done_at or now, action.raised_at), now)

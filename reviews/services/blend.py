@@ -139,8 +139,6 @@ def blend_context(*, incident: Incident) -> dict:
         .order_by("submitted_at", "id")
     )
     factors = list(review.factors.all()) if review else []
-    for factor in factors:
-        factor.theme_names = [theme.name for theme in factor.themes.all()]
     facts = [
         {"label": label, "at": at, "after": format_duration(after) if after else ""}
         for label, at, after in (

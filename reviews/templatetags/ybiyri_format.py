@@ -1,6 +1,8 @@
+from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any, cast
 
-from django import template
+from django import forms, template
 from django.forms import BoundField
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -16,6 +18,12 @@ def duration(value: timedelta | None) -> str:
     return "—" if value is None else format_duration(value)
 
 
+def _choices(field: BoundField) -> Iterable[tuple[Any, str]]:
+    # A choice field's choices read back as (value, label) pairs (a callable given to it is wrapped
+    # in an iterator); the stubs also admit the callable itself.
+    return cast(Iterable[tuple[Any, str]], cast(forms.ChoiceField, field.field).choices)
+
+
 @register.simple_tag
 def select_options(field: BoundField) -> SafeString:
     """The <option>s of a filter's select, built in Python: lists of hundreds of teams or
@@ -24,6 +32,6 @@ def select_options(field: BoundField) -> SafeString:
     current = {str(item) for item in (value if isinstance(value, list) else [value])}
     options = (
         f'<option value="{escape(choice)}"{" selected" if str(choice) in current else ""}>{escape(label)}</option>'
-        for choice, label in field.field.choices
+        for choice, label in _choices(field)
     )
     return mark_safe("".join(options))  # noqa: S308 — every value and label is escaped above

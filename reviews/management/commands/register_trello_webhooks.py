@@ -1,5 +1,7 @@
 """Register the Trello webhook of every team that keeps its backlog in Trello."""
 
+from typing import Any
+
 from django.core.management.base import BaseCommand
 
 from incidents.models import Team
@@ -11,7 +13,7 @@ from reviews.backlog.views import trello_callback_url
 class Command(BaseCommand):
     help = "Ask Trello to send card changes on each Trello team's board to this site (SITE_URL)."
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         callback_url = trello_callback_url()
         failures = 0
         for team in Team.objects.filter(tracker=Team.Tracker.TRELLO).order_by("name"):
