@@ -150,10 +150,29 @@ class Outbox:
         decides each row's single winner, so a concurrent or duplicate claimer gets only the rows
         nobody else took. The ORM's update() returns a count, not the ids.
         """
+        return self._claim(sorted(set(ids)), now=now or timezone.now())
+
+    def claim_telling_first(
+        self, ids: Iterable[int], *, now: datetime | None = None
+    ) -> tuple[list[int], list[int]]:
+        """`claim`, returning the rows claimed for the first time ever apart from the others.
+
+        A row whose `claimed_at` is still NULL was never claimed, so no worker ever started sending
+        it: nothing it would have sent can exist anywhere. Nothing ever sets `claimed_at` back to
+        NULL. Two conditional UPDATEs, each atomic on its own: the first takes only never-claimed
+        rows, the second whatever else is due, so a row that changes in between can only err
+        towards "claimed before" (the cautious side). When the first takes every id, the second is
+        not sent.
+        """
         ids = sorted(set(ids))
+        now = now or timezone.now()
+        first = self._claim(ids, now=now, never_claimed=True)
+        again = self._claim(sorted(set(ids) - set(first)), now=now)
+        return first, again
+
+    def _claim(self, ids: list[int], *, now: datetime, never_claimed: bool = False) -> list[int]:
         if not ids:
             return []
-        now = now or timezone.now()
         meta = self.model._meta
         quote = connection.ops.quote_name
 
@@ -164,13 +183,14 @@ class Outbox:
             return quote(field.column)
 
         state, attempts = column(self.state_field), column(self.attempts_field)
-        due = column("next_attempt_at")
+        due, claimed_at = column("next_attempt_at"), column("claimed_at")
         when = connection.ops.adapt_datetimefield_value(now)
+        first_only = f" AND {claimed_at} IS NULL" if never_claimed else ""
         # Only identifiers from the model's own metadata are interpolated; every value is a parameter.
         sql = (
             f"UPDATE {quote(meta.db_table)} SET {state} = %s, {attempts} = {attempts} + 1, "  # noqa: S608
-            f"{column('claimed_at')} = %s WHERE {column(meta.pk.name)} IN ({', '.join(['%s'] * len(ids))}) "
-            f"AND {state} = %s AND ({due} IS NULL OR {due} <= %s) RETURNING {column(meta.pk.name)}"
+            f"{claimed_at} = %s WHERE {column(meta.pk.name)} IN ({', '.join(['%s'] * len(ids))}) "
+            f"AND {state} = %s AND ({due} IS NULL OR {due} <= %s){first_only} RETURNING {column(meta.pk.name)}"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, [self.claimed, when, *ids, self.pending, when])

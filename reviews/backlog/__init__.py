@@ -82,15 +82,17 @@ class Tracker(Protocol):
         """Items of ybiyri's for this team whose state may have changed lately (for the reconciler)."""
 
 
-def tracker_push(tracker: Tracker, action: ImprovementAction) -> RemoteItem:
+def tracker_push(tracker: Tracker, action: ImprovementAction, *, first_attempt: bool = False) -> RemoteItem:
     """Create or update the action's item, exactly once.
 
     The label lookup before creating is what makes a retry after a crash safe: a worker that died
     after the tracker created the item but before the key was saved finds it here and adopts it.
+    On the first attempt ever (`first_attempt`: no worker had claimed the push before) there is no
+    earlier request whose item could exist, so the lookup is skipped; any later attempt looks.
     """
     if action.external_key and action.tracker == tracker.name:
         return tracker.update(action, action.external_key)
-    existing = tracker.find_by_label(action)
+    existing = None if first_attempt else tracker.find_by_label(action)
     if existing is not None:
         # Adopted after a crash: the item may predate a later edit of the action, so refresh it.
         return tracker.update(action, existing.key)

@@ -21,12 +21,14 @@ push of an action raised before its team chose a tracker.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final, TypedDict
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from incidents.models import Incident, Team, User
@@ -41,6 +43,19 @@ from ybiyri.text import single_line
 
 SyncState = ImprovementAction.SyncState
 
+# Pushes per task message: one claim, one read and one connection for a burst (a reconcile after
+# a broker outage); small enough that a slow tracker never holds a batch near the time limit.
+ACTIONS_PER_TASK = 20
+
+
+def push_batches(action_ids: list[int]) -> list[tuple[list[int]]]:
+    """The push task's arguments for these actions: batches of ACTIONS_PER_TASK ids."""
+    return [
+        (action_ids[start : start + ACTIONS_PER_TASK],)
+        for start in range(0, len(action_ids), ACTIONS_PER_TASK)
+    ]
+
+
 ACTION_PUSHES = Outbox(
     model=ImprovementAction,
     task_path="reviews.backlog.tasks.action_push_task",
@@ -51,6 +66,7 @@ ACTION_PUSHES = Outbox(
     attempts_field="sync_attempts",
     error_field="sync_error",
     since_field="sync_requested_at",
+    batch=push_batches,
 )
 
 # The fields the tracker shows: changing one of them re-requests a sync.
@@ -292,17 +308,29 @@ def action_retry_sync(*, action: ImprovementAction, by: User) -> ImprovementActi
 # --- services for the push task ---------------------------------------------------------------
 
 
-def action_sync_claim(*, action_id: int) -> ImprovementAction | None:
-    """Claim a pending push for this worker, or None if another delivery claimed it or none is due.
+@dataclass(frozen=True)
+class ClaimedPush:
+    """A push this worker owns. `first_attempt`: no worker ever claimed it before (see
+    `Outbox.claim_telling_first`), so no request for it can have reached any tracker."""
+
+    action: ImprovementAction
+    first_attempt: bool
+
+
+def action_sync_claim(*, action_ids: Iterable[int]) -> list[ClaimedPush]:
+    """Claim the due pending pushes among `action_ids` for this worker, in id order.
 
     The conditional update is the whole lock: of two deliveries of the same task, one updates the
-    row and the other updates nothing.
+    row and the other updates nothing. Three queries for any number of rows.
     """
-    if not ACTION_PUSHES.claim([action_id]):
-        return None
-    return ImprovementAction.objects.select_related("incident__team", "incident__narrative", "owner").get(
-        pk=action_id
-    )
+    first, again = ACTION_PUSHES.claim_telling_first(action_ids)
+    if not (first or again):
+        return []
+    actions = ImprovementAction.objects.select_related(
+        "incident__team", "incident__narrative", "owner"
+    ).filter(pk__in=[*first, *again])
+    first_ids = set(first)
+    return [ClaimedPush(action, action.pk in first_ids) for action in sorted(actions, key=lambda a: a.pk)]
 
 
 def action_sync_succeeded(*, action: ImprovementAction, item: RemoteItem, pushed: dict[str, Any]) -> bool:
@@ -347,6 +375,25 @@ def action_sync_will_retry(*, action: ImprovementAction, message: str, countdown
     return bool(
         ACTION_PUSHES.retry_later(
             [action.pk], delay=countdown, error=f"Will retry: {message}", now=now, updated_at=now
+        )
+    )
+
+
+def action_sync_deferred(*, actions: list[ImprovementAction], message: str, countdown: int) -> bool:
+    """Put claimed pushes that were never attempted back to PENDING, due in `countdown` seconds.
+
+    For the rest of a batch when the tracker failed transiently on an earlier action: they wait
+    with it instead of each timing out on their own. Their claim is not counted as an attempt.
+    """
+    now = timezone.now()
+    return bool(
+        ACTION_PUSHES.retry_later(
+            [action.pk for action in actions],
+            delay=countdown,
+            error=f"Will retry: {message}",
+            now=now,
+            updated_at=now,
+            sync_attempts=F("sync_attempts") - 1,
         )
     )
 

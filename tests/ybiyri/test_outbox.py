@@ -48,3 +48,40 @@ def test_each_kind_of_outbox_row_is_sent_through_its_own_queue(
         ("incidents.tasks.notification_send_task", "notifications"),
         ("reviews.backlog.tasks.action_push_task", "backlog"),
     }
+
+
+def test_a_claim_tells_rows_never_claimed_from_rows_claimed_before(
+    team, incident, pm, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    from reviews.models import ImprovementAction
+    from reviews.services.actions import ACTION_PUSHES
+
+    team.tracker = Team.Tracker.JIRA
+    team.save()
+    with django_capture_on_commit_callbacks(execute=False):
+        fresh, retried, busy = (
+            action_raise(
+                incident=incident,
+                review=None,
+                by=pm,
+                title=title,
+                description="",
+                kind="technical",
+                owner=None,
+                priority="medium",
+                due_date=None,
+            )
+            for title in ("Fresh", "Retried", "Busy")
+        )
+    # `retried` was attempted once and waits for its retry, which is due now; `busy` is claimed.
+    ImprovementAction.objects.filter(pk=retried.pk).update(claimed_at=timezone.now(), sync_attempts=1)
+    ACTION_PUSHES.claim([busy.pk])
+
+    first, again = ACTION_PUSHES.claim_telling_first([fresh.pk, retried.pk, busy.pk])
+
+    assert (first, again) == ([fresh.pk], [retried.pk])
+    assert ACTION_PUSHES.claim_telling_first([fresh.pk, retried.pk]) == ([], [])
+    attempts = dict(ImprovementAction.objects.values_list("pk", "sync_attempts"))
+    assert (attempts[fresh.pk], attempts[retried.pk], attempts[busy.pk]) == (1, 2, 1)

@@ -38,6 +38,8 @@ def test_push_creates_one_issue_with_summary_labels_priority_and_links(fake_jira
 def test_cloud_searches_the_new_jql_endpoint_and_data_center_the_legacy_one(
     fake_jira, jira_team, raise_action
 ):
+    # The first attempt has nothing to look up; its retry looks the label up.
+    fake_jira.fail_next(1, status=503, method="POST", path=CREATE)
     raise_action()
     new_search = fake_jira.requests_to("GET", r"/search/jql$")
     legacy_search = fake_jira.requests_to("GET", r"/search$")
@@ -93,10 +95,12 @@ def test_a_5xx_then_success_creates_exactly_one_issue(fake_jira, jira_team, rais
 
 
 def test_a_5xx_on_the_label_lookup_is_retried_too(fake_jira, jira_team, raise_action):
+    # The first attempt fails on the create; the retries look the label up first.
+    fake_jira.fail_next(1, status=503, method="POST", path=CREATE)
     fake_jira.fail_next(2, status=500, method="GET", path=r"/search")
     action = raise_action()
     assert action.sync_state == SyncState.SYNCED
-    assert action.sync_attempts == 3
+    assert action.sync_attempts == 4
     assert len(fake_jira.issues) == 1
 
 

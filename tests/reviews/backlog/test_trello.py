@@ -57,7 +57,7 @@ def test_an_unknown_list_fails_permanently_with_trellos_message(fake_trello, tre
     trello_team.save()
     action = raise_action()
     assert action.sync_state == SyncState.FAILED
-    assert action.sync_error == "Trello (HTTP 400): invalid id"
+    assert action.sync_error == "Trello (HTTP 400): invalid value for idList"
 
 
 def test_a_429_is_transient(fake_trello, trello_team, raise_action):
