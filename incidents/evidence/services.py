@@ -41,6 +41,9 @@ def safe_url(url: str) -> str:
 
 def storable(text: str) -> str:
     """Text PostgreSQL can store: no NUL, no lone surrogates (a payload may carry both)."""
+    if text.isascii():
+        # The common case, and a cheap one to tell (CPython keeps it as a flag): no surrogates.
+        return text.replace("\x00", "") if "\x00" in text else text
     return text.replace("\x00", "").encode("utf-8", "replace").decode()
 
 

@@ -7,6 +7,7 @@ same message objects (https://api.slack.com/events/message): `ts` (its id within
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -140,35 +141,127 @@ def message_row(
     }
 
 
-def _insert(rows: list[dict[str, Any]]) -> None:
-    """One multi-row INSERT ... ON CONFLICT DO NOTHING per batch (PostgreSQL and SQLite both have it).
+# One encoder for every row: json.dumps with any non-default option builds a new one per call.
+JSON_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
+def _json_text(value: Any) -> str:
+    return storable(JSON_ENCODER.encode(value).replace("\\u0000", ""))
+
+
+def _insert(rows: list[dict[str, Any]]) -> set[str]:
+    """Insert evidence rows, skipping those stored already; return the external ids inserted.
 
     Building model instances and letting bulk_create compile them costs more than the database's
-    own work at 50,000 messages; the rows here are plain values, adapted as the fields would.
+    own work at 50,000 messages; the rows here are plain values, adapted as the fields would. On
+    PostgreSQL they are streamed with COPY into a temporary table and moved over with one
+    INSERT ... SELECT ... ON CONFLICT DO NOTHING (COPY cannot skip conflicts itself): half the
+    client's work of a multi-row INSERT, and far less parsing for the server.
     """
     if not rows:
-        return
-    columns_of = [Evidence._meta.get_field(name) for name in rows[0]]
+        return set()
+    columns = [Evidence._meta.get_field(name) for name in rows[0]]
+    if connection.vendor == "postgresql":
+        return _copy(rows, columns)
+    return _insert_values(rows, columns)
+
+
+COPY_TABLE = "evidence_import"
+
+
+def _copy_text(value: str) -> str:
+    """Text in COPY's text format: backslash, tab and line ends escaped (`\\N` is NULL)
+    (https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.2). Most values have
+    none of them, and looking for them is far cheaper than rewriting every value."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
+
+
+def _copy_json(value: Any) -> str:
+    """JSON in COPY's text format: JSON text holds no raw tab or line end, only backslashes."""
+    text = _json_text(value)
+    return text.replace("\\", "\\\\") if "\\" in text else text
+
+
+def _copy_converters(columns: list[Any]) -> list[Callable[[Any], str]]:
+    """Per column, how a value is written for COPY (None is handled by the caller)."""
+    converters: list[Callable[[Any], str]] = []
+    for column in columns:
+        if column.name in ("links", "raw"):
+            converters.append(_copy_json)
+        elif column.get_internal_type() == "DateTimeField":
+            converters.append(datetime.isoformat)
+        elif column.get_internal_type() in ("CharField", "TextField", "EmailField", "URLField"):
+            converters.append(_copy_text)
+        else:
+            converters.append(str)
+    return converters
+
+
+def _copy(rows: list[dict[str, Any]], columns: list[Any]) -> set[str]:
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(column.column) for column in columns_of)
-    placeholders = "(" + ", ".join(["%s"] * len(columns_of)) + ")"
+    names = ", ".join(quote(column.column) for column in columns)
+    converters = _copy_converters(columns)
+    lines = io.StringIO()
+    for row in rows:
+        lines.write(
+            "\t".join(
+                "\\N" if value is None else convert(value)
+                for convert, value in zip(converters, row.values(), strict=True)
+            )
+        )
+        lines.write("\n")
+    lines.seek(0)
+    # Only the model's own table and column names are interpolated; the values travel as COPY data.
+    # The temporary table lives as long as the connection and is emptied at each commit: in a
+    # transaction of its own (a savepoint in the caller's), it holds this batch only.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {COPY_TABLE} ON COMMIT DELETE ROWS AS "  # noqa: S608
+            f"SELECT {names} FROM {quote(Evidence._meta.db_table)} WITH NO DATA"
+        )
+        cursor.cursor.copy_expert(f"COPY {COPY_TABLE} ({names}) FROM STDIN", lines)
+        cursor.execute(
+            f"INSERT INTO {quote(Evidence._meta.db_table)} ({names}) "  # noqa: S608
+            f"SELECT {names} FROM {COPY_TABLE} ON CONFLICT DO NOTHING RETURNING external_id"
+        )
+        inserted = {external_id for (external_id,) in cursor.fetchall()}
+        cursor.execute(f"DELETE FROM {COPY_TABLE}")  # noqa: S608
+    return inserted
+
+
+def _insert_values(rows: list[dict[str, Any]], columns: list[Any]) -> set[str]:
+    """One multi-row INSERT ... ON CONFLICT DO NOTHING per batch (SQLite)."""
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(column.column) for column in columns)
+    adapt_datetime = connection.ops.adapt_datetimefield_value
+    adapters: list[Callable[[Any], Any]] = []
+    for column in columns:
+        if column.name in ("links", "raw"):
+            adapters.append(_json_text)
+        elif column.get_internal_type() == "DateTimeField":
+            adapters.append(adapt_datetime)
+        else:
+            adapters.append(lambda value: value)
+    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    inserted: set[str] = set()
     for start in range(0, len(rows), INSERT_BATCH):
         batch = rows[start : start + INSERT_BATCH]
-        params = []
-        for row in batch:
-            for column, value in zip(columns_of, row.values(), strict=True):
-                if column.name in ("links", "raw"):
-                    value = storable(json.dumps(value, ensure_ascii=False).replace("\\u0000", ""))
-                elif value is not None and column.get_internal_type() == "DateTimeField":
-                    value = connection.ops.adapt_datetimefield_value(value)
-                params.append(value)
+        params = [
+            None if value is None else adapt(value)
+            for row in batch
+            for adapt, value in zip(adapters, row.values(), strict=True)
+        ]
         # Only the model's own column names are interpolated; every value is a parameter.
         sql = (
-            f"INSERT INTO {quote(Evidence._meta.db_table)} ({columns}) VALUES "  # noqa: S608
-            f"{', '.join([placeholders] * len(batch))} ON CONFLICT DO NOTHING"
+            f"INSERT INTO {quote(Evidence._meta.db_table)} ({names}) VALUES "  # noqa: S608
+            f"{', '.join([placeholders] * len(batch))} ON CONFLICT DO NOTHING RETURNING external_id"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
+            inserted.update(external_id for (external_id,) in cursor.fetchall())
+    return inserted
 
 
 @transaction.atomic
@@ -178,7 +271,8 @@ def slack_messages_store(
     """Store a page of messages once per incident; return how many were new.
 
     A message stored before is left alone unless Slack reports an edit or deletion since, which
-    is recorded on it (the text as it now reads, the time of the edit).
+    is recorded on it (the text as it now reads, the time of the edit). The page is inserted first
+    and only the messages that were there already are read back: a first import reads nothing.
     """
     for message in messages:
         if message.get("user"):
@@ -192,13 +286,18 @@ def slack_messages_store(
             rows[row["external_id"]] = row
     if not rows:
         return 0
-    stored = {
-        item.external_id: item
-        for item in Evidence.objects.filter(
-            incident=incident, source=EvidenceSource.SLACK, external_id__in=list(rows)
-        ).only("id", "external_id", "edited_at", "deleted_at")
-    }
-    _insert([row for key, row in rows.items() if key not in stored])
+    inserted = _insert(list(rows.values()))
+    known = [key for key in rows if key not in inserted]
+    stored = (
+        {
+            item.external_id: item
+            for item in Evidence.objects.filter(
+                incident=incident, source=EvidenceSource.SLACK, external_id__in=known
+            ).only("id", "external_id", "edited_at", "deleted_at")
+        }
+        if known
+        else {}
+    )
     for key, item in stored.items():
         row = rows[key]
         edited = row["edited_at"] and (item.edited_at is None or row["edited_at"] > item.edited_at)
@@ -210,4 +309,4 @@ def slack_messages_store(
                 deleted_at=row["deleted_at"],
                 raw=storable_json(row["raw"]),
             )
-    return len(rows) - len(stored)
+    return len(inserted)

@@ -236,3 +236,24 @@ def test_requesting_an_import_enqueues_it_only_after_commit(
     assert SlackImport.objects.get(pk=job.pk).state == SlackImport.State.PENDING
     assert len(callbacks) == 1
     assert not slack.requests
+
+
+def test_awkward_text_is_stored_as_written_whatever_the_database(slack, incident, pm):
+    """Tabs, line ends and backslashes (COPY's own escapes), quotes, emoji and accents arrive as
+    written; a NUL and a lone surrogate, which PostgreSQL cannot store, are dropped or replaced."""
+    slack.add_user("U1", name="Zoë \\ Tab\tName", email="zoe@example.org")
+    written = "line one\nline\ttwo \\N \\\\ \"quoted\" 'single' 🔥 café\r\nend"
+    slack.add_message(
+        CHANNEL, ts(0), user="U1", text=written, files=[{"name": "a\tb", "permalink": "https://x.example/f"}]
+    )
+    slack.add_message(CHANNEL, ts(1), user="U1", text="nul\x00here and \ud800 alone")
+
+    job = run_import(incident, pm)
+
+    assert job.state == SlackImport.State.DONE, job.last_error
+    first, second = incident.evidence.order_by("occurred_at")
+    assert first.text == written
+    assert first.author_name == "Zoë \\ Tab\tName"
+    assert first.links == [{"url": "https://x.example/f", "label": "a\tb"}]
+    assert first.raw["text"] == written
+    assert second.text == "nulhere and ? alone"
