@@ -26,6 +26,7 @@ from incidents.forms import add_service_errors
 from incidents.models import AnalysisSession, User
 from incidents.selectors import incident_themes, incident_timeline
 from incidents.services import StaleVersion, check_incident_confirmed
+from incidents.views import timeline_page
 from reviews import selectors
 from reviews.access import access_review, can_facilitate
 from reviews.forms import (
@@ -218,13 +219,20 @@ def facilitation_context(request: SignedInRequest, review: Review, **overrides: 
         }
         for person in people
     ]
-    link_choices = links_choices(review, "themes", "key_events", "factors")
+    link_choices: dict[str, list[tuple[int, str]]] = {}
 
     def links_form(prefix: str, names: tuple[str, ...], initial: dict) -> forms.Form | None:
+        """The links form of one outcome, for those who facilitate; the choices (every key event
+        of the timeline among them) are built once, and only when a form needs them."""
         if not facilitates:
             return None
+        if prefix in bound:
+            return bound[prefix]
+        for name in names:
+            if name not in link_choices:
+                link_choices.update(links_choices(review, name))
         choices = {name: link_choices[name] for name in names}
-        return bound.get(prefix) or LinksForm(prefix=prefix, initial=initial, choices=choices)
+        return LinksForm(prefix=prefix, initial=initial, choices=choices)
 
     factor_rows = [
         {
@@ -316,7 +324,8 @@ def facilitation_context(request: SignedInRequest, review: Review, **overrides: 
         "incident": review.incident,
         "analyses": selectors.review_submitted_analyses(review=review),
         "unsubmitted": selectors.review_unsubmitted_analyses(review=review),
-        "timeline": incident_timeline(incident=review.incident),
+        "timeline": timeline_page(request, review.incident),
+        "timeline_url": review.get_absolute_url(),
         "picks": evidence_picks(incident=review.incident, viewer=user),
         "steps": steps,
         "steps_done": sum(step["done"] for step in steps),

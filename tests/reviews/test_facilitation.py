@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents.models import AnalysisSession
+from incidents.models import AnalysisSession, KeyEvent
 from incidents.services import StaleVersion
 from reviews.models import (
     ContributingFactor,
@@ -607,3 +607,26 @@ def test_a_cancelled_review_takes_no_more_perspectives(client, review, pm, respo
     )
     assert response.status_code in {400, 404}
     assert not Perspective.objects.exists()
+
+
+def test_the_merged_timeline_of_a_long_review_is_shown_a_page_at_a_time(client, review, pm, responder):
+    analysis = AnalysisSessionFactory(
+        responder=review.incident.responders.get(), status=AnalysisSession.Status.SUBMITTED
+    )
+    KeyEvent.objects.bulk_create(
+        KeyEvent(
+            analysis=analysis,
+            incident=review.incident,
+            occurred_at=review.incident.started_at + timedelta(seconds=index),
+            description=f"event-{index:03d}",
+        )
+        for index in range(120)
+    )
+    client.force_login(responder)
+    page = client.get(review.get_absolute_url()).text
+    assert "120 key events" in page
+    assert "event-049" in page and "event-050" not in page
+    # Without JavaScript the next page stays on the review; with it, the events are appended.
+    assert f'href="{review.get_absolute_url()}?timeline_page=2#timeline-heading"' in page
+    second = client.get(review.get_absolute_url(), {"timeline_page": 2}).text
+    assert "event-050" in second and "event-099" in second and "event-049" not in second
