@@ -221,6 +221,23 @@ def access_team(*, user: User, team_id: int, for_edit: bool = False) -> Team:
     return team
 
 
+def count_visible(user: User, incidents: QuerySet[Incident]) -> int:
+    """How many of `incidents` the user participates in: the rule of `visible_incidents_q`, counted
+    in two disjoint parts that each use an index — the user's teams' incidents (an index-only scan
+    when nothing else filters them) and the others they responded to or review — where one COUNT
+    over the rule's OR would read every incident to find a member's few."""
+    if sees_everything(user):
+        return incidents.count()
+    teams = user_team_ids(user)
+    participated = (
+        Responder.objects.filter(user=user).values("incident_id").union(review_participations(user))
+    )
+    return (
+        incidents.filter(team_id__in=teams).count()
+        + incidents.filter(id__in=participated).exclude(team_id__in=teams).count()
+    )
+
+
 def visible_incident_ids(user: User, incidents: QuerySet[Incident]) -> QuerySet:
     """The ids of those of `incidents` the user participates in: the rule of `visible_incidents_q`,
     written as a union of lookups that each use an index (the team's incidents by team and start,

@@ -15,7 +15,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from incidents.access import sees_everything, user_managed_team_ids, visible_incidents_q
+from incidents.access import count_visible, sees_everything, user_managed_team_ids, visible_incidents_q
 from incidents.models import (
     AnalysisSession,
     Incident,
@@ -37,7 +37,31 @@ def incident_list(
     query: str = "",
 ) -> QuerySet[Incident]:
     """Incidents the viewer may see, newest first, filtered; ready for the list page."""
-    incidents = Incident.objects.filter(visible_incidents_q(viewer)).select_related("team", "service")
+    incidents = incidents_filtered(team_id=team_id, severity=severity, status=status, query=query)
+    return (
+        incidents.filter(visible_incidents_q(viewer))
+        .select_related("team", "service")
+        .annotate(
+            responder_count=count_per_incident(Responder.objects.all()),
+            submitted_count=count_per_incident(
+                AnalysisSession.objects.filter(status=AnalysisSession.Status.SUBMITTED)
+            ),
+            analysis_count=count_per_incident(AnalysisSession.objects.all()),
+        )
+        .order_by("-started_at", "-id")
+    )
+
+
+def incident_list_count(
+    *, viewer: User, team_id: int | None = None, severity: str = "", status: str = "", query: str = ""
+) -> int:
+    """How many incidents `incident_list` holds for the same viewer and filters, counted by index."""
+    incidents = incidents_filtered(team_id=team_id, severity=severity, status=status, query=query)
+    return count_visible(viewer, incidents)
+
+
+def incidents_filtered(*, team_id: int | None, severity: str, status: str, query: str) -> QuerySet[Incident]:
+    incidents = Incident.objects.all()
     if team_id:
         incidents = incidents.filter(team_id=team_id)
     if severity:
@@ -46,13 +70,7 @@ def incident_list(
         incidents = incidents.filter(status=status)
     if query:
         incidents = incidents.filter(title__icontains=query.strip())
-    return incidents.annotate(
-        responder_count=count_per_incident(Responder.objects.all()),
-        submitted_count=count_per_incident(
-            AnalysisSession.objects.filter(status=AnalysisSession.Status.SUBMITTED)
-        ),
-        analysis_count=count_per_incident(AnalysisSession.objects.all()),
-    ).order_by("-started_at", "-id")
+    return incidents
 
 
 def count_per_incident(rows: QuerySet) -> Coalesce:

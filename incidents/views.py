@@ -64,14 +64,18 @@ def incident_list(request: SignedInRequest) -> HttpResponse:
     filters = IncidentFilterForm(request.GET or None, teams=selectors.teams_for_filter(viewer=request.user))
     criteria = understood_filters(request, filters)
     team = criteria.get("team")
-    incidents = selectors.incident_list(
-        viewer=request.user,
-        team_id=team.pk if team else None,
-        severity=criteria.get("severity", ""),
-        status=criteria.get("status", ""),
-        query=criteria.get("q", ""),
+    chosen = {
+        "team_id": team.pk if team else None,
+        "severity": criteria.get("severity", ""),
+        "status": criteria.get("status", ""),
+        "query": criteria.get("q", ""),
+    }
+    page, query_string = page_of(
+        request,
+        selectors.incident_list(viewer=request.user, **chosen),
+        INCIDENTS_PER_PAGE,
+        count=lambda: selectors.incident_list_count(viewer=request.user, **chosen),
     )
-    page, query_string = page_of(request, incidents, INCIDENTS_PER_PAGE)
     context = {
         "filters": filters,
         "page": page,

@@ -83,9 +83,26 @@ def understood_filters(request: SignedInRequest, filters: forms.Form) -> dict[st
     return filters.cleaned_data
 
 
-def page_of(request: HttpRequest, items: QuerySet, per_page: int) -> tuple[Page, str]:
-    """The requested page of `items`, and the other query parameters for the page links."""
-    page = Paginator(items, per_page).get_page(request.GET.get("page"))
+class CountedPaginator(Paginator):
+    """A paginator told how many items there are, by a caller that counts them more cheaply than
+    a COUNT over the listing's own query."""
+
+    def __init__(self, items: QuerySet, per_page: int, count: int) -> None:
+        super().__init__(items, per_page)
+        self._count = count
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+
+def page_of(
+    request: HttpRequest, items: QuerySet, per_page: int, *, count: Callable[[], int] | None = None
+) -> tuple[Page, str]:
+    """The requested page of `items`, and the other query parameters for the page links; `count`,
+    if given, counts the items instead of the listing's query."""
+    paginator = Paginator(items, per_page) if count is None else CountedPaginator(items, per_page, count())
+    page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return page, query.urlencode()
