@@ -193,6 +193,23 @@ def access_narrative(
     return narrative
 
 
+def can_schedule_walkthrough(user: User, narrative: Narrative) -> bool:
+    """Schedule a walkthrough or playback of a narrative: those who may publish it (the incident's
+    team, the review's facilitator) and the incident's managers."""
+    return can_publish_narrative(user, narrative) or can_manage_incident(user, narrative.incident)
+
+
+def readable_walkthroughs_q(user: User) -> Q:
+    """Walkthroughs and playbacks of the narratives the user may read (the query form of
+    `access_walkthrough`'s 404): those of published narratives `readable_narratives_q` allows."""
+    published = Q(narrative__status=Narrative.Status.PUBLISHED)
+    if sees_everything(user):
+        return published
+    return published & (
+        Q(narrative__incident__confidential=False) | visible_incidents_q(user, prefix="narrative__incident__")
+    )
+
+
 def access_walkthrough(*, user: User, walkthrough_id: int, for_manage: bool = False) -> Walkthrough:
     try:
         walkthrough = Walkthrough.objects.select_related("narrative__incident__team").get(pk=walkthrough_id)

@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from incidents.api import evidence as evidence_api
 from incidents.api import views as incidents_api
 from reviews.api import views as reviews_api
+from reviews.api import walkthroughs as walkthroughs_api
 from ybiyri.api_errors import api_not_found
 
 router = DefaultRouter()
@@ -25,6 +26,7 @@ router.register("actions", reviews_api.ActionViewSet, basename="action")
 router.register("narratives", reviews_api.NarrativeViewSet, basename="narrative")
 router.register("deliveries", reviews_api.DeliveryViewSet, basename="delivery")
 router.register("trainings", reviews_api.TrainingViewSet, basename="training")
+router.register("walkthroughs", walkthroughs_api.WalkthroughViewSet, basename="walkthrough")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -446,6 +446,7 @@ SPECTACULAR_SETTINGS |= {
         "FactorKindEnum": "reviews.api.serializers.FactorKind",
         "NarrativeStatusEnum": "reviews.api.serializers.NarrativeStatus",
         "TrainingKindEnum": "reviews.api.serializers.TrainingKind",
+        "WalkthroughKindEnum": "reviews.api.walkthroughs.WalkthroughKind",
     },
 }
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "ybiyri.api_errors.api_exception_handler"

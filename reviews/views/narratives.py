@@ -9,7 +9,6 @@ from django.shortcuts import redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from incidents.access import can_manage_incident
 from incidents.forms import add_service_errors
 from incidents.services import StaleVersion
 from reviews import selectors
@@ -20,6 +19,7 @@ from reviews.access import (
     can_manage_broadcast,
     can_override_loop,
     can_publish_narrative,
+    can_schedule_walkthrough,
     in_narrative_team,
 )
 from reviews.forms import (
@@ -253,10 +253,7 @@ def narrative_library(request: SignedInRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def walkthrough_schedule(request: SignedInRequest, pk: int) -> HttpResponse:
     narrative = access_narrative(user=request.user, narrative_id=pk)
-    if not (
-        can_publish_narrative(request.user, narrative)
-        or can_manage_incident(request.user, narrative.incident)
-    ):
+    if not can_schedule_walkthrough(request.user, narrative):
         raise PermissionDenied(
             "Only the facilitator and the team's product managers can schedule walkthroughs."
         )

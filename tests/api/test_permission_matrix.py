@@ -295,6 +295,21 @@ API_CASES = [
             "team": w.incident.team_id,
         },
     ),
+    Case("list walkthroughs and playbacks", "GET", lambda w: "/api/walkthroughs/", statuses(200)),
+    Case(
+        "schedule a playback",
+        "POST",
+        lambda w: "/api/walkthroughs/",
+        statuses(201, outsider=403, helper=403),
+        body=lambda w: {
+            "narrative": w.published.pk,
+            "kind": "playback",
+            "scheduled_at": later(),
+            "duration_minutes": 45,
+            "audience_email": "payments@example.org",
+            "preparation_minutes": 30,
+        },
+    ),
     Case(
         "record an action's effort",
         "PATCH",

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from incidents.models import AnalysisSession, User
-from reviews.models import Delivery, Narrative
+from reviews.models import Delivery, Narrative, Walkthrough
 from tests.api.conftest import client_for
 from tests.factories import (
     AnalysisSessionFactory,
@@ -41,6 +41,7 @@ LISTS = [
     "/api/narratives/?search=herd",
     "/api/narratives/?status=draft",
     "/api/deliveries/",
+    "/api/walkthroughs/",
 ]
 
 
@@ -76,6 +77,10 @@ def grow(*, copies: int, team, service, pm, responder) -> None:
         Delivery.objects.create(
             narrative=narrative, publication=1, channel="email", recipient=f"r{index}@x.org"
         )
+        walkthrough = Walkthrough.objects.create(
+            narrative=narrative, scheduled_at=timezone.now() + timedelta(days=2), presenter=pm
+        )
+        walkthrough.attendees.add(member, responder)
 
 
 def queries_for(viewer, path: str) -> int:
