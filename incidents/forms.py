@@ -12,7 +12,8 @@ from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.functional import lazy
 
-from incidents.models import Incident, LearningTheme, Responder, Service, Team, User
+from incidents.models import Incident, Responder, Service, Team, User
+from incidents.selectors import theme_taxonomy
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -209,7 +210,7 @@ class AnalysisForm(forms.Form):
     )
     time_spent_minutes = forms.IntegerField(min_value=0, max_value=200 * 60, label="Time spent (minutes)")
     themes = forms.ModelMultipleChoiceField(
-        queryset=LearningTheme.objects.all(),
+        queryset=theme_taxonomy(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
         label="Learning themes",

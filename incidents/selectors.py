@@ -15,10 +15,17 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from incidents.access import count_visible, sees_everything, user_managed_team_ids, visible_incidents_q
+from incidents.access import (
+    count_visible,
+    readable_analyses_q,
+    sees_everything,
+    user_managed_team_ids,
+    visible_incidents_q,
+)
 from incidents.models import (
     AnalysisSession,
     Incident,
+    Interview,
     KeyEvent,
     LearningTheme,
     Responder,
@@ -26,6 +33,27 @@ from incidents.models import (
     Team,
     User,
 )
+
+
+def member_directory() -> QuerySet[User]:
+    """The organisation's active members by username: the API's users and the people picker."""
+    return User.objects.filter(is_active=True).order_by("username")
+
+
+def team_directory() -> QuerySet[Team]:
+    """Every product team with its people, by name."""
+    return Team.objects.prefetch_related("members", "product_managers").order_by("name")
+
+
+def service_directory() -> QuerySet[Service]:
+    """Every service with its teams, by name: the API's services, and the services page's
+    catalogue (`service_catalogue`) with its figures."""
+    return Service.objects.select_related("team", "on_call_team").order_by("name")
+
+
+def theme_taxonomy() -> QuerySet[LearningTheme]:
+    """The organisation-wide learning themes, by name."""
+    return LearningTheme.objects.order_by("name")
 
 
 def incident_list(
@@ -71,6 +99,12 @@ def incidents_filtered(*, team_id: int | None, severity: str, status: str, query
     if query:
         incidents = incidents.filter(title__icontains=query.strip())
     return incidents
+
+
+def incident_list_with_responders(*, viewer: User) -> QuerySet[Incident]:
+    """`incident_list` with each incident's responders, their people and analyses (the API's incidents)."""
+    responders = Responder.objects.select_related("user", "analysis").order_by("id")
+    return incident_list(viewer=viewer).prefetch_related(Prefetch("responders", responders))
 
 
 def count_per_incident(rows: QuerySet) -> Coalesce:
@@ -124,6 +158,29 @@ def analysis_detail(*, analysis_id: int) -> AnalysisSession:
             "interviews", "themes", Prefetch("key_events", KeyEvent.objects.order_by("occurred_at"))
         )
         .get(pk=analysis_id)
+    )
+
+
+def readable_analyses(*, viewer: User) -> QuerySet[AnalysisSession]:
+    """Analyses the viewer may read (`readable_analyses_q`), by due date."""
+    return (
+        AnalysisSession.objects.filter(readable_analyses_q(viewer))
+        .prefetch_related("themes")
+        .order_by("due_at", "id")
+    )
+
+
+def readable_interviews(*, viewer: User) -> QuerySet[Interview]:
+    """Interviews of the analyses the viewer may read, in the order they were held."""
+    return Interview.objects.filter(readable_analyses_q(viewer, prefix="analysis__")).order_by(
+        "held_at", "id"
+    )
+
+
+def readable_key_events(*, viewer: User) -> QuerySet[KeyEvent]:
+    """Key events of the analyses the viewer may read, with their analyst."""
+    return KeyEvent.objects.filter(readable_analyses_q(viewer, prefix="analysis__")).select_related(
+        "analysis__analyst"
     )
 
 
@@ -181,15 +238,11 @@ def teams_for_filter(*, viewer: User) -> QuerySet[Team]:
 
 def people_matching(*, term: str) -> QuerySet[User]:
     """Active members whose username, name or email starts with the term."""
-    return (
-        User.objects.filter(is_active=True)
-        .filter(
-            Q(username__istartswith=term)
-            | Q(first_name__istartswith=term)
-            | Q(last_name__istartswith=term)
-            | Q(email__istartswith=term)
-        )
-        .order_by("username")
+    return member_directory().filter(
+        Q(username__istartswith=term)
+        | Q(first_name__istartswith=term)
+        | Q(last_name__istartswith=term)
+        | Q(email__istartswith=term)
     )
 
 
@@ -201,7 +254,7 @@ def service_catalogue(*, viewer: User, team_id: int | None = None) -> QuerySet[S
         Coalesce("incidents__mitigated_at", "incidents__resolved_at") - F("incidents__started_at"),
         output_field=DurationField(),
     )
-    services = Service.objects.select_related("team", "on_call_team").annotate(
+    services = service_directory().annotate(
         incident_count=Count("incidents", filter=seen),
         mean_time_to_restore=Avg(restored, filter=seen),
         misfit=ExpressionWrapper(Service.misfit_q(), output_field=BooleanField()),

@@ -28,12 +28,15 @@ from incidents.access import visible_incidents_q
 from incidents.models import AnalysisSession, AuditEntry, Incident, LearningTheme, User
 from reviews.access import readable_drafts_q, readable_narratives_q
 from reviews.models import (
+    ContributingFactor,
     FactorSuggestion,
     ImprovementAction,
+    Learning,
     Narrative,
     NarrativeRead,
     Perspective,
     Review,
+    Training,
     Walkthrough,
 )
 
@@ -116,6 +119,43 @@ def loop_state(*, incident: Incident) -> LoopState:
         .order_by("due_at", "id")
     )
     return LoopState(open_analyses=open_analyses, review=Review.objects.filter(incident=incident).first())
+
+
+def review_list(*, viewer: User) -> QuerySet[Review]:
+    """Reviews of the incidents the viewer sees, with their attendees, by scheduled time."""
+    return (
+        Review.objects.filter(visible_incidents_q(viewer, prefix="incident__"))
+        .prefetch_related("attendees")
+        .order_by("scheduled_at", "id")
+    )
+
+
+def review_factors(*, viewer: User) -> QuerySet[ContributingFactor]:
+    """Contributing factors of the reviews the viewer sees, with what they trace to."""
+    return (
+        ContributingFactor.objects.filter(visible_incidents_q(viewer, prefix="review__incident__"))
+        .prefetch_related("themes", "key_events")
+        .order_by("created_at", "id")
+    )
+
+
+def review_learnings(*, viewer: User) -> QuerySet[Learning]:
+    """Learnings of the reviews the viewer sees, ranked within each review."""
+    return (
+        Learning.objects.filter(visible_incidents_q(viewer, prefix="review__incident__"))
+        .prefetch_related("factors")
+        .order_by("review_id", "rank", "id")
+    )
+
+
+def training_list() -> QuerySet[Training]:
+    """Every training, newest first, with its team, trainer and attendees: the trainings page and
+    the API's trainings."""
+    return (
+        Training.objects.select_related("team", "trainer")
+        .prefetch_related("attendees")
+        .order_by("-held_on", "-id")
+    )
 
 
 def reviews_upcoming(*, user: User) -> QuerySet[Review]:

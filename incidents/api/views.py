@@ -8,7 +8,7 @@ it is visible but not yours to change) and calls one service.
 from collections.abc import Callable
 from typing import Any
 
-from django.db.models import Model, Prefetch, Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
@@ -28,7 +28,6 @@ from incidents.access import (
     access_team,
     can_edit_team,
     can_manage_team,
-    readable_analyses_q,
 )
 from incidents.api.serializers import (
     AnalysisAllocateSerializer,
@@ -60,7 +59,6 @@ from incidents.models import (
     Interview,
     KeyEvent,
     LearningTheme,
-    Responder,
     Service,
     Team,
     User,
@@ -78,16 +76,16 @@ class ApiViewSet(viewsets.GenericViewSet):
     versioned_writes = False
     lookup_value_regex = "[0-9]+"
     #: The model listed, for the schema generator (which has no signed-in user to ask).
-    schema_model: type[Model] | None = None
+    schema_model: type[Model]
 
     def get_queryset(self) -> QuerySet:
         if getattr(self, "swagger_fake_view", False):
-            return (self.schema_model or self.queryset.model).objects.none()
+            return self.schema_model.objects.none()
         return self.visible_queryset()
 
     def visible_queryset(self) -> QuerySet:
-        """What the requester may list; every view set narrows it to what they may see."""
-        return self.queryset.all()
+        """What the requester may list, from the selector the pages use too."""
+        raise NotImplementedError
 
     def paginated(self, queryset: QuerySet, serializer_class: type[serializers.Serializer]) -> Response:
         page = self.paginate_queryset(queryset)
@@ -124,10 +122,14 @@ class UserFilter(ApiFilterSet):
 class UserViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """The organisation's active members (read-only: accounts are managed in the admin or by SSO)."""
 
-    queryset = User.objects.filter(is_active=True).order_by("username")
     serializer_class = UserSerializer
     filterset_class = UserFilter
     ordering_fields = ["username", "last_name"]
+
+    schema_model = User
+
+    def visible_queryset(self) -> QuerySet[User]:
+        return selectors.member_directory()
 
 
 @extend_schema_view(
@@ -137,11 +139,15 @@ class UserViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
 class TeamViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """Product teams, listed to every member; created and changed by administrators."""
 
-    queryset = Team.objects.prefetch_related("members", "product_managers").order_by("name")
     serializer_class = TeamSerializer
     filterset_fields = ["slug", "tracker"]
     ordering_fields = ["name"]
     http_method_names = ["get", "post", "patch", "head", "options"]
+
+    schema_model = Team
+
+    def visible_queryset(self) -> QuerySet[Team]:
+        return selectors.team_directory()
 
     def create(self, request: SignedInApiRequest) -> Response:
         if not can_edit_team(request.user):
@@ -181,11 +187,15 @@ class ServiceViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixi
     """Digital services and their operating model, listed to every member; added to and changed
     in a team by its product managers."""
 
-    queryset = Service.objects.select_related("team", "on_call_team").order_by("name")
     serializer_class = ServiceSerializer
     filterset_fields = ["team", "operating_model", "demand", "sourcing"]
     ordering_fields = ["name"]
     http_method_names = ["get", "post", "patch", "head", "options"]
+
+    schema_model = Service
+
+    def visible_queryset(self) -> QuerySet[Service]:
+        return selectors.service_directory()
 
     def create(self, request: SignedInApiRequest) -> Response:
         serializer = ServiceInputSerializer(data=request.data)
@@ -209,10 +219,14 @@ class ServiceViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixi
 class ThemeViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """The organisation-wide taxonomy of learning themes; POST picks or creates one by name."""
 
-    queryset = LearningTheme.objects.order_by("name")
     serializer_class = ThemeSerializer
     filterset_fields = {"name": ["iexact", "icontains"], "slug": ["exact"]}
     ordering_fields = ["name", "created_at"]
+
+    schema_model = LearningTheme
+
+    def visible_queryset(self) -> QuerySet[LearningTheme]:
+        return selectors.theme_taxonomy()
 
     def create(self, request: SignedInApiRequest) -> Response:
         serializer = ThemeSerializer(data=request.data)
@@ -227,11 +241,6 @@ class IncidentFilter(ApiFilterSet):
     class Meta:
         model = Incident
         fields = ["team", "service", "severity", "status", "confidential"]
-
-
-def incident_queryset(viewer: User) -> QuerySet[Incident]:
-    responders = Responder.objects.select_related("user", "analysis").order_by("id")
-    return selectors.incident_list(viewer=viewer).prefetch_related(Prefetch("responders", responders))
 
 
 @extend_schema_view(
@@ -252,7 +261,7 @@ class IncidentViewSet(ApiViewSet, mixins.ListModelMixin):
     schema_model = Incident
 
     def visible_queryset(self) -> QuerySet[Incident]:
-        return incident_queryset(self.request.user)
+        return selectors.incident_list_with_responders(viewer=self.request.user)
 
     def retrieve(self, request: SignedInApiRequest, pk: str) -> Response:
         access_incident(user=request.user, incident_id=pk)
@@ -355,11 +364,7 @@ class AnalysisViewSet(ApiViewSet, mixins.ListModelMixin):
     schema_model = AnalysisSession
 
     def visible_queryset(self) -> QuerySet[AnalysisSession]:
-        return (
-            AnalysisSession.objects.filter(readable_analyses_q(self.request.user))
-            .prefetch_related("themes")
-            .order_by("due_at", "id")
-        )
+        return selectors.readable_analyses(viewer=self.request.user)
 
     def retrieve(self, request: SignedInApiRequest, pk: str) -> Response:
         return Response(AnalysisSerializer(access_analysis(user=request.user, analysis_id=pk)).data)
@@ -452,9 +457,6 @@ class AnalysisPartViewSet(ChildViewSet):
     model: type[Interview] | type[KeyEvent]
     parent_field = "analysis"
 
-    def visible_queryset(self) -> QuerySet:
-        return self.model.objects.filter(readable_analyses_q(self.request.user, prefix="analysis__"))
-
     def access_parent(self, parent_id: int, *, for_change: bool):
         return access_analysis(user=self.request.user, analysis_id=parent_id, for_edit=for_change)
 
@@ -474,7 +476,7 @@ class InterviewViewSet(AnalysisPartViewSet):
     schema_model = Interview
 
     def visible_queryset(self) -> QuerySet[Interview]:
-        return super().visible_queryset().order_by("held_at", "id")
+        return selectors.readable_interviews(viewer=self.request.user)
 
     def add_part(self, **kwargs: Any) -> Interview:
         return services.interview_add(**kwargs)
@@ -500,7 +502,7 @@ class KeyEventViewSet(AnalysisPartViewSet):
     schema_model = KeyEvent
 
     def visible_queryset(self) -> QuerySet[KeyEvent]:
-        return super().visible_queryset().select_related("analysis__analyst")
+        return selectors.readable_key_events(viewer=self.request.user)
 
     def add_part(self, **kwargs: Any) -> KeyEvent:
         event = services.key_event_add(**kwargs)

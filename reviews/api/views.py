@@ -15,7 +15,6 @@ from rest_framework.response import Response
 from incidents.access import (
     access_incident,
     can_manage_team,
-    visible_incidents_q,
 )
 from incidents.api.views import ApiViewSet, ChildViewSet, referenced
 from incidents.models import User
@@ -98,11 +97,7 @@ class ReviewViewSet(ApiViewSet, mixins.ListModelMixin):
     schema_model = Review
 
     def visible_queryset(self) -> QuerySet[Review]:
-        return (
-            Review.objects.filter(visible_incidents_q(self.request.user, prefix="incident__"))
-            .prefetch_related("attendees")
-            .order_by("scheduled_at", "id")
-        )
+        return selectors.review_list(viewer=self.request.user)
 
     def retrieve(self, request: SignedInApiRequest, pk: str) -> Response:
         review = access_review(user=request.user, review_id=pk)
@@ -164,9 +159,6 @@ class ReviewOutcomeViewSet(ChildViewSet):
     parent_field = "review"
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
-    def visible_queryset(self) -> QuerySet:
-        return self.model.objects.filter(visible_incidents_q(self.request.user, prefix="review__incident__"))
-
     def access_parent(self, parent_id: int, *, for_change: bool):
         return access_review(user=self.request.user, review_id=parent_id, for_manage=for_change)
 
@@ -188,9 +180,7 @@ class ContributingFactorViewSet(ReviewOutcomeViewSet):
     schema_model = ContributingFactor
 
     def visible_queryset(self) -> QuerySet[ContributingFactor]:
-        return (
-            super().visible_queryset().prefetch_related("themes", "key_events").order_by("created_at", "id")
-        )
+        return selectors.review_factors(viewer=self.request.user)
 
     @extend_schema(request=FactorLinksSerializer, responses=ContributingFactorSerializer)
     def partial_update(self, request: SignedInApiRequest, pk: str) -> Response:
@@ -227,7 +217,7 @@ class LearningViewSet(ReviewOutcomeViewSet):
     schema_model = Learning
 
     def visible_queryset(self) -> QuerySet[Learning]:
-        return super().visible_queryset().prefetch_related("factors").order_by("review_id", "rank", "id")
+        return selectors.review_learnings(viewer=self.request.user)
 
     @extend_schema(request=LearningLinksSerializer, responses=LearningSerializer)
     def partial_update(self, request: SignedInApiRequest, pk: str) -> Response:
@@ -435,13 +425,15 @@ class TrainingViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMix
     """Trainings in incident analysis and review facilitation, listed to every member; recorded
     and removed by the product managers of the team trained."""
 
-    queryset = (
-        Training.objects.select_related("team").prefetch_related("attendees").order_by("-held_on", "-id")
-    )
     serializer_class = TrainingSerializer
     filterset_fields = ["team", "kind", "held_on"]
     ordering_fields = ["held_on"]
     http_method_names = ["get", "post", "delete", "head", "options"]
+
+    schema_model = Training
+
+    def visible_queryset(self) -> QuerySet[Training]:
+        return selectors.training_list()
 
     def create(self, request: SignedInApiRequest) -> Response:
         serializer = TrainingInputSerializer(data=request.data)

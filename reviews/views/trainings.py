@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from incidents.access import managed_teams
 from incidents.forms import add_service_errors
+from reviews import selectors
 from reviews.access import access_training, manageable_trainings_q
 from reviews.forms import TrainingForm
 from reviews.models import Training
@@ -36,8 +37,7 @@ def training_list(request: SignedInRequest) -> HttpResponse:
             else:
                 messages.success(request, "Training recorded.")
                 return redirect("reviews:trainings")
-    trainings = Training.objects.select_related("team", "trainer").prefetch_related("attendees")
-    page, query = page_of(request, trainings.order_by("-held_on", "-id"), TRAININGS_PER_PAGE)
+    page, query = page_of(request, selectors.training_list(), TRAININGS_PER_PAGE)
     manageable = set(
         Training.objects.filter(
             manageable_trainings_q(request.user), pk__in=[t.pk for t in page]
