@@ -11,6 +11,10 @@ Redis when REDIS_URL is set, else eagerly in-process — and reports messages pe
 and per CPU-second of this process, so other work on a shared machine does not count) and the
 peak memory: the process's peak resident set (getrusage) and, in a second import with tracemalloc
 on, the peak of Python allocations made by the import itself. Targets: 2,000 messages/s, 300 MB.
+
+Where the wall clock went: the CPU seconds the import cost this process (the worker), the Slack
+emulator's process and, on PostgreSQL, the database's server processes (read from /proc), beside
+the load average while it ran — on a shared machine, time waiting for a core counts in none.
 """
 
 import argparse
@@ -21,6 +25,7 @@ import resource
 import time
 import tracemalloc
 from contextlib import contextmanager
+from pathlib import Path
 
 from bench.support import one_worker, throwaway_database
 
@@ -64,20 +69,48 @@ def slack_emulator_process(connection, messages: int) -> None:
                 count += 1
         top_level += 1
     connection.send((fake.url, fake.token, count))
-    connection.recv()
+    # "cpu": how many CPU seconds this process has used so far; anything else: stop.
+    while connection.recv() == "cpu":
+        connection.send(time.process_time())
     fake.stop()
 
 
 @contextmanager
 def slack_emulator(messages: int):
+    """(url, token, messages in the channel, a function giving the emulator's CPU seconds so far)."""
     parent, child = multiprocessing.Pipe()
     process = multiprocessing.Process(target=slack_emulator_process, args=(child, messages), daemon=True)
     process.start()
+
+    def cpu_seconds() -> float:
+        parent.send("cpu")
+        return parent.recv()
+
     try:
-        yield parent.recv()
+        yield (*parent.recv(), cpu_seconds)
     finally:
         parent.send("stop")
         process.join(10)
+
+
+def database_cpu_seconds() -> dict[int, float] | None:
+    """CPU seconds of each PostgreSQL server process serving this database (None elsewhere)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        pids = [pid for (pid,) in cursor.fetchall()]
+    ticks = os.sysconf("SC_CLK_TCK")
+    seconds = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return seconds
 
 
 def create_incident():
@@ -118,14 +151,22 @@ def main() -> None:
     from django.db import connection
 
     logging.getLogger("celery").setLevel(logging.WARNING)
-    with slack_emulator(args.messages) as (url, token, total), throwaway_database("slack_import"):
+    with (
+        slack_emulator(args.messages) as (url, token, total, emulator_cpu),
+        throwaway_database("slack_import"),
+    ):
         settings.SLACK_API_URL, settings.SLACK_BOT_TOKEN = f"{url}/api", token
         incident, pm = create_incident()
         with one_worker() as worker:
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            load_before = os.getloadavg()[0]
+            emulator_before, database_before = emulator_cpu(), database_cpu_seconds()
             cpu_before = time.process_time()
             seconds, job = run_import(incident, pm)
             cpu_seconds = time.process_time() - cpu_before
+            emulator_seconds = emulator_cpu() - emulator_before
+            database_after = database_cpu_seconds()
+            load_after = os.getloadavg()[0]
             rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             stored = incident.evidence.count()
             traced_incident = type(incident).objects.create(
@@ -147,6 +188,16 @@ def main() -> None:
     print(
         f"import's own CPU: {cpu_seconds:.1f} s in this process, {job.messages_seen / cpu_seconds:,.0f} messages per "
         "CPU-second (the database server and the emulator run in processes of their own)"
+    )
+    if database_before is None or database_after is None:
+        database = "the database runs in this process"
+    else:
+        spent = sum(after - database_before.get(pid, 0.0) for pid, after in database_after.items())
+        database = f"{spent:.1f} s in the database server"
+    print(
+        f"CPU per import: {cpu_seconds:.1f} s in this process, {emulator_seconds:.1f} s in the Slack emulator, "
+        f"{database}; load average (1 min) {load_before:.2f} before, {load_after:.2f} after, "
+        f"on {os.cpu_count()} cores"
     )
     print(f"peak resident set of this process: {rss_peak:,.0f} MB (before the import: {rss_before:,.0f} MB)")
     print(f"peak Python allocations during an import (tracemalloc, second run): {traced_peak:,.1f} MB")

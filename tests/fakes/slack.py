@@ -10,6 +10,7 @@ once `revoke()` is called; `fail_next(status=429, headers={"Retry-After": "3"})`
 from __future__ import annotations
 
 import base64
+import bisect
 import json
 from typing import Any
 from urllib.parse import parse_qs
@@ -40,6 +41,8 @@ class FakeSlack(Emulator):
         self.threads: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (channel, parent ts) → replies
         self.users: dict[str, dict[str, Any]] = {}
         self._sorted: dict[str, list[dict[str, Any]]] = {}
+        # Per channel, minus each message's ts, ascending (newest first), to find a window by bisection.
+        self._sort_keys: dict[str, list[float]] = {}
         self._by_ts: dict[tuple[str, str], dict[str, Any]] = {}
 
     # --- test helpers -------------------------------------------------------------------------
@@ -75,13 +78,14 @@ class FakeSlack(Emulator):
 
     # --- the API ------------------------------------------------------------------------------
 
-    def _newest_first(self, channel: str) -> list[dict[str, Any]]:
+    def _newest_first(self, channel: str) -> tuple[list[dict[str, Any]], list[float]]:
         with self.lock:
             if channel not in self._sorted:
                 self._sorted[channel] = sorted(
                     self.channels.get(channel, []), key=lambda m: float(m["ts"]), reverse=True
                 )
-            return self._sorted[channel]
+                self._sort_keys[channel] = [-float(m["ts"]) for m in self._sorted[channel]]
+            return self._sorted[channel], self._sort_keys[channel]
 
     def handle(
         self, method: str, path: str, query: dict[str, list[str]], body: bytes, headers: dict[str, str]
@@ -110,7 +114,16 @@ class FakeSlack(Emulator):
     def auth_test(self, params: dict[str, list[str]]) -> dict[str, Any]:
         return {"ok": True, "team": "Example", "user": "ybiyri", "bot_id": "B1"}
 
-    def _page(self, items: list[dict[str, Any]], params: dict[str, list[str]]) -> dict[str, Any]:
+    def _page(
+        self,
+        items: list[dict[str, Any]],
+        params: dict[str, list[str]],
+        *,
+        start: int = 0,
+        end: int | None = None,
+    ) -> dict[str, Any]:
+        """The page of `items[start:end]` that the request's cursor and limit ask for."""
+        end = len(items) if end is None else end
         try:
             limit = min(int(first(params, "limit", "100")), MAX_LIMIT)
         except ValueError:
@@ -119,8 +132,8 @@ class FakeSlack(Emulator):
         offset = offset_of(cursor) if cursor else 0
         if offset is None:
             return {"ok": False, "error": "invalid_cursor"}
-        page = items[offset : offset + limit]
-        more = offset + limit < len(items)
+        page = items[start + offset : min(start + offset + limit, end)]
+        more = start + offset + limit < end
         return {
             "ok": True,
             "messages": page,
@@ -135,15 +148,14 @@ class FakeSlack(Emulator):
         oldest, latest = float(first(params, "oldest", "0") or 0), first(params, "latest")
         inclusive = first(params, "inclusive") in ("true", "1", "True")
         newest = float(latest) if latest else float("inf")
-
-        def within(message: dict[str, Any]) -> bool:
-            ts = float(message["ts"])
-            if inclusive:
-                return oldest <= ts <= newest
-            return oldest < ts < newest
-
-        messages = [m for m in self._newest_first(channel) if within(m)]
-        return self._page(messages, params)
+        messages, keys = self._newest_first(channel)
+        # The window [oldest, latest] (or open), found by bisection: a long channel's every page
+        # must not cost a pass over all of it.
+        if inclusive:
+            start, end = bisect.bisect_left(keys, -newest), bisect.bisect_right(keys, -oldest)
+        else:
+            start, end = bisect.bisect_right(keys, -newest), bisect.bisect_left(keys, -oldest)
+        return self._page(messages, params, start=start, end=end)
 
     def replies(self, params: dict[str, list[str]]) -> dict[str, Any]:
         channel, ts = first(params, "channel"), first(params, "ts")
