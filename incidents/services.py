@@ -1,6 +1,6 @@
 """Writes for incidents and analyses. Callers have checked permissions through `incidents.access`."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -500,31 +500,15 @@ def interview_update(
     *, interview: Interview, by: User, interviewee: str, held_at: datetime, notes: str = ""
 ) -> Interview:
     """Correct an interview of an analysis that is still open."""
-    locked = analysis_lock(interview.analysis)
-    check_analysis_open(locked)
-    before = {"interviewee": interview.interviewee, "held_at": interview.held_at.isoformat()}
-    interview.interviewee = interviewee.strip()
-    interview.held_at = held_at
-    interview.notes = notes
-    interview.full_clean()
-    interview.save()
-    after = {"interviewee": interview.interviewee, "held_at": interview.held_at.isoformat()}
-    audit_record(
-        actor=by,
-        verb="interview.updated",
-        target=interview,
-        team=locked.incident.team,
-        changes={name: [before[name], after[name]] for name in before if before[name] != after[name]},
+    changes = {"interviewee": interviewee.strip(), "held_at": held_at, "notes": notes}
+    return analysis_part_update(
+        interview, by=by, changes=changes, verb="interview.updated", audited=AUDITED_INTERVIEW_FIELDS
     )
-    return interview
 
 
 @transaction.atomic
 def interview_delete(*, interview: Interview, by: User) -> None:
-    locked = analysis_lock(interview.analysis)
-    check_analysis_open(locked)
-    audit_record(actor=by, verb="interview.deleted", target=interview, team=locked.incident.team)
-    interview.delete()
+    analysis_part_delete(interview, by=by, verb="interview.deleted")
 
 
 @transaction.atomic
@@ -552,39 +536,53 @@ def key_event_update(
     *, key_event: KeyEvent, by: User, occurred_at: datetime, description: str, evidence_url: str = ""
 ) -> KeyEvent:
     """Correct a key event of an analysis that is still open."""
-    locked = analysis_lock(key_event.analysis)
-    check_analysis_open(locked)
-    before = {
-        "occurred_at": key_event.occurred_at.isoformat(),
-        "description": key_event.description,
-        "evidence_url": key_event.evidence_url,
+    changes = {
+        "occurred_at": occurred_at,
+        "description": description.strip(),
+        "evidence_url": evidence_url.strip(),
     }
-    key_event.occurred_at = occurred_at
-    key_event.description = description.strip()
-    key_event.evidence_url = evidence_url.strip()
-    key_event.full_clean()
-    key_event.save()
-    after = {
-        "occurred_at": key_event.occurred_at.isoformat(),
-        "description": key_event.description,
-        "evidence_url": key_event.evidence_url,
-    }
-    audit_record(
-        actor=by,
-        verb="key_event.updated",
-        target=key_event,
-        team=locked.incident.team,
-        changes={name: [before[name], after[name]] for name in before if before[name] != after[name]},
+    return analysis_part_update(
+        key_event, by=by, changes=changes, verb="key_event.updated", audited=AUDITED_KEY_EVENT_FIELDS
     )
-    return key_event
 
 
 @transaction.atomic
 def key_event_delete(*, key_event: KeyEvent, by: User) -> None:
-    locked = analysis_lock(key_event.analysis)
+    analysis_part_delete(key_event, by=by, verb="key_event.deleted")
+
+
+# The fields of an interview or key event whose corrections the audit log names (notes stay out
+# of the log: they may hold what people said in confidence).
+AUDITED_INTERVIEW_FIELDS = ("interviewee", "held_at")
+AUDITED_KEY_EVENT_FIELDS = ("occurred_at", "description", "evidence_url")
+
+
+def analysis_part_update[Part: (Interview, KeyEvent)](
+    part: Part, *, by: User, changes: Mapping[str, Any], verb: str, audited: Collection[str]
+) -> Part:
+    """Set the given fields of an interview or key event of an analysis that is still open (under
+    the analysis's row lock) and audit the `audited` ones that changed. Caller is in a transaction."""
+    locked = analysis_lock(part.analysis)
     check_analysis_open(locked)
-    audit_record(actor=by, verb="key_event.deleted", target=key_event, team=locked.incident.team)
-    key_event.delete()
+    changed = apply_changes(part, changes, fields=changes.keys())
+    part.full_clean()
+    part.save()
+    audit_record(
+        actor=by,
+        verb=verb,
+        target=part,
+        team=locked.incident.team,
+        changes=audit_changes({name: change for name, change in changed.items() if name in audited}),
+    )
+    return part
+
+
+def analysis_part_delete(part: Interview | KeyEvent, *, by: User, verb: str) -> None:
+    """Delete an interview or key event of an analysis that is still open. Caller is in a transaction."""
+    locked = analysis_lock(part.analysis)
+    check_analysis_open(locked)
+    audit_record(actor=by, verb=verb, target=part, team=locked.incident.team)
+    part.delete()
 
 
 @transaction.atomic

@@ -6,7 +6,7 @@ and a save based on an older version raises `StaleVersion` instead of overwritin
 facilitation page shows raises `Review.revision`, which open pages poll to refresh what changed.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,6 +31,8 @@ from reviews.models import (
 from ybiyri.changes import apply_changes
 from ybiyri.db import lock_row
 
+FACTOR_MAX_LENGTH = ContributingFactor._meta.get_field("description").max_length
+LEARNING_MAX_LENGTH = Learning._meta.get_field("description").max_length
 MIN_DURATION_MINUTES = 15
 MAX_DURATION_MINUTES = 8 * 60
 NOTES_FIELDS = ("context_notes", "perspectives_notes")
@@ -413,7 +415,7 @@ def review_mark_held(*, review: Review, by: User) -> Review:
 def check_factor(*, description: str, kind: str) -> str:
     if kind not in ContributingFactor.Kind.values:
         raise ValidationError({"kind": "Choose human or technical."})
-    return check_text(description, field="description", label="factor", max_length=2000)
+    return check_text(description, field="description", label="factor", max_length=FACTOR_MAX_LENGTH)
 
 
 @transaction.atomic
@@ -428,24 +430,34 @@ def factor_add(*, review: Review, by: User, description: str, kind: str) -> Cont
     return factor
 
 
+def outcome_update[Outcome: (ContributingFactor, Learning)](
+    outcome: Outcome, *, by: User, version: int, changes: Mapping[str, str], verb: str
+) -> Outcome:
+    """Set the given (checked) fields of a review's factor or learning if `version` is its stored
+    one (StaleVersion otherwise); a change that changes nothing writes nothing. The audit entry
+    keeps the values before. Caller is in a transaction."""
+    locked = lock_row(type(outcome).objects.select_related("review"), outcome.pk)
+    check_review_open(locked.review)
+    check_version(stored=locked.version, given=version)
+    changed = apply_changes(locked, changes, fields=changes.keys())
+    if not changed:
+        return locked
+    locked.version += 1
+    locked.save(update_fields=[*changed, "version"])
+    before = {name: values[0] for name, values in changed.items()}
+    audit_record(actor=by, verb=verb, target=locked, changes={"before": before})
+    review_touch(locked.review)
+    return locked
+
+
 @transaction.atomic
 def factor_update(
     *, factor: ContributingFactor, by: User, description: str, kind: str, version: int
 ) -> ContributingFactor:
     """Change a factor's text and kind if `version` is its stored one; StaleVersion otherwise."""
     description = check_factor(description=description, kind=kind)
-    factor = lock_row(ContributingFactor.objects.select_related("review"), factor.pk)
-    check_review_open(factor.review)
-    check_version(stored=factor.version, given=version)
-    if (factor.description, factor.kind) == (description, kind):
-        return factor
-    before = {"description": factor.description, "kind": factor.kind}
-    factor.description, factor.kind = description, kind
-    factor.version += 1
-    factor.save(update_fields=["description", "kind", "version"])
-    audit_record(actor=by, verb="factor.updated", target=factor, changes={"before": before})
-    review_touch(factor.review)
-    return factor
+    changes = {"description": description, "kind": kind}
+    return outcome_update(factor, by=by, version=version, changes=changes, verb="factor.updated")
 
 
 @transaction.atomic
@@ -499,7 +511,7 @@ def factor_suggestion_dismiss(*, suggestion: FactorSuggestion, by: User) -> None
 
 
 def check_learning(description: str) -> str:
-    return check_text(description, field="description", label="learning", max_length=2000)
+    return check_text(description, field="description", label="learning", max_length=LEARNING_MAX_LENGTH)
 
 
 @transaction.atomic
@@ -519,18 +531,8 @@ def learning_add(*, review: Review, by: User, description: str) -> Learning:
 def learning_update(*, learning: Learning, by: User, description: str, version: int) -> Learning:
     """Reword a learning if `version` is its stored one; StaleVersion otherwise."""
     description = check_learning(description)
-    learning = lock_row(Learning.objects.select_related("review"), learning.pk)
-    check_review_open(learning.review)
-    check_version(stored=learning.version, given=version)
-    if learning.description == description:
-        return learning
-    before = learning.description
-    learning.description = description
-    learning.version += 1
-    learning.save(update_fields=["description", "version"])
-    audit_record(actor=by, verb="learning.updated", target=learning, changes={"before": before})
-    review_touch(learning.review)
-    return learning
+    changes = {"description": description}
+    return outcome_update(learning, by=by, version=version, changes=changes, verb="learning.updated")
 
 
 @transaction.atomic
