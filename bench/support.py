@@ -64,3 +64,82 @@ def one_worker():
         app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING", queues=worker_queues()
     ):
         yield "one Celery worker (solo pool) on Redis"
+
+
+def database_url() -> str:
+    """The URL of the database Django uses now (the throw-away one inside `throwaway_database`)."""
+    from urllib.parse import quote
+
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{database['NAME']}"
+    credentials = quote(database["USER"] or "")
+    if database["PASSWORD"]:
+        credentials += ":" + quote(database["PASSWORD"])
+    port = f":{database['PORT']}" if database["PORT"] else ""
+    return f"postgres://{credentials}@{database['HOST'] or 'localhost'}{port}/{database['NAME']}"
+
+
+def load_average() -> str:
+    """The machine's 1-minute load average and its number of cores, to read a figure against."""
+    return f"load {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
+
+
+@contextmanager
+def worker_processes(count: int, environment: dict[str, str]):
+    """`count` Celery worker processes as `make worker` starts them (solo pool each), on the current
+    database and REDIS_URL, with `environment` added (the settings the benchmark changed); returns
+    once every one answers a ping. Without REDIS_URL there is no broker to share: yields None."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from ybiyri.celery import app
+
+    if not os.environ.get("REDIS_URL"):
+        yield None
+        return
+    app.control.purge()
+    env = {**os.environ, **environment, "DATABASE_URL": database_url()}
+    processes = [
+        subprocess.Popen(  # noqa: S603 — fixed arguments: this interpreter running Celery
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "--app",
+                "ybiyri",
+                "worker",
+                "--pool",
+                "solo",
+                "--queues",
+                ",".join(worker_queues()),
+                "--hostname",
+                f"bench{number}@%h",
+                "--loglevel",
+                "WARNING",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            env=env,
+        )
+        for number in range(count)
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while len(app.control.ping(timeout=0.5)) < count:
+            if time.monotonic() > deadline or any(process.poll() is not None for process in processes):
+                raise RuntimeError("the benchmark's Celery workers did not start")
+        yield f"{count} Celery worker process{'es' if count > 1 else ''} (solo pool) on Redis"
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -8,8 +8,11 @@ the tracker through `reviews.backlog`, record the outcome; the retry policy is t
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 
 from celery import shared_task
+from django.db import transaction
 
 from incidents.models import Team
 from reviews.backlog import (
@@ -37,44 +40,63 @@ from ybiyri.outbox import attempts_exhausted, retry_delay
 logger = logging.getLogger(__name__)
 
 KEYS_PER_QUERY = 500
+INTERRUPTED = "The batch stopped before reaching this action."
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def action_push_task(action_ids: list[int] | int) -> None:
     """Create or update each action's issue or card; actions another delivery claimed are skipped.
 
-    One claim and one read for the batch, one tracker per team. When the tracker fails transiently
-    (down, 429, 5xx), the batch's remaining actions on that tracker are not tried: they wait with
-    the failed one, so a tracker that is down costs one timeout per batch, not one per action.
-    A message enqueued before pushes were batched carries a single id.
+    One claim and one read for the batch, one tracker per team, and one commit for the outcomes,
+    written once the batch is done (also when it is interrupted): a worker that dies before that
+    leaves its claims to the reconciler, and the label lookup of their next attempt adopts whatever
+    the tracker created. When the tracker fails transiently (down, 429, 5xx), the batch's remaining
+    actions on that tracker are not tried: they wait with the failed one, so a tracker that is down
+    costs one timeout per batch, not one per action. A message enqueued before pushes were batched
+    carries a single id.
     """
     ids = [action_ids] if isinstance(action_ids, int) else action_ids
     trackers: dict[int, Tracker | PermanentTrackerError | None] = {}
     paused: dict[str, tuple[TransientTrackerError, int]] = {}
     deferred: dict[str, list[ImprovementAction]] = {}
-    for push in action_sync_claim(action_ids=ids):
-        team = push.action.incident.team
-        if team.tracker in paused:
-            deferred.setdefault(team.tracker, []).append(push.action)
-            continue
-        if team.pk not in trackers:
-            try:
-                trackers[team.pk] = tracker_for(team)
-            except PermanentTrackerError as error:
-                trackers[team.pk] = error
-        pause = _push(push, trackers[team.pk])
-        if pause is not None:
-            paused[team.tracker] = pause
-    for tracker_name, actions in deferred.items():
-        error, countdown = paused[tracker_name]
-        action_sync_deferred(actions=actions, message=error.message, countdown=countdown)
+    outcomes: list[Callable[[], object]] = []
+    claimed = action_sync_claim(action_ids=ids)
+    try:
+        for push in claimed:
+            team = push.action.incident.team
+            if team.tracker in paused:
+                deferred.setdefault(team.tracker, []).append(push.action)
+                continue
+            if team.pk not in trackers:
+                try:
+                    trackers[team.pk] = tracker_for(team)
+                except PermanentTrackerError as error:
+                    trackers[team.pk] = error
+            record, pause = _push(push, trackers[team.pk])
+            outcomes.append(record)
+            if pause is not None:
+                paused[team.tracker] = pause
+    finally:
+        with transaction.atomic():
+            for record in outcomes:
+                record()
+            for tracker_name, actions in deferred.items():
+                error, countdown = paused[tracker_name]
+                action_sync_deferred(actions=actions, message=error.message, countdown=countdown)
+            reached = len(outcomes) + sum(len(actions) for actions in deferred.values())
+            if reached < len(claimed):
+                action_sync_deferred(
+                    actions=[push.action for push in claimed[reached:]],
+                    message=INTERRUPTED,
+                    countdown=retry_delay(1),
+                )
 
 
 def _push(
     push: ClaimedPush, tracker: Tracker | PermanentTrackerError | None
-) -> tuple[TransientTrackerError, int] | None:
-    """Push one claimed action and record the outcome; on a transient failure, return the error
-    and the countdown of its retry."""
+) -> tuple[Callable[[], object], tuple[TransientTrackerError, int] | None]:
+    """Push one claimed action; return how to record the outcome and, after a transient failure,
+    the error and the countdown of its retry."""
     action = push.action
     pushed = sync_fingerprint(action)
     try:
@@ -88,20 +110,14 @@ def _push(
     except TransientTrackerError as error:
         countdown = retry_delay(action.sync_attempts, error.retry_after)
         if attempts_exhausted(action.sync_attempts):
-            action_sync_failed(
-                action=action, message=f"{error.message} (gave up after {action.sync_attempts} attempts)"
-            )
-        else:
-            logger.warning(
-                "Push of action %s failed (%s); retrying in %ss", action.pk, error.message, countdown
-            )
-            action_sync_will_retry(action=action, message=error.message, countdown=countdown)
-        return error, countdown
+            message = f"{error.message} (gave up after {action.sync_attempts} attempts)"
+            return partial(action_sync_failed, action=action, message=message), (error, countdown)
+        logger.warning("Push of action %s failed (%s); retrying in %ss", action.pk, error.message, countdown)
+        record = partial(action_sync_will_retry, action=action, message=error.message, countdown=countdown)
+        return record, (error, countdown)
     except PermanentTrackerError as error:
-        action_sync_failed(action=action, message=error.message)
-        return None
-    action_sync_succeeded(action=action, item=item, pushed=pushed)
-    return None
+        return partial(action_sync_failed, action=action, message=error.message), None
+    return partial(action_sync_succeeded, action=action, item=item, pushed=pushed), None
 
 
 @shared_task(ignore_result=True)

@@ -1,11 +1,14 @@
 """Pushes claimed and sent in batches, and the label lookup only where an earlier attempt could have
 left an issue behind."""
 
+import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from django.apps import apps
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from reviews.backlog.jira import JiraTracker
 from reviews.backlog.tasks import action_push_task
 from reviews.models import ImprovementAction
 from reviews.services.actions import (
@@ -152,3 +155,28 @@ def test_pushes_requested_before_claims_were_stamped_count_as_claimed(incident, 
     untracked.refresh_from_db()
     assert requested.claimed_at == requested.raised_at
     assert untracked.claimed_at is None
+
+
+def test_an_interrupted_batch_records_what_was_pushed_and_puts_the_rest_back(
+    fake_jira_cloud, jira_team, incident, pm, django_capture_on_commit_callbacks, monkeypatch
+):
+    first, second, third = raise_pending(incident, pm, django_capture_on_commit_callbacks, count=3)
+    create = JiraTracker.create
+    calls = []
+
+    def create_until_the_time_limit(self, action):
+        calls.append(action.pk)
+        if len(calls) == 2:
+            raise SoftTimeLimitExceeded
+        return create(self, action)
+
+    monkeypatch.setattr(JiraTracker, "create", create_until_the_time_limit)
+    with pytest.raises(SoftTimeLimitExceeded):
+        action_push_task.run([first.pk, second.pk, third.pk])
+    rows = {row.pk: row for row in ImprovementAction.objects.all()}
+    assert rows[first.pk].sync_state == SyncState.SYNCED
+    assert rows[first.pk].external_key == "PAY-1"
+    for pk in (second.pk, third.pk):
+        assert (rows[pk].sync_state, rows[pk].sync_attempts) == (SyncState.PENDING, 0)
+        assert "The batch stopped before reaching this action." in rows[pk].sync_error
+    assert len(fake_jira_cloud.issues) == 1
