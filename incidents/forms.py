@@ -14,6 +14,7 @@ from django.utils.functional import lazy
 
 from incidents.models import Incident, Responder, Service, Team, User
 from incidents.selectors import theme_taxonomy
+from ybiyri.widgets import ListSelect
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -286,9 +287,15 @@ class PreferencesForm(forms.Form):
 
 
 class IncidentFilterForm(forms.Form):
-    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, empty_label="All teams")
-    severity = forms.ChoiceField(choices=[("", "Any severity"), *Incident.Severity.choices], required=False)
-    status = forms.ChoiceField(choices=[("", "Any status"), *Incident.Status.choices], required=False)
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.none(), required=False, empty_label="All teams", widget=ListSelect
+    )
+    severity = forms.ChoiceField(
+        choices=[("", "Any severity"), *Incident.Severity.choices], required=False, widget=ListSelect
+    )
+    status = forms.ChoiceField(
+        choices=[("", "Any status"), *Incident.Status.choices], required=False, widget=ListSelect
+    )
     q = forms.CharField(required=False, max_length=200, label="Title contains")
 
     def __init__(self, *args: Any, teams, **kwargs: Any) -> None:
