@@ -1,4 +1,6 @@
+import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -140,3 +142,38 @@ def test_make_run_starts_without_a_secret_key():
             check=False,
         )
         assert result.returncode == 0, f"{command}: {result.stderr}"
+
+
+def test_every_variable_the_settings_read_is_in_the_readme():
+    settings_source = (ROOT / "ybiyri" / "settings.py").read_text()
+    names = set(
+        re.findall(
+            r"(?:env_(?:str|bool|int|money|list|url)|os\.environ\.get|os\.environ\[|checked_url)\(\s*\"([A-Z][A-Z0-9_]+)\"",
+            settings_source,
+        )
+    )
+    assert "DATABASE_URL" in names and "OIDC_RP_CLIENT_ID" in names  # the pattern finds what it should
+    readme = (ROOT / "README.md").read_text()
+    assert sorted(name for name in names if f"`{name}`" not in readme) == []
+
+
+def test_no_setting_is_defined_twice():
+    tree = ast.parse((ROOT / "ybiyri" / "settings.py").read_text())
+    assigned = [
+        target.id
+        for node in tree.body
+        for target in (node.targets if isinstance(node, ast.Assign) else [])
+        if isinstance(target, ast.Name) and target.id.isupper()
+    ]
+    changed_in_place = [
+        node.target.id
+        for node in tree.body
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name)
+    ] + [
+        target.value.id
+        for node in tree.body
+        for target in (node.targets if isinstance(node, ast.Assign) else [])
+        if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)
+    ]
+    assert sorted({name for name in assigned if assigned.count(name) > 1}) == []
+    assert changed_in_place == []
