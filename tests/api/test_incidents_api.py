@@ -103,6 +103,9 @@ def test_directory_collections_list_people_teams_and_services(as_pm, pm, team, s
             "sourcing": "custom",
             "cost_of_delay_per_day": None,
             "guidance": "",
+            "pagerduty_service_ids": [],
+            "opsgenie_teams": [],
+            "alertmanager_matchers": [],
         }
     ]
 
