@@ -14,6 +14,8 @@ Each rule is a pair, the row check and the queryset filter, and every page, API 
 feed goes through them.
 """
 
+from typing import Any
+
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -45,7 +47,7 @@ def sees_everything(user: User) -> bool:
     return user.is_superuser or user.is_problem_manager
 
 
-def review_participations(user: User):
+def review_participations(user: User) -> QuerySet[Review, Any]:
     """Ids of the incidents whose standing review the user facilitates or attends."""
     return (
         Review.objects.filter(Q(facilitator=user) | Q(attendees=user))
@@ -87,7 +89,7 @@ def can_manage_incident(user: User, incident: Incident) -> bool:
     return user.is_authenticated and can_manage_team(user, incident.team_id)
 
 
-def managed_teams(user: User):
+def managed_teams(user: User) -> QuerySet[Team]:
     """Teams in which the user may declare incidents."""
     if sees_everything(user):
         return Team.objects.all()

@@ -2,6 +2,8 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
+from django.db.models import Model
+from django.http import HttpRequest
 
 from incidents.evidence.pagers import check_pager_mapping_free
 from incidents.models import (
@@ -33,7 +35,7 @@ class YbiyriUserAdmin(UserAdmin):
     )
     list_filter = ("is_problem_manager", "is_staff", "is_active", "broadcast_opt_out")
     fieldsets = (
-        *UserAdmin.fieldsets,
+        *(UserAdmin.fieldsets or ()),
         ("ybiyri", {"fields": ("is_problem_manager", "broadcast_opt_out")}),
     )
 
@@ -41,13 +43,15 @@ class YbiyriUserAdmin(UserAdmin):
 class ServiceAdminForm(forms.ModelForm):
     """Refuses a pager mapping that another service holds, as the services page does."""
 
+    # ModelForm's private step that fills the instance and validates it; the stubs leave it and
+    # _update_errors out.
     def _post_clean(self) -> None:
-        super()._post_clean()
+        super()._post_clean()  # type: ignore[misc]
         if not self.errors:
             try:
                 check_pager_mapping_free(self.instance)
             except ValidationError as error:
-                self._update_errors(error)
+                self._update_errors(error)  # type: ignore[attr-defined]
 
 
 class ServiceInline(admin.TabularInline):
@@ -148,10 +152,10 @@ class AuditEntryAdmin(admin.ModelAdmin):
     search_fields = ("target_repr", "actor__username")
     list_select_related = ("actor",)
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
@@ -162,10 +166,10 @@ class ReportGuideAdmin(admin.ModelAdmin):
     fields = ("prompts", "updated_at")
     readonly_fields = ("updated_at",)
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return not ReportGuide.objects.exists()
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 

@@ -8,12 +8,13 @@ read every entry, including those not tied to a team (organisation-wide changes)
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from incidents.access import sees_everything, user_managed_team_ids
 from incidents.models import AuditEntry, Team, User
+from ybiyri.request_types import SignedInRequest
 
 AUDIT_ENTRIES_PER_PAGE = 50
 
@@ -49,7 +50,7 @@ def audit_teams(*, viewer: User) -> QuerySet[Team]:
 
 
 @require_GET
-def audit_log(request: HttpRequest) -> HttpResponse:
+def audit_log(request: SignedInRequest) -> HttpResponse:
     """``/audit/``: the paginated log, filterable by team (slug) and verb; 403 for anyone else."""
     if not can_read_audit_log(viewer=request.user):
         raise PermissionDenied("The audit log is for product managers and problem managers.")

@@ -54,7 +54,7 @@ def calendar_ics(event: CalendarEvent, *, method: str = "REQUEST") -> str:
         address.params["role"] = vText("REQ-PARTICIPANT")
         address.params["partstat"] = vText("NEEDS-ACTION")
         address.params["rsvp"] = vText("TRUE")
-        vevent.add("attendee", address, encode=0)
+        vevent.add("attendee", address, encode=False)
     vevent.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
     calendar.add_component(vevent)
     return calendar.to_ical().decode()

@@ -24,6 +24,11 @@ def new_feed_token() -> str:
 class User(AbstractUser):
     """A member of the organisation."""
 
+    # The ids of the teams the user belongs to and manages, cached on the request's user object by
+    # incidents.access (not fields: set on first use).
+    _ybiyri_team_ids: frozenset[int]
+    _ybiyri_managed_team_ids: frozenset[int]
+
     is_problem_manager = models.BooleanField(
         default=False,
         help_text="Organisation-wide problem manager: sees every incident, including confidential ones.",
@@ -195,7 +200,8 @@ class Service(models.Model):
             if len(values) > MAX_MAPPING_VALUES:
                 errors[name] = [f"Give at most {MAX_MAPPING_VALUES}."]
                 continue
-            cleaned, problems = [], []
+            cleaned: list[str] = []
+            problems: list[str] = []
             for value in values:
                 try:
                     value = normalise(value)
@@ -229,7 +235,7 @@ class Service(models.Model):
 
     @property
     def on_call(self) -> str:
-        if self.on_call_team_id:
+        if self.on_call_team is not None:
             return self.on_call_team.name
         if self.operating_model == self.OperatingModel.YOU_BUILD_IT:
             return f"{self.team.name} (the owning product team)"

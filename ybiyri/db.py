@@ -19,7 +19,7 @@ def lock_row[M: models.Model](source: type[M] | models.QuerySet[M], pk: Any) -> 
     return queryset.select_for_update(of=("self",)).get(pk=pk)
 
 
-def insert_or_refuse[M: models.Model](insert: Callable[[], M], *, refusal: ValidationError) -> M:
+def insert_or_refuse[M](insert: Callable[[], M], *, refusal: ValidationError) -> M:
     """Run `insert` in a savepoint; a unique constraint it breaks (someone inserted the same row
     since the caller checked) raises `refusal` instead of an IntegrityError, and the caller's
     transaction stays usable."""

@@ -4,6 +4,7 @@ events, and the pager drafts' confirmation. Thin views over `incidents.evidence`
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.pagination import CursorPagination
@@ -122,7 +123,9 @@ class EvidenceList(generics.ListAPIView):
     pagination_class = EvidenceCursor
     filter_backends: list = []
 
-    def get_queryset(self):
+    request: SignedInApiRequest
+
+    def get_queryset(self) -> QuerySet[Evidence]:
         if getattr(self, "swagger_fake_view", False):
             return Evidence.objects.none()
         incident = access_incident(user=self.request.user, incident_id=self.kwargs["pk"])
@@ -158,6 +161,7 @@ class SlackImportCreate(APIView):
 class SlackImportDetail(generics.RetrieveAPIView):
     """One import job, for its progress."""
 
+    request: SignedInApiRequest
     schema = ErrorDocumentingSchema()
     serializer_class = SlackImportSerializer
 

@@ -50,8 +50,12 @@ class UserSerializer(serializers.ModelSerializer):
 
 
 class TeamSerializer(serializers.ModelSerializer):
-    members = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-    product_managers = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    members: serializers.PrimaryKeyRelatedField[User] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
+    product_managers: serializers.PrimaryKeyRelatedField[User] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
 
     class Meta:
         model = Team
@@ -194,15 +198,19 @@ class IncidentInputSerializer(serializers.Serializer):
     mitigated_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     resolved_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     confidential = serializers.BooleanField(required=False, default=False)
-    responders = ResponderInputSerializer(many=True, required=False, default=list, max_length=100)
+    # many=True takes the ListSerializer's max_length, which the stubs leave out.
+    responders = ResponderInputSerializer(many=True, required=False, default=list, max_length=100)  # type: ignore[call-arg]
 
 
 class IncidentUpdateSerializer(IncidentInputSerializer):
-    responders = None  # responders have their own endpoint
+    # Responders have their own endpoint. None drops an inherited field; the stubs type it as the field.
+    responders = None  # type: ignore[assignment]
 
 
 class AnalysisSerializer(serializers.ModelSerializer):
-    themes = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    themes: serializers.PrimaryKeyRelatedField[LearningTheme] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
 
     class Meta:
         model = AnalysisSession

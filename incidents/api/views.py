@@ -6,7 +6,7 @@ it is visible but not yours to change) and calls one service.
 """
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
@@ -77,10 +77,11 @@ class ApiViewSet(viewsets.GenericViewSet):
     lookup_value_regex = "[0-9]+"
     #: The model listed, for the schema generator (which has no signed-in user to ask).
     schema_model: type[Model]
+    request: SignedInApiRequest
 
     def get_queryset(self) -> QuerySet:
         if getattr(self, "swagger_fake_view", False):
-            return self.schema_model.objects.none()
+            return self.schema_model._default_manager.none()
         return self.visible_queryset()
 
     def visible_queryset(self) -> QuerySet:
@@ -160,12 +161,12 @@ class TeamViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
             name=data.pop("name"),
             members=data.pop("members", ()),
             product_managers=data.pop("product_managers", ()),
-            fields=data,
+            fields=cast(services.TeamFields, data),
         )
         return Response(TeamSerializer(team).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: SignedInApiRequest, pk: str) -> Response:
-        team = access_team(user=request.user, team_id=pk, for_edit=True)
+        team = access_team(user=request.user, team_id=int(pk), for_edit=True)
         serializer = TeamInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -174,7 +175,7 @@ class TeamViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
             by=request.user,
             members=data.pop("members", None),
             product_managers=data.pop("product_managers", None),
-            changes=data,
+            changes=cast(services.TeamFields, data),
         )
         return Response(TeamSerializer(team).data)
 
@@ -204,12 +205,15 @@ class ServiceViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixi
         if not can_manage_team(request.user, data["team"]):
             raise PermissionDenied("Only the team's product managers add its services.")
         service = services.service_create(
-            by=request.user, team=data.pop("team"), name=data.pop("name"), fields=data
+            by=request.user,
+            team=data.pop("team"),
+            name=data.pop("name"),
+            fields=cast(services.ServiceFields, data),
         )
         return Response(ServiceSerializer(service).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: SignedInApiRequest, pk: str) -> Response:
-        service = access_service(user=request.user, service_id=pk, for_edit=True)
+        service = access_service(user=request.user, service_id=int(pk), for_edit=True)
         serializer = ServiceUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         service = services.service_update(service=service, by=request.user, changes=serializer.validated_data)
@@ -264,7 +268,7 @@ class IncidentViewSet(ApiViewSet, mixins.ListModelMixin):
         return selectors.incident_list_with_responders(viewer=self.request.user)
 
     def retrieve(self, request: SignedInApiRequest, pk: str) -> Response:
-        access_incident(user=request.user, incident_id=pk)
+        access_incident(user=request.user, incident_id=int(pk))
         return Response(IncidentSerializer(get_object_or_404(self.visible_queryset(), pk=pk)).data)
 
     def create(self, request: SignedInApiRequest) -> Response:
@@ -281,13 +285,15 @@ class IncidentViewSet(ApiViewSet, mixins.ListModelMixin):
         return Response(IncidentSerializer(incident).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: SignedInApiRequest, pk: str) -> Response:
-        incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
+        incident = access_incident(user=request.user, incident_id=int(pk), for_manage=True)
         serializer = IncidentUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
         if "team" in changes and not can_manage_team(request.user, changes["team"]):
             raise PermissionDenied("You can only move an incident to a team you manage.")
-        services.incident_update(incident=incident, by=request.user, changes=changes)
+        services.incident_update(
+            incident=incident, by=request.user, changes=cast(services.IncidentFields, changes)
+        )
         return Response(IncidentSerializer(get_object_or_404(self.visible_queryset(), pk=pk)).data)
 
     @extend_schema(
@@ -303,14 +309,14 @@ class IncidentViewSet(ApiViewSet, mixins.ListModelMixin):
     def responders(self, request: SignedInApiRequest, pk: str) -> Response:
         """The incident's responders; POST adds one (product managers)."""
         if request.method == "POST":
-            incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
+            incident = access_incident(user=request.user, incident_id=int(pk), for_manage=True)
             serializer = ResponderInputSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             responder = services.responder_add(
                 incident=incident, by=request.user, **serializer.validated_data
             )
             return Response(ResponderSerializer(responder).data, status=status.HTTP_201_CREATED)
-        incident = access_incident(user=request.user, incident_id=pk)
+        incident = access_incident(user=request.user, incident_id=int(pk))
         return self.paginated(selectors.incident_responders(incident=incident), ResponderSerializer)
 
     @extend_schema(
@@ -321,7 +327,7 @@ class IncidentViewSet(ApiViewSet, mixins.ListModelMixin):
     @action(detail=True, methods=["delete"], url_path=r"responders/(?P<responder_id>[0-9]+)")
     def remove_responder(self, request: SignedInApiRequest, pk: str, responder_id: str) -> Response:
         """Remove a responder who has not analysed the incident yet (product managers)."""
-        incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
+        incident = access_incident(user=request.user, incident_id=int(pk), for_manage=True)
         responder = get_object_or_404(incident.responders.select_related("user"), pk=responder_id)
         services.responder_remove(responder=responder, by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -335,7 +341,7 @@ class IncidentViewSet(ApiViewSet, mixins.ListModelMixin):
     )
     def timeline(self, request: SignedInApiRequest, pk: str) -> Response:
         """The merged timeline: key events of the submitted analyses (and the caller's own), in time order."""
-        incident = access_incident(user=request.user, incident_id=pk)
+        incident = access_incident(user=request.user, incident_id=int(pk))
         return self.paginated(
             selectors.incident_timeline(incident=incident, viewer=request.user), KeyEventSerializer
         )
@@ -367,7 +373,7 @@ class AnalysisViewSet(ApiViewSet, mixins.ListModelMixin):
         return selectors.readable_analyses(viewer=self.request.user)
 
     def retrieve(self, request: SignedInApiRequest, pk: str) -> Response:
-        return Response(AnalysisSerializer(access_analysis(user=request.user, analysis_id=pk)).data)
+        return Response(AnalysisSerializer(access_analysis(user=request.user, analysis_id=int(pk))).data)
 
     def create(self, request: SignedInApiRequest) -> Response:
         serializer = AnalysisAllocateSerializer(data=request.data)
@@ -386,12 +392,17 @@ class AnalysisViewSet(ApiViewSet, mixins.ListModelMixin):
         return Response(AnalysisSerializer(analysis).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: SignedInApiRequest, pk: str) -> Response:
-        analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
+        analysis = access_analysis(user=request.user, analysis_id=int(pk), for_edit=True)
         serializer = AnalysisSaveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
         version = changes.pop("version")
-        saved = services.analysis_save(analysis=analysis, by=request.user, version=version, changes=changes)
+        saved = services.analysis_save(
+            analysis=analysis,
+            by=request.user,
+            version=version,
+            changes=cast(services.AnalysisReportFields, changes),
+        )
         return Response(AnalysisSerializer(saved).data)
 
     @extend_schema(request=AnalysisWaiveSerializer, responses=AnalysisStateSerializer)
@@ -399,7 +410,7 @@ class AnalysisViewSet(ApiViewSet, mixins.ListModelMixin):
     def waive(self, request: SignedInApiRequest, pk: str) -> Response:
         """Let the learning loop close without this analysis, giving the reason (product and
         problem managers); the narrative may then be published without it."""
-        analysis = access_analysis_to_manage(user=request.user, analysis_id=pk)
+        analysis = access_analysis_to_manage(user=request.user, analysis_id=int(pk))
         serializer = AnalysisWaiveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         waived = services.analysis_waive(analysis=analysis, by=request.user, **serializer.validated_data)
@@ -409,25 +420,33 @@ class AnalysisViewSet(ApiViewSet, mixins.ListModelMixin):
     @action(detail=True, methods=["post"])
     def submit(self, request: SignedInApiRequest, pk: str) -> Response:
         """Submit the analysis: it is locked and the product managers are told (analyst only)."""
-        analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
+        analysis = access_analysis(user=request.user, analysis_id=int(pk), for_edit=True)
         return Response(AnalysisSerializer(services.analysis_submit(analysis=analysis, by=request.user)).data)
 
 
-class ChildViewSet(ApiViewSet, mixins.ListModelMixin):
+class ChildViewSet[P: Model](ApiViewSet, mixins.ListModelMixin):
     """Rows that belong to a parent (an analysis, a review): read, added and deleted under the
     parent's access rule, through the services named by `add_part` and `remove_part`."""
 
-    model: type
+    model: type[P]
     parent_field: str
     input_serializer: type[serializers.Serializer]
     http_method_names = ["get", "post", "delete", "head", "options"]
 
-    def access_parent(self, parent_id: int, *, for_change: bool):
+    def access_parent(self, parent_id: int, *, for_change: bool) -> Model:
         """The parent through its `access_*` function (404/403 raised there)."""
         raise NotImplementedError
 
-    def get_part(self, pk: str, *, for_change: bool = False):
-        part = get_object_or_404(self.model.objects.select_related(self.parent_field), pk=pk)
+    def add_part(self, **kwargs: Any) -> P:
+        """Add a row to the parent named in `kwargs`, through its service."""
+        raise NotImplementedError
+
+    def remove_part(self, part: P, *, by: User) -> None:
+        """Delete a row, through its service."""
+        raise NotImplementedError
+
+    def get_part(self, pk: str, *, for_change: bool = False) -> P:
+        part = get_object_or_404(self.model._default_manager.select_related(self.parent_field), pk=pk)
         parent = self.access_parent(getattr(part, f"{self.parent_field}_id"), for_change=for_change)
         setattr(part, self.parent_field, parent)
         return part
@@ -451,20 +470,19 @@ class ChildViewSet(ApiViewSet, mixins.ListModelMixin):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class AnalysisPartViewSet(ChildViewSet):
+class AnalysisPartViewSet[P: (Interview, KeyEvent)](ChildViewSet[P]):
     """What an analysis holds: listed for readers, added and deleted by the analyst only."""
 
-    model: type[Interview] | type[KeyEvent]
     parent_field = "analysis"
 
-    def access_parent(self, parent_id: int, *, for_change: bool):
+    def access_parent(self, parent_id: int, *, for_change: bool) -> AnalysisSession:
         return access_analysis(user=self.request.user, analysis_id=parent_id, for_edit=for_change)
 
 
 @extend_schema_view(
     create=extend_schema(request=InterviewInputSerializer, responses={201: InterviewSerializer})
 )
-class InterviewViewSet(AnalysisPartViewSet):
+class InterviewViewSet(AnalysisPartViewSet[Interview]):
     """Interviews held during an analysis."""
 
     model = Interview
@@ -488,7 +506,7 @@ class InterviewViewSet(AnalysisPartViewSet):
 @extend_schema_view(
     create=extend_schema(request=KeyEventInputSerializer, responses={201: KeyEventSerializer})
 )
-class KeyEventViewSet(AnalysisPartViewSet):
+class KeyEventViewSet(AnalysisPartViewSet[KeyEvent]):
     """Key events established by analyses (the incident's merged timeline is on the incident)."""
 
     model = KeyEvent

@@ -80,7 +80,7 @@ class Evidence(models.Model):
 
     @property
     def who(self) -> str:
-        if self.author_id:
+        if self.author is not None:
             return self.author.display_name
         return self.author_name or self.author_email or "unknown"
 

@@ -5,7 +5,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
 from incidents.api.serializers import id_field
-from incidents.models import Incident, Team, User
+from incidents.models import Incident, KeyEvent, LearningTheme, Team, User
 from reviews.broadcast.selectors import recipient_display
 from reviews.markdown import render_markdown
 from reviews.models import (
@@ -37,7 +37,9 @@ NarrativeStatus = Narrative.Status
 
 class ReviewSerializer(serializers.ModelSerializer):
     video_url = serializers.CharField(read_only=True, help_text="A video call URL, or empty.")
-    attendees = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    attendees: serializers.PrimaryKeyRelatedField[User] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
     ends_at = serializers.DateTimeField(read_only=True)
 
     class Meta:
@@ -87,8 +89,12 @@ def id_list_field(help_text: str) -> serializers.ListField:
 
 
 class ContributingFactorSerializer(serializers.ModelSerializer):
-    themes = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-    key_events = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    themes: serializers.PrimaryKeyRelatedField[LearningTheme] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
+    key_events: serializers.PrimaryKeyRelatedField[KeyEvent] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
 
     class Meta:
         model = ContributingFactor
@@ -108,7 +114,9 @@ class ContributingFactorInputSerializer(FactorLinksSerializer):
 
 
 class LearningSerializer(serializers.ModelSerializer):
-    factors = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    factors: serializers.PrimaryKeyRelatedField[ContributingFactor] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
 
     class Meta:
         model = Learning
@@ -131,8 +139,12 @@ class ActionLinksSerializer(serializers.Serializer):
 
 
 class ActionSerializer(serializers.ModelSerializer):
-    learnings = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-    factors = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    learnings: serializers.PrimaryKeyRelatedField[Learning] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
+    factors: serializers.PrimaryKeyRelatedField[ContributingFactor] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
     external_url = serializers.CharField(read_only=True, help_text="The tracker's URL, empty until synced.")
     cost_of_delay_seconds = serializers.SerializerMethodField(
         help_text="From raised to done, or to now while not done: the cost of delay so far."
@@ -200,9 +212,10 @@ class ActionRaiseSerializer(ActionUpdateSerializer):
         choices=ImprovementAction.Priority.choices, default=ImprovementAction.Priority.MEDIUM
     )
     due_date = serializers.DateField(allow_null=True, required=False, default=None)
-    status = None
-    effort_estimate_hours = None
-    effort_actual_hours = None
+    # None drops an inherited field (DRF's way); the stubs type the attribute as the field only.
+    status = None  # type: ignore[assignment]
+    effort_estimate_hours = None  # type: ignore[assignment]
+    effort_actual_hours = None  # type: ignore[assignment]
 
 
 ACTION_FILTERS = [
@@ -344,7 +357,9 @@ TrainingKind = Training.Kind
 
 
 class TrainingSerializer(serializers.ModelSerializer):
-    attendees = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    attendees: serializers.PrimaryKeyRelatedField[User] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
 
     class Meta:
         model = Training

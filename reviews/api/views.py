@@ -2,7 +2,7 @@
 views over ``reviews.services``, ``reviews.selectors`` and ``reviews.access`` (see incidents/api/
 for the conventions)."""
 
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -67,7 +67,7 @@ from reviews.models import (
 )
 from reviews.services import narrative as narrative_services
 from reviews.services import review as review_services
-from reviews.services.actions import action_raise, action_retry_sync, action_update
+from reviews.services.actions import ActionFields, action_raise, action_retry_sync, action_update
 from reviews.services.effort import EFFORT_FIELDS, action_effort_set
 from reviews.services.traceability import action_link, factor_link, learning_link
 from reviews.services.trainings import training_delete, training_record
@@ -100,7 +100,7 @@ class ReviewViewSet(ApiViewSet, mixins.ListModelMixin):
         return selectors.review_list(viewer=self.request.user)
 
     def retrieve(self, request: SignedInApiRequest, pk: str) -> Response:
-        review = access_review(user=request.user, review_id=pk)
+        review = access_review(user=request.user, review_id=int(pk))
         return Response(ReviewSerializer(review).data)
 
     def create(self, request: SignedInApiRequest) -> Response:
@@ -117,13 +117,16 @@ class ReviewViewSet(ApiViewSet, mixins.ListModelMixin):
         return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: SignedInApiRequest, pk: str) -> Response:
-        review = access_review(user=request.user, review_id=pk, for_manage=True)
+        review = access_review(user=request.user, review_id=int(pk), for_manage=True)
         serializer = MeetingInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
         attendees = changes.pop("attendees", None)
         review = review_services.review_reschedule(
-            review=review, by=request.user, changes=changes, attendees=attendees
+            review=review,
+            by=request.user,
+            changes=cast(review_services.MeetingFields, changes),
+            attendees=attendees,
         )
         return Response(ReviewSerializer(review).data)
 
@@ -131,14 +134,14 @@ class ReviewViewSet(ApiViewSet, mixins.ListModelMixin):
     @action(detail=True, methods=["post"])
     def cancel(self, request: SignedInApiRequest, pk: str) -> Response:
         """Cancel the review; attendees get a calendar CANCEL."""
-        review = access_review(user=request.user, review_id=pk, for_manage=True)
+        review = access_review(user=request.user, review_id=int(pk), for_manage=True)
         return Response(ReviewSerializer(review_services.review_cancel(review=review, by=request.user)).data)
 
     @extend_schema(request=None, responses=ReviewSerializer)
     @action(detail=True, methods=["post"])
     def held(self, request: SignedInApiRequest, pk: str) -> Response:
         """Record that the review was held, now."""
-        review = access_review(user=request.user, review_id=pk, for_manage=True)
+        review = access_review(user=request.user, review_id=int(pk), for_manage=True)
         return Response(
             ReviewSerializer(review_services.review_mark_held(review=review, by=request.user)).data
         )
@@ -151,15 +154,14 @@ def link_ids(data: dict, *names: str) -> dict[str, list[int]]:
     return {f"{singular[name]}_ids": data.pop(name) for name in names if name in data}
 
 
-class ReviewOutcomeViewSet(ChildViewSet):
+class ReviewOutcomeViewSet[P: (ContributingFactor, Learning)](ChildViewSet[P]):
     """What a review produces: readable by whoever sees the incident, added, linked and deleted by
     the facilitator and the team's product managers."""
 
-    model: type[ContributingFactor] | type[Learning]
     parent_field = "review"
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
-    def access_parent(self, parent_id: int, *, for_change: bool):
+    def access_parent(self, parent_id: int, *, for_change: bool) -> Review:
         return access_review(user=self.request.user, review_id=parent_id, for_manage=for_change)
 
 
@@ -168,7 +170,7 @@ class ReviewOutcomeViewSet(ChildViewSet):
         request=ContributingFactorInputSerializer, responses={201: ContributingFactorSerializer}
     )
 )
-class ContributingFactorViewSet(ReviewOutcomeViewSet):
+class ContributingFactorViewSet(ReviewOutcomeViewSet[ContributingFactor]):
     """Contributing factors, each human or technical."""
 
     model = ContributingFactor
@@ -205,7 +207,7 @@ class ContributingFactorViewSet(ReviewOutcomeViewSet):
 @extend_schema_view(
     create=extend_schema(request=LearningInputSerializer, responses={201: LearningSerializer})
 )
-class LearningViewSet(ReviewOutcomeViewSet):
+class LearningViewSet(ReviewOutcomeViewSet[Learning]):
     """The most valuable learnings, ranked (1 is the most valuable); new ones join at the bottom."""
 
     model = Learning
@@ -272,7 +274,7 @@ class ActionViewSet(ApiViewSet, mixins.ListModelMixin):
         return actions
 
     def retrieve(self, request: SignedInApiRequest, pk: str) -> Response:
-        return Response(ActionSerializer(access_action(user=request.user, action_id=pk)).data)
+        return Response(ActionSerializer(access_action(user=request.user, action_id=int(pk))).data)
 
     def create(self, request: SignedInApiRequest) -> Response:
         serializer = ActionRaiseSerializer(data=request.data)
@@ -296,7 +298,7 @@ class ActionViewSet(ApiViewSet, mixins.ListModelMixin):
         return Response(ActionSerializer(action).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: SignedInApiRequest, pk: str) -> Response:
-        action = access_action(user=request.user, action_id=pk, for_edit=True)
+        action = access_action(user=request.user, action_id=int(pk), for_edit=True)
         serializer = ActionUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
@@ -304,7 +306,7 @@ class ActionViewSet(ApiViewSet, mixins.ListModelMixin):
         links = link_ids(changes, "learnings", "factors")
         with transaction.atomic():  # every change of the request, or none
             if changes:
-                action = action_update(action=action, by=request.user, changes=changes)
+                action = action_update(action=action, by=request.user, changes=cast(ActionFields, changes))
             if effort:
                 action = action_effort_set(action=action, by=request.user, **effort)
             if links:
@@ -315,7 +317,7 @@ class ActionViewSet(ApiViewSet, mixins.ListModelMixin):
     @action(detail=True, methods=["post"], url_path="retry-sync")
     def retry_sync(self, request: SignedInApiRequest, pk: str) -> Response:
         """Push the action to the team's tracker again (after a failure or a configuration fix)."""
-        action = access_action(user=request.user, action_id=pk, for_edit=True)
+        action = access_action(user=request.user, action_id=int(pk), for_edit=True)
         action = action_retry_sync(action=action, by=request.user)
         # Without a broker the push ran as the transaction committed: answer with what it left.
         action.refresh_from_db()
@@ -346,7 +348,7 @@ class NarrativeViewSet(ApiViewSet, mixins.ListModelMixin):
         viewer = self.request.user
         if criteria.get("status") == Narrative.Status.DRAFT:
             return selectors.narrative_drafts(viewer=viewer)
-        return selectors.narrative_library(
+        library = selectors.narrative_library(
             viewer=viewer,
             query=criteria.get("search", ""),
             team_id=criteria.get("team"),
@@ -354,9 +356,12 @@ class NarrativeViewSet(ApiViewSet, mixins.ListModelMixin):
             severity=criteria.get("severity", ""),
             theme_id=criteria.get("theme"),
         )
+        # A search's two tiers (SearchResults) are a sequence that the paginator reads as it reads a
+        # queryset; this view set has no filter backend that would need more.
+        return cast(QuerySet[Narrative], library)
 
     def retrieve(self, request: SignedInApiRequest, pk: str) -> Response:
-        return Response(NarrativeSerializer(access_narrative(user=request.user, narrative_id=pk)).data)
+        return Response(NarrativeSerializer(access_narrative(user=request.user, narrative_id=int(pk))).data)
 
     def create(self, request: SignedInApiRequest) -> Response:
         serializer = NarrativeDraftSerializer(data=request.data)
@@ -371,13 +376,16 @@ class NarrativeViewSet(ApiViewSet, mixins.ListModelMixin):
         return Response(NarrativeSerializer(narrative).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: SignedInApiRequest, pk: str) -> Response:
-        narrative = access_narrative(user=request.user, narrative_id=pk, for_edit=True)
+        narrative = access_narrative(user=request.user, narrative_id=int(pk), for_edit=True)
         serializer = NarrativeSaveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
         version = changes.pop("version")
         saved = narrative_services.narrative_save(
-            narrative=narrative, by=request.user, version=version, changes=changes
+            narrative=narrative,
+            by=request.user,
+            version=version,
+            changes=cast(narrative_services.NarrativeFields, changes),
         )
         return Response(NarrativeSerializer(saved).data)
 
@@ -389,7 +397,7 @@ class NarrativeViewSet(ApiViewSet, mixins.ListModelMixin):
         """Publish to the whole organisation and broadcast (the incident's team and the review's
         facilitator), once every analysis is submitted or waived and the review held: 409 with
         `missing` otherwise. Product and problem managers may publish anyway with `override_reason`."""
-        narrative = access_narrative(user=request.user, narrative_id=pk, for_publish=True)
+        narrative = access_narrative(user=request.user, narrative_id=int(pk), for_publish=True)
         serializer = NarrativePublishSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -446,6 +454,6 @@ class TrainingViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMix
 
     def destroy(self, request: SignedInApiRequest, pk: str) -> Response:
         training_delete(
-            training=access_training(user=request.user, training_id=pk, for_manage=True), by=request.user
+            training=access_training(user=request.user, training_id=int(pk), for_manage=True), by=request.user
         )
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -8,6 +8,7 @@ there. A person who clears a value hands it back to the tracker.
 """
 
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
@@ -57,7 +58,7 @@ def action_effort_from_tracker(*, action: ImprovementAction, item: RemoteItem, t
     """Take the item's time tracking into the effort nobody has entered here. `tracked` is the rule
     that the item speaks for the action (`tracked_by_q`), checked in the same conditional update, as
     is the rule that no person's value is replaced. Returns True if the action changed."""
-    changed = {}
+    changed: dict[str, Any] = {}
     for name, value in (
         ("effort_estimate_hours", item.effort_estimate_hours),
         ("effort_actual_hours", item.effort_actual_hours),
