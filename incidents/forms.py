@@ -1,18 +1,19 @@
 """Forms for the incident and analysis pages: they parse input; rules live in the services."""
 
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.functional import lazy
 
-from incidents.models import Incident, Responder, Service, Team, User
+from incidents.models import AnalysisSession, Incident, Interview, KeyEvent, Responder, Service, Team, User
 from incidents.selectors import theme_taxonomy
 from ybiyri.widgets import ListSelect
 
@@ -65,19 +66,19 @@ class MemberField(forms.CharField):
             }
         )
 
-    def prepare_value(self, value):
+    def prepare_value(self, value: Any) -> Any:
         if isinstance(value, User):
             return value.username
         if isinstance(value, list | tuple):
             return ", ".join(item.username if isinstance(item, User) else str(item) for item in value)
         return value
 
-    def clean(self, value):
+    def clean(self, value: Any) -> User | list[User] | None:
         text = super().clean(value)
         names = [name.strip() for name in (text or "").split(",") if name.strip()]
         if not self.multiple and len(names) > 1:
             raise ValidationError("Enter one member.")
-        found = {}
+        found: dict[str, User] = {}
         if names:
             lowered = [name.lower() for name in names]
             candidates = User.objects.filter(is_active=True).annotate(
@@ -98,12 +99,17 @@ class MemberField(forms.CharField):
         return users[0] if users else None
 
 
+class ServiceChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, service: Service) -> str:
+        return f"{service.name} ({service.team.name})"
+
+
 class IncidentForm(forms.Form):
     title = forms.CharField(max_length=200)
     summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=10000)
     severity = forms.ChoiceField(choices=Incident.Severity.choices, initial=Incident.Severity.SEV3)
     team = forms.ModelChoiceField(queryset=Team.objects.none())
-    service = forms.ModelChoiceField(queryset=Service.objects.select_related("team"))
+    service = ServiceChoiceField(queryset=Service.objects.select_related("team"))
     started_at = datetime_field(label="Started")
     detected_at = datetime_field(required=False, label="Detected")
     mitigated_at = datetime_field(required=False, label="Mitigated")
@@ -112,11 +118,12 @@ class IncidentForm(forms.Form):
         required=False, help_text="Only the team, its responders and problem managers will see it."
     )
 
-    def __init__(self, *args: Any, teams, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, teams: QuerySet[Team], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["team"].queryset = teams
-        self.fields["service"].queryset = Service.objects.filter(team__in=teams).select_related("team")
-        self.fields["service"].label_from_instance = lambda service: f"{service.name} ({service.team.name})"
+        cast(forms.ModelChoiceField, self.fields["team"]).queryset = teams
+        cast(forms.ModelChoiceField, self.fields["service"]).queryset = Service.objects.filter(
+            team__in=teams
+        ).select_related("team")
 
 
 class DeclareIncidentForm(IncidentForm):
@@ -172,7 +179,11 @@ class AllocationForm(forms.Form):
             )
             self.rows.append((responder, analysis, prefix))
 
-    def bound_rows(self):
+    def bound_rows(
+        self,
+    ) -> Iterator[
+        tuple[Responder, AnalysisSession | None, forms.BoundField, forms.BoundField, forms.BoundField]
+    ]:
         for responder, analysis, prefix in self.rows:
             yield (
                 responder,
@@ -182,8 +193,9 @@ class AllocationForm(forms.Form):
                 self[f"{prefix}_due"],
             )
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         chosen = []
         for responder, _analysis, prefix in self.rows:
             if not cleaned.get(f"{prefix}_include"):
@@ -246,11 +258,11 @@ class InterviewForm(forms.Form):
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=20000)
 
     @staticmethod
-    def prefix_for(interview) -> str:
+    def prefix_for(interview: Interview | KeyEvent) -> str:
         return f"interview-{interview.pk}"
 
     @classmethod
-    def editing(cls, interview) -> "InterviewForm":
+    def editing(cls, interview: Interview) -> "InterviewForm":
         initial = {
             "interviewee": interview.interviewee,
             "held_at": timezone.localtime(interview.held_at),
@@ -267,11 +279,11 @@ class KeyEventForm(forms.Form):
     evidence_url = forms.URLField(required=False, max_length=500, label="Evidence link")
 
     @staticmethod
-    def prefix_for(event) -> str:
+    def prefix_for(event: KeyEvent | Interview) -> str:
         return f"key-event-{event.pk}"
 
     @classmethod
-    def editing(cls, event) -> "KeyEventForm":
+    def editing(cls, event: KeyEvent) -> "KeyEventForm":
         initial = {
             "occurred_at": timezone.localtime(event.occurred_at),
             "description": event.description,
@@ -298,12 +310,12 @@ class IncidentFilterForm(forms.Form):
     )
     q = forms.CharField(required=False, max_length=200, label="Title contains")
 
-    def __init__(self, *args: Any, teams, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, teams: QuerySet[Team], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["team"].queryset = teams
+        cast(forms.ModelChoiceField, self.fields["team"]).queryset = teams
 
 
-def add_service_errors(form: forms.Form, error: ValidationError) -> None:
+def add_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
     """Show a service's ValidationError on the form: on its field when the form has it, else on top."""
     if hasattr(error, "error_dict"):
         for field, errors in error.error_dict.items():
@@ -311,8 +323,8 @@ def add_service_errors(form: forms.Form, error: ValidationError) -> None:
             for message in errors:
                 form.add_error(target, message)
     else:
-        for message in error.messages:
-            form.add_error(None, message)
+        for text in error.messages:
+            form.add_error(None, text)
 
 
 class LinesField(forms.CharField):
@@ -323,13 +335,14 @@ class LinesField(forms.CharField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(required=False, max_length=10_000, **kwargs)
 
-    def prepare_value(self, value):
+    def prepare_value(self, value: Any) -> Any:
         return "\n".join(value) if isinstance(value, list) else value
 
-    def to_python(self, value) -> list[str]:
-        return [line.strip() for line in super().to_python(value).splitlines() if line.strip()]
+    # A field whose value is a list of texts, as MultipleChoiceField's is (its stubs ignore the same).
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        return [line.strip() for line in (super().to_python(value) or "").splitlines() if line.strip()]
 
-    def has_changed(self, initial, data) -> bool:
+    def has_changed(self, initial: Any, data: Any) -> bool:
         return (initial or []) != self.to_python(data)
 
 

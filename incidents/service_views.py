@@ -1,6 +1,8 @@
 """The services pages: every service with its operating model and how its incidents went; each
 service edited by the product managers of its team."""
 
+from typing import cast
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
@@ -11,6 +13,7 @@ from incidents import selectors, services
 from incidents.access import access_service, editable_services_q
 from incidents.forms import ServiceForm, add_service_errors
 from incidents.models import Service
+from incidents.services import ServiceFields
 from ybiyri.request_types import SignedInRequest
 from ybiyri.views import page_of
 
@@ -35,7 +38,7 @@ def service_edit(request: SignedInRequest, pk: int) -> HttpResponse:
     service = access_service(user=request.user, service_id=pk, for_edit=True)
     form = ServiceForm(request.POST or None, instance=service)
     if request.method == "POST" and form.is_valid():
-        changes = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        changes = cast(ServiceFields, {name: form.cleaned_data[name] for name in form.Meta.fields})
         try:
             services.service_update(
                 service=access_service(user=request.user, service_id=pk), by=request.user, changes=changes

@@ -1,10 +1,14 @@
 """HTML views for incidents and analyses: parse, call one service or selector, render."""
 
 import difflib
+from collections.abc import Callable
+from typing import Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
+from django.db.models import Model
+from django.forms import Form
 from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
@@ -34,11 +38,11 @@ from incidents.forms import (
     ResponderRoleForm,
     add_service_errors,
 )
-from incidents.models import Interview, KeyEvent, ReportGuide, Responder
+from incidents.models import AnalysisSession, Incident, Interview, KeyEvent, ReportGuide, Responder
 from reviews.markdown import render_markdown
 from reviews.selectors import narratives_recent, reviews_upcoming
 from ybiyri.request_types import SignedInRequest
-from ybiyri.views import call_reporting, page_of, understood_filters
+from ybiyri.views import call_reporting, for_template, page_of, understood_filters
 
 INCIDENTS_PER_PAGE = 25
 TIMELINE_PER_PAGE = 50
@@ -121,13 +125,15 @@ def incident_declare(request: SignedInRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def incident_edit(request: SignedInRequest, pk: int) -> HttpResponse:
     incident = access_incident(user=request.user, incident_id=pk, for_manage=True)
-    fields = ("title", "summary", "severity", "team", "service", "started_at", "detected_at")
+    fields: tuple[str, ...] = ("title", "summary", "severity", "team", "service", "started_at", "detected_at")
     fields += ("mitigated_at", "resolved_at", "confidential")
     initial = {name: getattr(incident, name) for name in fields}
     form = IncidentForm(request.POST or None, initial=initial, teams=managed_teams(request.user))
     if request.method == "POST" and form.is_valid():
         try:
-            services.incident_update(incident=incident, by=request.user, changes=form.cleaned_data)
+            services.incident_update(
+                incident=incident, by=request.user, changes=cast(services.IncidentFields, form.cleaned_data)
+            )
         except ValidationError as error:
             add_service_errors(form, error)
         else:
@@ -137,7 +143,9 @@ def incident_edit(request: SignedInRequest, pk: int) -> HttpResponse:
     return render(request, "incidents/incident_form.html", context, status=400 if form.errors else 200)
 
 
-def responders_context(request: SignedInRequest, incident, *, invalid_role=None) -> dict:
+def responders_context(
+    request: SignedInRequest, incident: Incident, *, invalid_role: tuple[int, ResponderRoleForm] | None = None
+) -> dict[str, Any]:
     """The responders card: each responder with their analysis and, for managers, their role form
     (`invalid_role`, a (responder id, form) just refused, keeps what was typed and its error)."""
     can_manage = can_manage_incident(request.user, incident)
@@ -146,13 +154,14 @@ def responders_context(request: SignedInRequest, incident, *, invalid_role=None)
         analysis = getattr(responder, "analysis", None)
         if analysis is not None:
             analysis.incident = incident
-            responder.analysis_readable = can_read_analysis(request.user, analysis)
+            for_template(responder, analysis_readable=can_read_analysis(request.user, analysis))
         if can_manage:
-            responder.role_form = ResponderRoleForm(
+            role_form = ResponderRoleForm(
                 prefix=f"responder-{responder.pk}", initial={"role": responder.role}
             )
             if invalid_role is not None and invalid_role[0] == responder.pk:
-                responder.role_form = invalid_role[1]
+                role_form = invalid_role[1]
+            for_template(responder, role_form=role_form)
     return {
         "incident": incident,
         "responders": responders,
@@ -167,7 +176,7 @@ def incident_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     return render(request, "incidents/incident_detail.html", incident_context(request, incident))
 
 
-def incident_context(request: SignedInRequest, incident, **extra) -> dict:
+def incident_context(request: SignedInRequest, incident: Incident, **extra: Any) -> dict[str, Any]:
     context = responders_context(request, incident, **extra)
     context.update(
         {
@@ -181,7 +190,7 @@ def incident_context(request: SignedInRequest, incident, **extra) -> dict:
     return context
 
 
-def timeline_page(request: SignedInRequest, incident):
+def timeline_page(request: SignedInRequest, incident: Incident) -> Page:
     """One page of the merged timeline: incidents with a thousand key events stay fast to open."""
     return Paginator(
         selectors.incident_timeline(incident=incident, viewer=request.user), TIMELINE_PER_PAGE
@@ -196,7 +205,7 @@ def incident_timeline(request: SignedInRequest, pk: int) -> HttpResponse:
     return render(request, "incidents/_timeline_events.html", context)
 
 
-def getattr_or_none(instance, name: str):
+def getattr_or_none(instance: Model, name: str) -> Any:
     """A reverse one-to-one relation, or None when there is no related row yet."""
     try:
         return getattr(instance, name)
@@ -294,20 +303,25 @@ def analysis_allocate(request: SignedInRequest, pk: int) -> HttpResponse:
     )
 
 
-def analysis_context(analysis, *, invalid_edit=None, **extra) -> dict:
+def analysis_context(
+    analysis: AnalysisSession,
+    *,
+    invalid_edit: tuple[KeyEvent | Interview, KeyEventForm | InterviewForm] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     """The analysis page's context; with `editable`, every key event and interview carries its edit
     form (`invalid_edit`, the one that was just refused with its errors, replaces its own)."""
     detail = selectors.analysis_detail(analysis_id=analysis.pk)
     if extra.get("editable"):
         for event in detail.key_events.all():
-            event.edit_form = KeyEventForm.editing(event)
+            for_template(event, edit_form=KeyEventForm.editing(event))
         for interview in detail.interviews.all():
-            interview.edit_form = InterviewForm.editing(interview)
+            for_template(interview, edit_form=InterviewForm.editing(interview))
         if invalid_edit is not None:
             item, form = invalid_edit
             for candidate in [*detail.key_events.all(), *detail.interviews.all()]:
                 if type(candidate) is type(item) and candidate.pk == item.pk:
-                    candidate.edit_form = form
+                    for_template(candidate, edit_form=form)
     return {
         "analysis": detail,
         "incident": detail.incident,
@@ -468,11 +482,18 @@ def analysis_waive(request: SignedInRequest, pk: int) -> HttpResponse:
 
 
 def analysis_partial_response(
-    request: SignedInRequest, analysis, template: str, form_name: str, form, status: int, **extra
-):
+    request: SignedInRequest,
+    analysis: AnalysisSession,
+    template: str,
+    form_name: str,
+    form: Form,
+    status: int,
+    **extra: Any,
+) -> HttpResponse:
     """After adding to, editing or deleting from an analysis: the list partial for htmx, else the page."""
+    named_form: dict[str, Any] = {form_name: form}
     if request.htmx:
-        context = analysis_context(analysis, editable=True, **{form_name: form}, **extra)
+        context = analysis_context(analysis, editable=True, **named_form, **extra)
         return render(request, template, context, status=status)
     if status >= 400:
         context = analysis_context(
@@ -487,7 +508,7 @@ def analysis_partial_response(
                 },
                 allocated_minutes=analysis.allocated_minutes,
             ),
-            **{form_name: form},
+            **named_form,
             **extra,
         )
         return render(request, "incidents/analysis_edit.html", context, status=status)
@@ -495,7 +516,14 @@ def analysis_partial_response(
 
 
 def analysis_item_add(
-    request: SignedInRequest, pk: int, *, form_class, service, template: str, form_name: str, added: str
+    request: SignedInRequest,
+    pk: int,
+    *,
+    form_class: type[Form],
+    service: Callable[..., object],
+    template: str,
+    form_name: str,
+    added: str,
 ) -> HttpResponse:
     """Add an interview or a key event to the analyst's own analysis: `service(analysis=…, by=…, **data)`."""
     analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
@@ -522,11 +550,11 @@ def interview_add(request: SignedInRequest, pk: int) -> HttpResponse:
 
 def analysis_item_edit(
     request: SignedInRequest,
-    item,
+    item: KeyEvent | Interview,
     *,
     item_name: str,
-    form_class,
-    service,
+    form_class: type[KeyEventForm] | type[InterviewForm],
+    service: Callable[..., object],
     template: str,
     form_name: str,
     updated: str,
@@ -632,7 +660,7 @@ def account_settings(request: SignedInRequest) -> HttpResponse:
 @require_GET
 def people_search(request: SignedInRequest) -> HttpResponse:
     """Member suggestions for the member fields: options for the typed name (the last, after a comma)."""
-    typed = request.GET.get("q") or next((value for key, value in request.GET.items() if key != "q"), "")
+    typed = request.GET.get("q") or next((request.GET[key] for key in request.GET if key != "q"), "")
     prefix, _, term = typed.rpartition(",")
     term = term.strip()
     # No one's name, username or email is longer: a longer term matches nobody, so spare the query.

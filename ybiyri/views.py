@@ -83,6 +83,14 @@ def understood_filters(request: SignedInRequest, filters: forms.Form) -> dict[st
     return filters.cleaned_data
 
 
+def for_template[T](instance: T, **values: Any) -> T:
+    """`instance` with `values` set on it, for its template to read beside its own attributes (a
+    row's form, a permission worked out for it). Shown only: nothing saves them."""
+    for name, value in values.items():
+        setattr(instance, name, value)
+    return instance
+
+
 class CountedPaginator(Paginator):
     """A paginator told how many items there are, by a caller that counts them more cheaply than
     a COUNT over the listing's own query."""

@@ -13,7 +13,7 @@ server's Retry-After) and the job is retried by the outbox's policy, resuming fr
 from __future__ import annotations
 
 import urllib.error
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,7 +91,7 @@ def call(method: Any, **arguments: Any) -> dict[str, Any]:
         raise classified(error) from error
 
 
-def user_lookup(client: WebClient):
+def user_lookup(client: WebClient) -> Callable[[str], SlackPerson]:
     def lookup(user_id: str) -> SlackPerson:
         try:
             user = call(client.users_info, user=user_id).get("user") or {}
@@ -139,7 +139,8 @@ def channel_pages(
 
 def thread_replies(client: WebClient, *, channel: str, ts: str) -> list[dict[str, Any]]:
     """A thread's replies, without its parent (which the history page holds)."""
-    replies, cursor = [], ""
+    replies: list[dict[str, Any]] = []
+    cursor = ""
     while True:
         arguments = {"channel": channel, "ts": ts, "limit": PAGE_SIZE}
         if cursor:

@@ -43,7 +43,8 @@ def _people(archive: zipfile.ZipFile) -> SlackPeople:
     for user in users:
         if not isinstance(user, dict) or not user.get("id"):
             continue
-        profile = user.get("profile") if isinstance(user.get("profile"), dict) else {}
+        profile_value = user.get("profile")
+        profile: dict[str, Any] = profile_value if isinstance(profile_value, dict) else {}
         name = profile.get("real_name") or user.get("real_name") or user.get("name") or user["id"]
         people.people[str(user["id"])] = SlackPerson(name=str(name), email=str(profile.get("email") or ""))
     return people

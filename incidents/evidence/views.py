@@ -5,8 +5,11 @@ Thin: each fetches through `incidents.access` and calls one service or selector.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.forms import Form
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -18,9 +21,9 @@ from incidents.evidence.imports import slack_import_request
 from incidents.evidence.models import Evidence
 from incidents.evidence.slack_export import slack_export_import
 from incidents.forms import add_service_errors
-from incidents.models import AnalysisSession
+from incidents.models import AnalysisSession, Incident
 from ybiyri.request_types import SignedInRequest
-from ybiyri.views import call_reporting
+from ybiyri.views import call_reporting, for_template
 
 EVIDENCE_PER_PAGE = 50
 
@@ -29,7 +32,7 @@ def promote_prefix(evidence_id: int) -> str:
     return f"promote-{evidence_id}"
 
 
-def evidence_context(request: SignedInRequest, analysis: AnalysisSession, **extra) -> dict:
+def evidence_context(request: SignedInRequest, analysis: AnalysisSession, **extra: Any) -> dict[str, Any]:
     """The panel's context: one page of the filtered evidence (keyset: `after` an evidence id)."""
     filters = EvidenceFilterForm(request.GET)
     criteria = filters.cleaned_data if filters.is_valid() else {}
@@ -57,12 +60,15 @@ def evidence_context(request: SignedInRequest, analysis: AnalysisSession, **extr
     promoted = selectors.evidence_promoted_by(analysis=analysis)
     failed = extra.pop("failed_form", None)
     for item in items:
-        item.promoted_as = promoted.get(item.pk)
         # Each form its own prefix, so the ids of its fields are unique on the page.
-        item.promote_form = (
-            failed
-            if failed and failed.prefix == promote_prefix(item.pk)
-            else PromoteForm(prefix=promote_prefix(item.pk))
+        for_template(
+            item,
+            promoted_as=promoted.get(item.pk),
+            promote_form=(
+                failed
+                if failed and failed.prefix == promote_prefix(item.pk)
+                else PromoteForm(prefix=promote_prefix(item.pk))
+            ),
         )
     return {
         "analysis": analysis,
@@ -92,6 +98,7 @@ def evidence_promote(request: SignedInRequest, pk: int, evidence_id: int) -> Htt
     analysis = access_analysis(user=request.user, analysis_id=pk, for_edit=True)
     evidence = access_evidence(user=request.user, evidence_id=evidence_id)
     form = PromoteForm(request.POST, prefix=promote_prefix(evidence.pk))
+    extra: dict[str, Any]
     status, extra = 400, {"failed_form": form}
     if form.is_valid():
         try:
@@ -148,7 +155,9 @@ def slack_upload(request: SignedInRequest, pk: int) -> HttpResponse:
     return incident_evidence_page(request, incident, upload_form=form, status=400)
 
 
-def incident_evidence_page(request: SignedInRequest, incident, *, status: int = 200, **forms) -> HttpResponse:
+def incident_evidence_page(
+    request: SignedInRequest, incident: Incident, *, status: int = 200, **forms: Form
+) -> HttpResponse:
     context = {
         "incident": incident,
         "manages": can_manage_incident(request.user, incident),

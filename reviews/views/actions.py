@@ -1,5 +1,7 @@
 """The improvement actions backlog, an action's own page, and changes made from either."""
 
+from typing import cast
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -16,10 +18,10 @@ from reviews import selectors
 from reviews.access import access_action, actions_editable
 from reviews.forms import ActionFilterForm, ActionInlineForm, ActionPageForm
 from reviews.models import ImprovementAction
-from reviews.services.actions import EDITABLE_FIELDS, action_update
+from reviews.services.actions import EDITABLE_FIELDS, ActionFields, action_update
 from reviews.services.traceability import action_link
 from ybiyri.request_types import SignedInRequest
-from ybiyri.views import call_reporting, page_of, understood_filters
+from ybiyri.views import call_reporting, for_template, page_of, understood_filters
 
 ACTIONS_PER_PAGE = 50
 # The fields whose changes the history names.
@@ -49,7 +51,7 @@ def history_line(entry: AuditEntry) -> dict[str, object]:
     """An audit entry as the action's page says it: who, what, and which fields changed."""
     # In the model's order: PostgreSQL's jsonb keeps no key order of its own.
     fields = [
-        str(ImprovementAction._meta.get_field(name).verbose_name)
+        str(getattr(ImprovementAction._meta.get_field(name), "verbose_name", name))
         for name in CHANGEABLE_FIELDS
         if name in entry.changes and entry.verb in CHANGE_VERBS
     ]
@@ -100,7 +102,7 @@ def action_backlog(request: SignedInRequest) -> HttpResponse:
         ordering=criteria.get("sort") or "-raised_at",
     )
     page, query_string = page_of(request, actions, ACTIONS_PER_PAGE)
-    managed = actions_editable(request.user, page.object_list)
+    managed = actions_editable(request.user, list(page.object_list))
     for action in page.object_list:
         if action.pk in managed:
             action.inline_form = ActionInlineForm(
@@ -134,7 +136,7 @@ def save_changed_fields(request: SignedInRequest, action: ImprovementAction, for
     }
     try:
         with transaction.atomic():
-            action_update(action=action, by=request.user, changes=changed)
+            action_update(action=action, by=request.user, changes=cast(ActionFields, changed))
             if links:
                 action_link(action=action, by=request.user, **links)
     except ValidationError as error:
@@ -172,12 +174,12 @@ def action_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     action = access_action(user=request.user, action_id=pk, for_edit=request.method == "POST")
     url = reverse("reviews:action", args=[action.pk])
     if request.method == "POST":
-        form = ActionPageForm(request.POST, prefix="action", incident=action.incident)
-        if save_changed_fields(request, action, form):
+        posted = ActionPageForm(request.POST, prefix="action", incident=action.incident)
+        if save_changed_fields(request, action, posted):
             messages.success(request, "Action saved.")
             return redirect(url)
-        return action_page(request, action, form, form_url=url, status=400)
-    form = None
+        return action_page(request, action, posted, form_url=url, status=400)
+    form: ActionPageForm | None = None
     if action.pk in actions_editable(request.user, [action]):
         initial = {
             **action_initial(action),
@@ -218,7 +220,7 @@ def action_inline_edit(request: SignedInRequest, pk: int) -> HttpResponse:
 def action_row(
     request: SignedInRequest, action: ImprovementAction, form: Form, *, status: int, saved: bool
 ) -> HttpResponse:
-    action.inline_form = form
+    for_template(action, inline_form=form)
     context = {
         "action": action,
         "editable_ids": {action.pk},

@@ -1,9 +1,11 @@
 """Narrative pages: drafting, editing, revisions, publishing, the library and walkthroughs."""
 
 import difflib
+from typing import cast
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.text import slugify
@@ -235,7 +237,8 @@ def narrative_library(request: SignedInRequest) -> HttpResponse:
         severity=criteria.get("severity", ""),
         theme_id=criteria.get("theme") or None,
     )
-    page, query_string = page_of(request, narratives, NARRATIVES_PER_PAGE)
+    # A search's two tiers (SearchResults) are a sequence that the paginator reads as a queryset.
+    page, query_string = page_of(request, cast(QuerySet[Narrative], narratives), NARRATIVES_PER_PAGE)
     context = {
         "filters": filters,
         "page": page,
@@ -286,7 +289,7 @@ def walkthrough_preparation(request: SignedInRequest, pk: int) -> HttpResponse:
     walkthrough = access_walkthrough(user=request.user, walkthrough_id=pk, for_manage=True)
     form = PreparationForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Preparation: " + " ".join(form.errors["preparation_minutes"]))
+        messages.error(request, "Preparation: " + " ".join(map(str, form.errors["preparation_minutes"])))
         return redirect(walkthrough.narrative)
     call_reporting(
         request,

@@ -10,7 +10,7 @@ question ("has the review's revision moved?") and answers 204 when nothing chang
 """
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
@@ -50,7 +50,7 @@ from reviews.models import (
     Review,
 )
 from reviews.services import review as review_services
-from reviews.services.actions import action_raise, action_update
+from reviews.services.actions import ActionFields, action_raise, action_update
 from reviews.services.traceability import factor_link, learning_link
 from ybiyri.request_types import SignedInRequest
 from ybiyri.views import call_reporting
@@ -312,7 +312,7 @@ def facilitation_context(request: SignedInRequest, review: Review, **overrides: 
         {
             "value": value,
             "label": label,
-            "short": STEP_SHORT_LABELS[value],
+            "short": STEP_SHORT_LABELS[Review.Step(value)],
             "number": number,
             "done": review.step_done(value),
             "current": value == review.current_step,
@@ -427,9 +427,12 @@ def stale_response(
     **overrides: Any,
 ) -> HttpResponse:
     """409: the person's text stays in the form, now based on the stored version, beside the stored text."""
+    prefix = form.prefix
+    if prefix is None:
+        raise TypeError("The forms of a review's parts are prefixed with what they edit.")
     data = request.POST.copy()
-    data[f"{form.prefix}-version"] = str(stale.current_version)
-    retry = type(form)(data, prefix=form.prefix)
+    data[f"{prefix}-version"] = str(stale.current_version)
+    retry = type(form)(data, prefix=prefix)
     retry.is_valid()
     retry.add_error(None, str(stale))
     return part_response(
@@ -437,8 +440,8 @@ def stale_response(
         review,
         part,
         status=409,
-        forms={form.prefix: retry},
-        conflicts={form.prefix: stale_text(review, form.prefix, request.user)},
+        forms={prefix: retry},
+        conflicts={prefix: stale_text(review, prefix, request.user)},
         **overrides,
     )
 
@@ -696,7 +699,9 @@ def action_edit(request: SignedInRequest, pk: int, action_id: int) -> HttpRespon
     return form_or_error(
         request, review, "actions", form,
         lambda data: action_update(
-            action=action, by=request.user, changes={name: data[name] for name in form.changed_data}
+            action=action,
+            by=request.user,
+            changes=cast(ActionFields, {name: data[name] for name in form.changed_data}),
         ),
     )  # fmt: skip
 
