@@ -11,7 +11,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3 \
 	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 	    command -v $$p; break; fi; done)
 
-.PHONY: run test test-browser venv requirements lint format migrate seed worker beat bench clean
+.PHONY: run test test-browser venv requirements lint format typecheck migrate seed worker beat bench clean
 
 # The virtualenv gets the development set (runtime + tests, lint, type checking), every package
 # pinned with its hashes; it is brought up to date whenever either requirements file changes.
@@ -61,8 +61,13 @@ format: venv
 
 # PostgreSQL and Redis are used when they answer on 127.0.0.1 and DATABASE_URL/REDIS_URL are not
 # set (tests/services_env.py); SQLite and eager tasks otherwise.
+# mypy with the Django and DRF plugins, at the strictness that pyproject.toml's [tool.mypy] states.
+typecheck: venv
+	$(DEV_ENV) $(VENV)/bin/mypy
+
 test: lint
 	$(VENV)/bin/lint-imports
+	$(DEV_ENV) $(VENV)/bin/mypy
 	$(DEV_ENV) $(PY) manage.py makemigrations --check --dry-run
 	eval "$$($(PY) -m tests.services_env)" && echo "Database: $${DATABASE_URL:-SQLite}; broker: $${REDIS_URL:-none, tasks run eagerly}" \
 	  && $(PY) -m pytest $(PYTEST_ARGS)

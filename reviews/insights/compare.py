@@ -2,6 +2,7 @@
 
 from collections import defaultdict
 from datetime import timedelta
+from typing import Any
 
 from django.db.models import Count, DateTimeField, Max, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncMonth
@@ -12,11 +13,11 @@ from reviews.insights.scope import InsightsScope, days_exact, elapsed, hours, mo
 from reviews.models import ImprovementAction
 
 
-def operating_models(incidents: QuerySet[Incident], incident_ids: QuerySet) -> list[dict]:
+def operating_models(incidents: QuerySet[Incident], incident_ids: QuerySet) -> list[dict[str, Any]]:
     """The two operating models side by side: detection and restoration by severity, cost of
     delay, share of actions done, analysis hours."""
     restored = Coalesce("mitigated_at", "resolved_at")
-    per_severity = defaultdict(list)
+    per_severity: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in (
         incidents.values("operating_model", "severity")
         .annotate(
@@ -38,8 +39,8 @@ def operating_models(incidents: QuerySet[Incident], incident_ids: QuerySet) -> l
             }
         )
     now_value = Value(timezone.now(), output_field=DateTimeField())
-    actions = {
-        row["incident__operating_model"]: row
+    actions: dict[str, dict[str, Any]] = {
+        row["incident__operating_model"]: dict(row)
         for row in ImprovementAction.objects.filter(incident_id__in=incident_ids)
         .values("incident__operating_model")
         .annotate(
@@ -49,15 +50,15 @@ def operating_models(incidents: QuerySet[Incident], incident_ids: QuerySet) -> l
         )
         .order_by()
     }
-    analysis = {
-        row["incident__operating_model"]: row
+    analysis: dict[str, dict[str, Any]] = {
+        row["incident__operating_model"]: dict(row)
         for row in AnalysisSession.objects.filter(incident_id__in=incident_ids)
         .values("incident__operating_model")
         .annotate(spent=Sum("time_spent_minutes"), incidents=Count("incident_id", distinct=True))
         .order_by()
     }
-    top_themes = defaultdict(list)
-    for row in (
+    top_themes: defaultdict[str, list[str]] = defaultdict(list)
+    for theme in (
         LearningTheme.objects.filter(
             analyses__incident_id__in=incident_ids, analyses__status=AnalysisSession.Status.SUBMITTED
         )
@@ -65,9 +66,9 @@ def operating_models(incidents: QuerySet[Incident], incident_ids: QuerySet) -> l
         .annotate(incidents=Count("analyses__incident", distinct=True))
         .order_by("analyses__incident__operating_model", "-incidents", "name")
     ):
-        if len(top_themes[row["analyses__incident__operating_model"]]) < 3:
-            top_themes[row["analyses__incident__operating_model"]].append(row["name"])
-    result = []
+        if len(top_themes[theme["analyses__incident__operating_model"]]) < 3:
+            top_themes[theme["analyses__incident__operating_model"]].append(theme["name"])
+    result: list[dict[str, Any]] = []
     for model, label in Service.OperatingModel.choices:
         raised = actions.get(model, {}).get("raised", 0)
         done = actions.get(model, {}).get("done", 0)
@@ -104,7 +105,7 @@ def mean_hours(total: timedelta | None, count: int) -> float | None:
     return round(total.total_seconds() / 3600 / count, 1) if total is not None and count else None
 
 
-def recurring_themes(incident_ids: QuerySet, scope: InsightsScope) -> list[dict]:
+def recurring_themes(incident_ids: QuerySet, scope: InsightsScope) -> list[dict[str, Any]]:
     """Recurring themes (seen in at least two incidents), rising when seen in more incidents in the
     later half of the period than in the earlier, with the teams they appear in and the incidents
     that show them in each month (by when the incident started)."""
@@ -112,8 +113,9 @@ def recurring_themes(incident_ids: QuerySet, scope: InsightsScope) -> list[dict]
     submitted = LearningTheme.objects.filter(
         analyses__incident_id__in=incident_ids, analyses__status=AnalysisSession.Status.SUBMITTED
     )
-    recurring = list(
-        submitted.annotate(
+    recurring: list[dict[str, Any]] = [
+        dict(theme)
+        for theme in submitted.annotate(
             incidents=Count("analyses__incident", distinct=True),
             later=Count(
                 "analyses__incident", distinct=True, filter=Q(analyses__incident__started_at__gte=middle)
@@ -123,17 +125,17 @@ def recurring_themes(incident_ids: QuerySet, scope: InsightsScope) -> list[dict]
         .filter(incidents__gte=2)
         .order_by("-incidents", "name")
         .values("id", "name", "slug", "incidents", "later", "last_seen")[:15]
-    )
-    by_team = defaultdict(list)
-    for row in (
+    ]
+    by_team: defaultdict[int, list[tuple[str, int]]] = defaultdict(list)
+    for team_row in (
         submitted.filter(id__in=[theme["id"] for theme in recurring])
         .values("id", "analyses__incident__team__name")
         .annotate(incidents=Count("analyses__incident", distinct=True))
         .order_by("id", "-incidents", "analyses__incident__team__name")
     ):
-        by_team[row["id"]].append((row["analyses__incident__team__name"], row["incidents"]))
-    by_month = defaultdict(dict)
-    for row in (
+        by_team[team_row["id"]].append((team_row["analyses__incident__team__name"], team_row["incidents"]))
+    by_month: defaultdict[int, dict[str, int]] = defaultdict(dict)
+    for month_row in (
         submitted.filter(id__in=[theme["id"] for theme in recurring])
         .values(
             "id", month=TruncMonth("analyses__incident__started_at", tzinfo=timezone.get_current_timezone())
@@ -141,7 +143,7 @@ def recurring_themes(incident_ids: QuerySet, scope: InsightsScope) -> list[dict]
         .annotate(incidents=Count("analyses__incident", distinct=True))
         .order_by()
     ):
-        by_month[row["id"]][month_key(row["month"])] = row["incidents"]
+        by_month[month_row["id"]][month_key(month_row["month"])] = month_row["incidents"]
     for theme in recurring:
         theme["earlier"] = theme["incidents"] - theme["later"]
         theme["rising"] = theme["later"] > theme["earlier"]
