@@ -117,7 +117,8 @@ def message_row(
     person = (
         people.person(user_id) if user_id else SlackPerson(name=str(message.get("username") or ""), email="")
     )
-    edited = message.get("edited") if isinstance(message.get("edited"), dict) else {}
+    edited_value = message.get("edited")
+    edited: dict[str, Any] = edited_value if isinstance(edited_value, dict) else {}
     deleted = subtype in DELETED_SUBTYPES
     thread_ts = str(message.get("thread_ts") or "")
     return {

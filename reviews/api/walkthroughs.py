@@ -27,7 +27,9 @@ WalkthroughKind = Walkthrough.Kind
 
 
 class WalkthroughSerializer(serializers.ModelSerializer):
-    attendees = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    attendees: serializers.PrimaryKeyRelatedField[User] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
     is_held = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -102,7 +104,9 @@ class WalkthroughViewSet(ApiViewSet, mixins.ListModelMixin):
         )
 
     def retrieve(self, request: SignedInApiRequest, pk: str) -> Response:
-        return Response(WalkthroughSerializer(access_walkthrough(user=request.user, walkthrough_id=pk)).data)
+        return Response(
+            WalkthroughSerializer(access_walkthrough(user=request.user, walkthrough_id=int(pk))).data
+        )
 
     def create(self, request: SignedInApiRequest) -> Response:
         serializer = WalkthroughScheduleSerializer(data=request.data)
@@ -118,7 +122,7 @@ class WalkthroughViewSet(ApiViewSet, mixins.ListModelMixin):
         return Response(WalkthroughSerializer(walkthrough).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: SignedInApiRequest, pk: str) -> Response:
-        walkthrough = access_walkthrough(user=request.user, walkthrough_id=pk, for_manage=True)
+        walkthrough = access_walkthrough(user=request.user, walkthrough_id=int(pk), for_manage=True)
         serializer = WalkthroughPreparationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         walkthrough = narrative_services.walkthrough_preparation_set(

@@ -81,8 +81,8 @@ def action_push_task(action_ids: list[int] | int) -> None:
             for record in outcomes:
                 record()
             for tracker_name, actions in deferred.items():
-                error, countdown = paused[tracker_name]
-                action_sync_deferred(actions=actions, message=error.message, countdown=countdown)
+                pause_error, countdown = paused[tracker_name]
+                action_sync_deferred(actions=actions, message=pause_error.message, countdown=countdown)
             reached = len(outcomes) + sum(len(actions) for actions in deferred.values())
             if reached < len(claimed):
                 action_sync_deferred(

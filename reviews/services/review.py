@@ -28,7 +28,7 @@ from reviews.models import (
     Perspective,
     Review,
 )
-from ybiyri.changes import apply_changes
+from ybiyri.changes import Changed, apply_changes
 from ybiyri.db import lock_row
 
 FACTOR_MAX_LENGTH = ContributingFactor._meta.get_field("description").max_length
@@ -283,11 +283,11 @@ def check_version(*, stored: int, given: int) -> None:
         raise StaleVersion(current_version=stored)
 
 
-def check_text(text: str, *, field: str, label: str, max_length: int, required: bool = True) -> str:
+def check_text(text: str, *, field: str, label: str, max_length: int | None, required: bool = True) -> str:
     text = text.strip()
     if required and not text:
         raise ValidationError({field: f"Write the {label}."})
-    if len(text) > max_length:
+    if max_length is not None and len(text) > max_length:
         raise ValidationError({field: f"Keep the {label} under {max_length:,} characters."})
     return text
 
@@ -439,7 +439,7 @@ def outcome_update[Outcome: (ContributingFactor, Learning)](
     locked = lock_row(type(outcome).objects.select_related("review"), outcome.pk)
     check_review_open(locked.review)
     check_version(stored=locked.version, given=version)
-    changed = apply_changes(locked, changes, fields=changes.keys())
+    changed: Changed = apply_changes(locked, changes, fields=changes.keys())
     if not changed:
         return locked
     locked.version += 1
