@@ -125,6 +125,7 @@ def worker_processes(count: int, environment: dict[str, str]):
                 "--without-mingle",
             ],
             env=env,
+            stdout=subprocess.DEVNULL,  # the start-up banner; warnings and errors go to stderr
         )
         for number in range(count)
     ]

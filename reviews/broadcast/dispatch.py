@@ -30,7 +30,7 @@ from reviews.broadcast.errors import DeliveryError
 from reviews.broadcast.selectors import confidential_audience
 from reviews.broadcast.slack import post_to_slack
 from reviews.broadcast.teams import post_to_teams
-from reviews.broadcast.unsubscribe import member_unsubscribe_url
+from reviews.broadcast.unsubscribe import member_unsubscribe_urls
 from reviews.broadcast.webhook import post_webhook
 from reviews.models import Delivery, Narrative
 from ybiyri.outbox import Outbox, attempts_exhausted, retry_delay
@@ -163,6 +163,7 @@ def send_emails(
             for address in confidential_audience(incident=narrative.incident).values_list("email", flat=True)
         }
     composer = EmailComposer(content)
+    unsubscribe_urls = member_unsubscribe_urls(user_id for user_id, _ in members.values())
     messages = []
     for delivery in deliveries:
         address = delivery.recipient.lower()
@@ -173,7 +174,7 @@ def send_emails(
             outcomes[delivery.pk] = DeliveryError("The member opted out of broadcast email.", transient=False)
             continue
         elif address in members and (allowed is None or address in allowed):
-            unsubscribe_url = member_unsubscribe_url(user_id=members[address][0])
+            unsubscribe_url = unsubscribe_urls[members[address][0]]
         else:
             outcomes[delivery.pk] = DeliveryError(
                 "No longer a recipient: not a list address, an active member or allowed to see the incident.",

@@ -201,3 +201,34 @@ def test_webhooks_go_unsigned_when_no_secret_is_configured(channels, sink, narra
     assert not webhook_signature_valid(
         secret="", body=request.body, timestamp=request.headers["X-Ybiyri-Timestamp"], signature=""
     )
+
+
+def test_an_address_that_is_no_plain_address_fails_alone_and_reaches_no_server(
+    channels, smtp_server, narrative, publish, team
+):
+    from tests.factories import UserFactory
+
+    smuggler = UserFactory(email="eve@example.org\r\nRCPT TO:<victim@example.org>")
+    team.members.add(smuggler)
+    publish(narrative)
+
+    failed = Delivery.objects.get(recipient=smuggler.email)
+    assert failed.state == Delivery.State.FAILED
+    assert "is not an email address ybiyri can send to" in failed.last_error
+    received = {address for message in smtp_server.messages for address in message.rcpt_tos}
+    assert "victim@example.org" not in received
+    assert {"pm@example.org", "responder@example.org", LIST_ADDRESS} <= received
+
+
+def test_broadcast_email_goes_over_smtp_exactly_as_its_message_serialises(narrative, settings):
+    import uuid
+
+    settings.DEFAULT_FROM_EMAIL = "Incident learning <learning@example.org>"
+    from reviews.broadcast.email import EmailComposer, EmailRecipient
+
+    composer = EmailComposer(broadcast_content(narrative))
+    message = composer.message(
+        EmailRecipient(delivery_uuid=uuid.uuid4(), address="pm@example.org", unsubscribe_url=f"{SITE}/u/x/")
+    )
+    assert message.smtp_bytes() == message.message().as_bytes()
+    assert message.envelope_from == "learning@example.org"

@@ -201,3 +201,12 @@ def test_progress_counts_per_channel_with_failures_and_reasons(
     assert failure.channel_label == "Microsoft Teams"
     assert failure.reason == "HTTP 400: Bad card"
     assert failure.recipient == "the configured webhook"
+
+
+def test_unsubscribe_links_made_in_bulk_are_the_members_own_links():
+    from reviews.broadcast.unsubscribe import member_unsubscribe_url, member_unsubscribe_urls
+
+    assert member_unsubscribe_urls([7, 12]) == {
+        7: member_unsubscribe_url(user_id=7),
+        12: member_unsubscribe_url(user_id=12),
+    }
