@@ -15,7 +15,6 @@ from django.utils.functional import lazy
 
 from incidents.models import AnalysisSession, Incident, Interview, KeyEvent, Responder, Service, Team, User
 from incidents.selectors import theme_taxonomy
-from ybiyri.widgets import ListSelect
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -299,15 +298,9 @@ class PreferencesForm(forms.Form):
 
 
 class IncidentFilterForm(forms.Form):
-    team = forms.ModelChoiceField(
-        queryset=Team.objects.none(), required=False, empty_label="All teams", widget=ListSelect
-    )
-    severity = forms.ChoiceField(
-        choices=[("", "Any severity"), *Incident.Severity.choices], required=False, widget=ListSelect
-    )
-    status = forms.ChoiceField(
-        choices=[("", "Any status"), *Incident.Status.choices], required=False, widget=ListSelect
-    )
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, empty_label="All teams")
+    severity = forms.ChoiceField(choices=[("", "Any severity"), *Incident.Severity.choices], required=False)
+    status = forms.ChoiceField(choices=[("", "Any status"), *Incident.Status.choices], required=False)
     q = forms.CharField(required=False, max_length=200, label="Title contains")
 
     def __init__(self, *args: Any, teams: QuerySet[Team], **kwargs: Any) -> None:

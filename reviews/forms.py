@@ -11,7 +11,6 @@ from django.utils import timezone
 from incidents.forms import DateTimeLocalInput, MemberField
 from incidents.models import Incident, LearningTheme, Service, Team
 from reviews.models import ContributingFactor, ImprovementAction, Learning, Training, Walkthrough
-from ybiyri.widgets import ListSelect
 
 TIME_ZONES = sorted(available_timezones())
 
@@ -184,14 +183,12 @@ class ActionPageForm(ActionEditForm):
 
 
 class ActionFilterForm(forms.Form):
-    team = forms.ModelChoiceField(
-        queryset=Team.objects.all(), required=False, empty_label="All teams", widget=ListSelect
-    )
+    team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False, empty_label="All teams")
     status = forms.ChoiceField(
-        choices=[("", "Any status"), *ImprovementAction.Status.choices], required=False, widget=ListSelect
+        choices=[("", "Any status"), *ImprovementAction.Status.choices], required=False
     )
     priority = forms.ChoiceField(
-        choices=[("", "Any priority"), *ImprovementAction.Priority.choices], required=False, widget=ListSelect
+        choices=[("", "Any priority"), *ImprovementAction.Priority.choices], required=False
     )
     owner = MemberField(required=False, help_text="")
     sort = forms.ChoiceField(
@@ -203,7 +200,6 @@ class ActionFilterForm(forms.Form):
             ("status", "Status"),
         ],
         required=False,
-        widget=ListSelect,
     )
 
 
@@ -240,18 +236,10 @@ class LibraryFilterForm(forms.Form):
     )
     # Ids and names only: the library is the most read page, and its filters list every team,
     # service and theme of the organisation.
-    team = forms.TypedChoiceField(
-        coerce=int, required=False, choices=id_choices(Team, "All teams"), widget=ListSelect
-    )
-    service = forms.TypedChoiceField(
-        coerce=int, required=False, choices=id_choices(Service, "All services"), widget=ListSelect
-    )
-    severity = forms.ChoiceField(
-        choices=[("", "Any severity"), *Incident.Severity.choices], required=False, widget=ListSelect
-    )
-    theme = forms.TypedChoiceField(
-        coerce=int, required=False, choices=id_choices(LearningTheme, "Any theme"), widget=ListSelect
-    )
+    team = forms.TypedChoiceField(coerce=int, required=False, choices=id_choices(Team, "All teams"))
+    service = forms.TypedChoiceField(coerce=int, required=False, choices=id_choices(Service, "All services"))
+    severity = forms.ChoiceField(choices=[("", "Any severity"), *Incident.Severity.choices], required=False)
+    theme = forms.TypedChoiceField(coerce=int, required=False, choices=id_choices(LearningTheme, "Any theme"))
 
 
 class TrainingForm(forms.Form):
