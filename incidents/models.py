@@ -329,6 +329,11 @@ class Incident(models.Model):
             models.Index(fields=["team", "-started_at"], name="incident_team_started"),
             models.Index(fields=["-started_at", "-id"], name="incident_started"),
             models.Index(fields=["status"], name="incident_status"),
+            # The few confidential incidents with their team, so that counting them, and those of
+            # them a member may see, reads this index alone.
+            models.Index(
+                fields=["team", "id"], condition=models.Q(confidential=True), name="incident_confidential"
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -24,7 +24,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from incidents.access import visible_incidents_q
+from incidents.access import sees_everything, visible_incidents_q
 from incidents.models import AnalysisSession, AuditEntry, Incident, LearningTheme, User
 from reviews.access import readable_drafts_q, readable_narratives_q
 from reviews.models import (
@@ -304,19 +304,11 @@ def narrative_library(
     in `SearchResults`' two tiers; on SQLite it falls back to substring matching, title matches first.
     """
     narratives = (
-        Narrative.objects.filter(readable_narratives_q(viewer))
+        library_filtered(team_id=team_id, service_id=service_id, severity=severity, theme_id=theme_id)
+        .filter(readable_narratives_q(viewer))
         .select_related("incident__team", "incident__service")
         .defer("body", "search_vector")
     )
-    if team_id:
-        narratives = narratives.filter(incident__team_id=team_id)
-    if service_id:
-        narratives = narratives.filter(incident__service_id=service_id)
-    if severity:
-        narratives = narratives.filter(incident__severity=severity)
-    if theme_id:
-        themed = AnalysisSession.objects.filter(themes__id=theme_id, status=AnalysisSession.Status.SUBMITTED)
-        narratives = narratives.filter(incident_id__in=themed.values("incident_id"))
     query = query.strip()
     if not query:
         return narratives.order_by("-published_at", "-id")
@@ -351,6 +343,44 @@ def narrative_drafts(*, viewer: User) -> QuerySet[Narrative]:
         .defer("body", "search_vector")
         .order_by("-updated_at", "-id")
     )
+
+
+def library_filtered(
+    *, team_id: int | None, service_id: int | None, severity: str, theme_id: int | None
+) -> QuerySet[Narrative]:
+    """Published narratives as the library's filters narrow them, whoever reads."""
+    narratives = Narrative.objects.filter(status=Narrative.Status.PUBLISHED)
+    if team_id:
+        narratives = narratives.filter(incident__team_id=team_id)
+    if service_id:
+        narratives = narratives.filter(incident__service_id=service_id)
+    if severity:
+        narratives = narratives.filter(incident__severity=severity)
+    if theme_id:
+        themed = AnalysisSession.objects.filter(themes__id=theme_id, status=AnalysisSession.Status.SUBMITTED)
+        narratives = narratives.filter(incident_id__in=themed.values("incident_id"))
+    return narratives
+
+
+def narrative_library_count(
+    *,
+    viewer: User,
+    team_id: int | None = None,
+    service_id: int | None = None,
+    severity: str = "",
+    theme_id: int | None = None,
+) -> int:
+    """How many narratives the unsearched library lists for the viewer and filters, counted by index:
+    every published narrative, less those of confidential incidents, plus the confidential ones the
+    viewer may read. One COUNT over the readable rule would join every narrative to its incident."""
+    narratives = library_filtered(
+        team_id=team_id, service_id=service_id, severity=severity, theme_id=theme_id
+    )
+    if sees_everything(viewer):
+        return narratives.count()
+    confidential = narratives.filter(incident__confidential=True)
+    readable = Incident.objects.filter(visible_incidents_q(viewer), confidential=True).values("id")
+    return narratives.count() - confidential.count() + narratives.filter(incident_id__in=readable).count()
 
 
 def narrative_related(*, narrative: Narrative, viewer: User, limit: int = 5) -> QuerySet[Narrative]:

@@ -72,6 +72,7 @@ from reviews.services.effort import EFFORT_FIELDS, action_effort_set
 from reviews.services.traceability import action_link, factor_link, learning_link
 from reviews.services.trainings import training_delete, training_record
 from ybiyri.api_filters import ApiFilterSet
+from ybiyri.api_pagination import CountedPageNumberPagination
 from ybiyri.request_types import SignedInApiRequest
 
 
@@ -336,29 +337,41 @@ class NarrativeViewSet(ApiViewSet, mixins.ListModelMixin):
 
     serializer_class = NarrativeListSerializer
     filter_backends: list = []  # the library selector owns search, filters and ordering
+    pagination_class = CountedPageNumberPagination
     versioned_writes = True
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     schema_model = Narrative
 
-    def visible_queryset(self) -> QuerySet[Narrative]:
+    def criteria(self) -> dict[str, Any]:
         params = NarrativeFilterSerializer(data=self.request.query_params)
         params.is_valid(raise_exception=True)
         criteria = params.validated_data
-        viewer = self.request.user
-        if criteria.get("status") == Narrative.Status.DRAFT:
-            return selectors.narrative_drafts(viewer=viewer)
-        library = selectors.narrative_library(
-            viewer=viewer,
-            query=criteria.get("search", ""),
-            team_id=criteria.get("team"),
-            service_id=criteria.get("service"),
-            severity=criteria.get("severity", ""),
-            theme_id=criteria.get("theme"),
-        )
+        return {
+            "status": criteria.get("status"),
+            "query": criteria.get("search", ""),
+            "team_id": criteria.get("team"),
+            "service_id": criteria.get("service"),
+            "severity": criteria.get("severity", ""),
+            "theme_id": criteria.get("theme"),
+        }
+
+    def visible_queryset(self) -> QuerySet[Narrative]:
+        chosen = self.criteria()
+        if chosen.pop("status") == Narrative.Status.DRAFT:
+            return selectors.narrative_drafts(viewer=self.request.user)
+        library = selectors.narrative_library(viewer=self.request.user, **chosen)
         # A search's two tiers (SearchResults) are a sequence that the paginator reads as it reads a
         # queryset; this view set has no filter backend that would need more.
         return cast(QuerySet[Narrative], library)
+
+    def count_listed(self) -> int | None:
+        """The library's total counted by index (`CountedPageNumberPagination`); drafts and search
+        results count their own."""
+        chosen = self.criteria()
+        if chosen.pop("status") == Narrative.Status.DRAFT or chosen.pop("query"):
+            return None
+        return selectors.narrative_library_count(viewer=self.request.user, **chosen)
 
     def retrieve(self, request: SignedInApiRequest, pk: str) -> Response:
         return Response(NarrativeSerializer(access_narrative(user=request.user, narrative_id=int(pk))).data)

@@ -229,21 +229,29 @@ def revision_diff(older: NarrativeRevision, newer: NarrativeRevision) -> list[tu
 def narrative_library(request: SignedInRequest) -> HttpResponse:
     filters = LibraryFilterForm(request.GET or None)
     criteria = understood_filters(request, filters)
-    narratives = selectors.narrative_library(
-        viewer=request.user,
-        query=criteria.get("q", ""),
-        team_id=criteria.get("team") or None,
-        service_id=criteria.get("service") or None,
-        severity=criteria.get("severity", ""),
-        theme_id=criteria.get("theme") or None,
+    chosen = {
+        "team_id": criteria.get("team") or None,
+        "service_id": criteria.get("service") or None,
+        "severity": criteria.get("severity", ""),
+        "theme_id": criteria.get("theme") or None,
+    }
+    query = criteria.get("q", "")
+    narratives = selectors.narrative_library(viewer=request.user, query=query, **chosen)
+    page, query_string = page_of(
+        request,
+        # A search's two tiers (SearchResults) are a sequence that the paginator reads as a queryset.
+        cast(QuerySet[Narrative], narratives),
+        NARRATIVES_PER_PAGE,
+        # Search results count themselves (up to a cap); the whole library is counted by index.
+        count=None
+        if query.strip()
+        else lambda: selectors.narrative_library_count(viewer=request.user, **chosen),
     )
-    # A search's two tiers (SearchResults) are a sequence that the paginator reads as a queryset.
-    page, query_string = page_of(request, cast(QuerySet[Narrative], narratives), NARRATIVES_PER_PAGE)
     context = {
         "filters": filters,
         "page": page,
         "query_string": query_string,
-        "query": criteria.get("q", ""),
+        "query": query,
         "capped": isinstance(narratives, selectors.SearchResults) and narratives.capped,
         "cap": selectors.SEARCH_RESULTS_CAP,
     }
