@@ -223,20 +223,21 @@ def access_team(*, user: User, team_id: int, for_edit: bool = False) -> Team:
     return team
 
 
-def count_visible(user: User, incidents: QuerySet[Incident]) -> int:
-    """How many of `incidents` the user participates in: the rule of `visible_incidents_q`, counted
-    in two disjoint parts that each use an index — the user's teams' incidents (an index-only scan
-    when nothing else filters them) and the others they responded to or review — where one COUNT
-    over the rule's OR would read every incident to find a member's few."""
+def count_visible(user: User, rows: QuerySet[Any], prefix: str = "") -> int:
+    """How many of `rows` (incidents, or rows of incidents through `prefix`) the user may see: the
+    rule of `visible_incidents_q`, counted in two disjoint parts that each use an index — those of
+    the user's teams' incidents (an index-only scan when nothing else filters them) and those of the
+    other incidents they responded to or review — where one COUNT over the rule's OR would read
+    every row to find a member's few."""
     if sees_everything(user):
-        return incidents.count()
-    teams = user_team_ids(user)
+        return rows.count()
+    teams = {f"{prefix}team_id__in": user_team_ids(user)}
     participated = (
         Responder.objects.filter(user=user).values("incident_id").union(review_participations(user))
     )
     return (
-        incidents.filter(team_id__in=teams).count()
-        + incidents.filter(id__in=participated).exclude(team_id__in=teams).count()
+        rows.filter(**teams).count()
+        + rows.filter(**{f"{prefix}id__in": participated}).exclude(**teams).count()
     )
 
 

@@ -24,7 +24,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from incidents.access import sees_everything, visible_incidents_q
+from incidents.access import count_visible, sees_everything, visible_incidents_q
 from incidents.models import AnalysisSession, AuditEntry, Incident, LearningTheme, User
 from reviews.access import readable_drafts_q, readable_narratives_q
 from reviews.models import (
@@ -249,21 +249,11 @@ def review_submitted_analyses(*, review: Review) -> QuerySet[AnalysisSession]:
     )
 
 
-def action_backlog(
-    *,
-    viewer: User,
-    team_id: int | None = None,
-    status: str = "",
-    priority: str = "",
-    owner_id: int | None = None,
-    ordering: str = "-raised_at",
+def backlog_filtered(
+    *, team_id: int | None, status: str, priority: str, owner_id: int | None, incident_id: int | None
 ) -> QuerySet[ImprovementAction]:
-    """Improvement actions across the incidents the viewer can see, with their age so far."""
-    actions = (
-        ImprovementAction.objects.filter(visible_incidents_q(viewer, prefix="incident__"))
-        .select_related("incident__team", "owner")
-        .prefetch_related("learnings", "factors")
-    )
+    """Improvement actions as the backlog's filters narrow them, whoever looks."""
+    actions = ImprovementAction.objects.all()
     if team_id:
         actions = actions.filter(incident__team_id=team_id)
     if status:
@@ -272,6 +262,46 @@ def action_backlog(
         actions = actions.filter(priority=priority)
     if owner_id:
         actions = actions.filter(owner_id=owner_id)
+    if incident_id is not None:
+        actions = actions.filter(incident_id=incident_id)
+    return actions
+
+
+def action_backlog_count(
+    *,
+    viewer: User,
+    team_id: int | None = None,
+    status: str = "",
+    priority: str = "",
+    owner_id: int | None = None,
+    incident_id: int | None = None,
+) -> int:
+    """How many actions `action_backlog` holds for the same viewer and filters, counted by index."""
+    actions = backlog_filtered(
+        team_id=team_id, status=status, priority=priority, owner_id=owner_id, incident_id=incident_id
+    )
+    return count_visible(viewer, actions, prefix="incident__")
+
+
+def action_backlog(
+    *,
+    viewer: User,
+    team_id: int | None = None,
+    status: str = "",
+    priority: str = "",
+    owner_id: int | None = None,
+    incident_id: int | None = None,
+    ordering: str = "-raised_at",
+) -> QuerySet[ImprovementAction]:
+    """Improvement actions across the incidents the viewer can see, with their age so far."""
+    actions = (
+        backlog_filtered(
+            team_id=team_id, status=status, priority=priority, owner_id=owner_id, incident_id=incident_id
+        )
+        .filter(visible_incidents_q(viewer, prefix="incident__"))
+        .select_related("incident__team", "owner")
+        .prefetch_related("learnings", "factors")
+    )
     priority_rank = Case(
         *[
             When(priority=value, then=Value(index))

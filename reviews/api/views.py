@@ -254,25 +254,32 @@ class ActionViewSet(ApiViewSet, mixins.ListModelMixin):
 
     serializer_class = ActionSerializer
     filter_backends: list = []  # the backlog selector owns filtering and ordering
+    pagination_class = CountedPageNumberPagination
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     schema_model = ImprovementAction
 
-    def visible_queryset(self) -> QuerySet[ImprovementAction]:
+    def criteria(self) -> dict[str, Any]:
         params = ActionFilterSerializer(data=self.request.query_params)
         params.is_valid(raise_exception=True)
         criteria = params.validated_data
-        actions = selectors.action_backlog(
-            viewer=self.request.user,
-            team_id=criteria.get("team"),
-            status=criteria.get("status", ""),
-            priority=criteria.get("priority", ""),
-            owner_id=criteria.get("owner"),
-            ordering=criteria.get("ordering", "-raised_at"),
-        )
-        if "incident" in criteria:
-            actions = actions.filter(incident_id=criteria["incident"])
-        return actions
+        return {
+            "team_id": criteria.get("team"),
+            "status": criteria.get("status", ""),
+            "priority": criteria.get("priority", ""),
+            "owner_id": criteria.get("owner"),
+            "incident_id": criteria.get("incident"),
+            "ordering": criteria.get("ordering", "-raised_at"),
+        }
+
+    def visible_queryset(self) -> QuerySet[ImprovementAction]:
+        return selectors.action_backlog(viewer=self.request.user, **self.criteria())
+
+    def count_listed(self) -> int:
+        """The backlog's total counted by index (`CountedPageNumberPagination`)."""
+        chosen = self.criteria()
+        del chosen["ordering"]
+        return selectors.action_backlog_count(viewer=self.request.user, **chosen)
 
     def retrieve(self, request: SignedInApiRequest, pk: str) -> Response:
         return Response(ActionSerializer(access_action(user=request.user, action_id=int(pk))).data)

@@ -93,15 +93,21 @@ def action_backlog(request: SignedInRequest) -> HttpResponse:
     filters = ActionFilterForm(request.GET or None)
     criteria = understood_filters(request, filters)
     team, owner = criteria.get("team"), criteria.get("owner")
+    chosen = {
+        "team_id": team.pk if team else None,
+        "status": criteria.get("status", ""),
+        "priority": criteria.get("priority", ""),
+        "owner_id": owner.pk if owner else None,
+    }
     actions = selectors.action_backlog(
-        viewer=request.user,
-        team_id=team.pk if team else None,
-        status=criteria.get("status", ""),
-        priority=criteria.get("priority", ""),
-        owner_id=owner.pk if owner else None,
-        ordering=criteria.get("sort") or "-raised_at",
+        viewer=request.user, ordering=criteria.get("sort") or "-raised_at", **chosen
     )
-    page, query_string = page_of(request, actions, ACTIONS_PER_PAGE)
+    page, query_string = page_of(
+        request,
+        actions,
+        ACTIONS_PER_PAGE,
+        count=lambda: selectors.action_backlog_count(viewer=request.user, **chosen),
+    )
     managed = actions_editable(request.user, list(page.object_list))
     for action in page.object_list:
         if action.pk in managed:
