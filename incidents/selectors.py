@@ -194,7 +194,8 @@ def my_analyses(*, user: User) -> QuerySet[AnalysisSession]:
 
 
 def incidents_awaiting_allocation(*, user: User) -> QuerySet[Incident]:
-    """Incidents in the user's managed teams that have responders without an analysis."""
+    """Incidents in the user's managed teams that have responders without an analysis; drafts from
+    the pager (with the responders it proposed) wait for confirmation first, and are not offered."""
     managed = (
         Incident.objects.all()
         if sees_everything(user)
@@ -202,7 +203,7 @@ def incidents_awaiting_allocation(*, user: User) -> QuerySet[Incident]:
     )
     return (
         managed.filter(responders__analysis__isnull=True)
-        .exclude(status=Incident.Status.CLOSED)
+        .exclude(status__in=[Incident.Status.CLOSED, Incident.Status.DRAFT, Incident.Status.DISMISSED])
         .select_related("team", "service")
         .distinct()
         .order_by("-started_at")

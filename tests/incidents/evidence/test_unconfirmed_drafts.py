@@ -181,3 +181,13 @@ def test_the_api_refuses_analyses_reviews_and_publishing_on_a_draft(unconfirmed,
         assert "pager" in str(response.data)
     assert not AnalysisSession.objects.exists() and not Review.objects.exists()
     assert not Delivery.objects.exists()
+
+
+def test_my_work_offers_no_allocation_for_a_draft_with_proposed_responders(client, unconfirmed, pm):
+    client.force_login(pm)
+
+    body = client.get("/").content.decode()
+
+    assert f'href="/incidents/{unconfirmed.pk}/allocate/"' not in body
+    Incident.objects.filter(pk=unconfirmed.pk).update(status=Incident.Status.DECLARED)
+    assert f'href="/incidents/{unconfirmed.pk}/allocate/"' in client.get("/").content.decode()
