@@ -15,6 +15,8 @@ from django.utils.functional import lazy
 
 from incidents.models import AnalysisSession, Incident, Interview, KeyEvent, Responder, Service, Team, User
 from incidents.selectors import theme_taxonomy
+from incidents.services import MAX_ALLOCATED_MINUTES, MAX_TIME_SPENT_MINUTES
+from ybiyri.fields import max_length
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -104,7 +106,7 @@ class ServiceChoiceField(forms.ModelChoiceField):
 
 
 class IncidentForm(forms.Form):
-    title = forms.CharField(max_length=200)
+    title = forms.CharField(max_length=max_length(Incident, "title"))
     summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=10000)
     severity = forms.ChoiceField(choices=Incident.Severity.choices, initial=Incident.Severity.SEV3)
     team = forms.ModelChoiceField(queryset=Team.objects.none())
@@ -137,12 +139,14 @@ class DeclareIncidentForm(IncidentForm):
 class ResponderForm(forms.Form):
     user = MemberField(label="Member")
     role = forms.CharField(
-        max_length=100, required=False, help_text="e.g. incident commander, on-call engineer"
+        max_length=max_length(Responder, "role"),
+        required=False,
+        help_text="e.g. incident commander, on-call engineer",
     )
 
 
 class ResponderRoleForm(forms.Form):
-    role = forms.CharField(max_length=100, required=False, label="Role")
+    role = forms.CharField(max_length=max_length(Responder, "role"), required=False, label="Role")
 
 
 class AllocationForm(forms.Form):
@@ -164,7 +168,7 @@ class AllocationForm(forms.Form):
             )
             self.fields[f"{prefix}_minutes"] = forms.IntegerField(
                 min_value=1,
-                max_value=40 * 60,
+                max_value=MAX_ALLOCATED_MINUTES,
                 required=False,
                 initial=analysis.allocated_minutes if analysis else 240,
                 label="Minutes",
@@ -220,7 +224,9 @@ class AnalysisForm(forms.Form):
         max_length=100000,
         help_text="Markdown. What happened, how it made sense to people at the time, what you learned.",
     )
-    time_spent_minutes = forms.IntegerField(min_value=0, max_value=200 * 60, label="Time spent (minutes)")
+    time_spent_minutes = forms.IntegerField(
+        min_value=0, max_value=MAX_TIME_SPENT_MINUTES, label="Time spent (minutes)"
+    )
     themes = forms.ModelMultipleChoiceField(
         queryset=theme_taxonomy(),
         required=False,
@@ -252,7 +258,7 @@ class AnalysisForm(forms.Form):
 
 
 class InterviewForm(forms.Form):
-    interviewee = forms.CharField(max_length=120)
+    interviewee = forms.CharField(max_length=max_length(Interview, "interviewee"))
     held_at = datetime_field(label="When")
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=20000)
 
@@ -273,9 +279,13 @@ class InterviewForm(forms.Form):
 class KeyEventForm(forms.Form):
     occurred_at = datetime_field(label="When it happened")
     description = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), max_length=2000, label="What happened"
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=max_length(KeyEvent, "description"),
+        label="What happened",
     )
-    evidence_url = forms.URLField(required=False, max_length=500, label="Evidence link")
+    evidence_url = forms.URLField(
+        required=False, max_length=max_length(KeyEvent, "evidence_url"), label="Evidence link"
+    )
 
     @staticmethod
     def prefix_for(event: KeyEvent | Interview) -> str:

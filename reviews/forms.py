@@ -10,7 +10,18 @@ from django.utils import timezone
 
 from incidents.forms import DateTimeLocalInput, MemberField
 from incidents.models import Incident, LearningTheme, Service, Team
-from reviews.models import ContributingFactor, ImprovementAction, Learning, Training, Walkthrough
+from reviews.models import (
+    ContributingFactor,
+    ImprovementAction,
+    Learning,
+    Narrative,
+    Review,
+    Training,
+    Walkthrough,
+)
+from reviews.selectors import ACTION_SORTS
+from reviews.services.review import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES
+from ybiyri.fields import max_length
 
 TIME_ZONES = sorted(available_timezones())
 
@@ -20,8 +31,10 @@ class MeetingForm(forms.Form):
 
     scheduled_at = forms.DateTimeField(widget=DateTimeLocalInput(), label="Starts")
     time_zone = forms.ChoiceField(choices=[(name, name) for name in TIME_ZONES], initial="UTC")
-    duration_minutes = forms.IntegerField(min_value=15, max_value=480, initial=90, label="Duration (minutes)")
-    location = forms.CharField(max_length=200, required=False, label="Place")
+    duration_minutes = forms.IntegerField(
+        min_value=MIN_DURATION_MINUTES, max_value=MAX_DURATION_MINUTES, initial=90, label="Duration (minutes)"
+    )
+    location = forms.CharField(max_length=max_length(Review, "location"), required=False, label="Place")
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -34,7 +47,7 @@ class MeetingForm(forms.Form):
 
 
 class ReviewForm(MeetingForm):
-    video_url = forms.URLField(max_length=500, required=False, label="Video link")
+    video_url = forms.URLField(max_length=max_length(Review, "video_url"), required=False, label="Video link")
     facilitator = MemberField()
     attendees = MemberField(
         multiple=True,
@@ -53,7 +66,9 @@ class WalkthroughForm(MeetingForm):
         help_text="A walkthrough is for anyone in the organisation; a playback plays the incident back "
         "to the people who took part and their stakeholders.",
     )
-    duration_minutes = forms.IntegerField(min_value=15, max_value=480, initial=45, label="Duration (minutes)")
+    duration_minutes = forms.IntegerField(
+        min_value=MIN_DURATION_MINUTES, max_value=MAX_DURATION_MINUTES, initial=45, label="Duration (minutes)"
+    )
     preparation_minutes = forms.IntegerField(
         min_value=0,
         max_value=Walkthrough.MAX_PREPARATION_MINUTES,
@@ -89,7 +104,9 @@ class PerspectiveForm(forms.Form):
 
 
 class FactorForm(forms.Form):
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), max_length=max_length(ContributingFactor, "description")
+    )
     kind = forms.ChoiceField(choices=ContributingFactor.Kind.choices, widget=forms.RadioSelect)
 
 
@@ -120,7 +137,11 @@ LINK_LABELS = {
 
 
 class LearningForm(forms.Form):
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000, label="Learning")
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=max_length(Learning, "description"),
+        label="Learning",
+    )
 
 
 class LearningEditForm(LearningForm):
@@ -128,8 +149,12 @@ class LearningEditForm(LearningForm):
 
 
 class ActionForm(forms.Form):
-    title = forms.CharField(max_length=200)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=10000)
+    title = forms.CharField(max_length=max_length(ImprovementAction, "title"))
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        max_length=max_length(ImprovementAction, "description"),
+    )
     kind = forms.ChoiceField(choices=ImprovementAction.Kind.choices)
     owner = MemberField(required=False)
     priority = forms.ChoiceField(
@@ -192,22 +217,18 @@ class ActionFilterForm(forms.Form):
     )
     owner = MemberField(required=False, help_text="")
     sort = forms.ChoiceField(
-        choices=[
-            ("-raised_at", "Newest first"),
-            ("raised_at", "Oldest first (longest delay)"),
-            ("priority", "Priority"),
-            ("due_date", "Due date"),
-            ("status", "Status"),
-        ],
+        choices=list(ACTION_SORTS.items()),
         required=False,
     )
 
 
 class NarrativeForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
-    title = forms.CharField(max_length=200)
+    title = forms.CharField(max_length=max_length(Narrative, "title"))
     body = forms.CharField(
-        widget=forms.Textarea(attrs={"class": "report", "rows": 28}), max_length=200000, help_text="Markdown"
+        widget=forms.Textarea(attrs={"class": "report", "rows": 28}),
+        max_length=max_length(Narrative, "body"),
+        help_text="Markdown",
     )
 
 
@@ -247,7 +268,7 @@ class TrainingForm(forms.Form):
 
     team = forms.TypedChoiceField(coerce=int)
     kind = forms.ChoiceField(choices=Training.Kind.choices)
-    title = forms.CharField(max_length=200, required=False)
+    title = forms.CharField(max_length=max_length(Training, "title"), required=False)
     held_on = forms.DateField(label="Held on", widget=forms.DateInput(attrs={"type": "date"}))
     duration_minutes = forms.IntegerField(min_value=1, max_value=7 * 24 * 60, label="Duration (minutes)")
     trainer = MemberField()

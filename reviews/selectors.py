@@ -249,6 +249,16 @@ def review_submitted_analyses(*, review: Review) -> QuerySet[AnalysisSession]:
     )
 
 
+# The backlog's orders, as its filters name them: the page's sort and the API's `ordering`.
+ACTION_SORTS = {
+    "-raised_at": "Newest first",
+    "raised_at": "Oldest first (longest delay)",
+    "priority": "Priority",
+    "due_date": "Due date",
+    "status": "Status",
+}
+
+
 def backlog_filtered(
     *, team_id: int | None, status: str, priority: str, owner_id: int | None, incident_id: int | None
 ) -> QuerySet[ImprovementAction]:

@@ -22,6 +22,7 @@ from incidents.models import (
     User,
 )
 from ybiyri.api_filters import MAX_ID
+from ybiyri.fields import max_length
 
 # Text without a length in the model still gets a bound: a request is not a place for megabytes.
 MAX_TEXT = 100_000
@@ -153,7 +154,9 @@ class ResponderSerializer(serializers.ModelSerializer):
 
 class ResponderInputSerializer(serializers.Serializer):
     user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
-    role = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    role = serializers.CharField(
+        max_length=max_length(Responder, "role"), required=False, allow_blank=True, default=""
+    )
 
 
 class IncidentSerializer(serializers.ModelSerializer):
@@ -188,7 +191,7 @@ class IncidentSerializer(serializers.ModelSerializer):
 
 
 class IncidentInputSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=200)
+    title = serializers.CharField(max_length=max_length(Incident, "title"))
     summary = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True, default="")
     severity = serializers.ChoiceField(choices=Incident.Severity.choices)
     team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all())
@@ -264,7 +267,7 @@ class InterviewSerializer(serializers.ModelSerializer):
 
 class InterviewInputSerializer(serializers.Serializer):
     analysis = id_field()
-    interviewee = serializers.CharField(max_length=120)
+    interviewee = serializers.CharField(max_length=max_length(Interview, "interviewee"))
     held_at = serializers.DateTimeField()
     notes = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True, default="")
 
@@ -272,8 +275,10 @@ class InterviewInputSerializer(serializers.Serializer):
 class KeyEventInputSerializer(serializers.Serializer):
     analysis = id_field()
     occurred_at = serializers.DateTimeField()
-    description = serializers.CharField(max_length=2000)
-    evidence_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
+    description = serializers.CharField(max_length=max_length(KeyEvent, "description"))
+    evidence_url = serializers.URLField(
+        max_length=max_length(KeyEvent, "evidence_url"), required=False, allow_blank=True, default=""
+    )
 
 
 class AnalysisStateSerializer(AnalysisSerializer):
@@ -285,7 +290,9 @@ class AnalysisStateSerializer(AnalysisSerializer):
 
 
 class AnalysisWaiveSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000, help_text="Why the loop may close without it.")
+    reason = serializers.CharField(
+        max_length=max_length(AnalysisSession, "waive_reason"), help_text="Why the loop may close without it."
+    )
 
 
 class ServiceUpdateSerializer(serializers.Serializer):
@@ -317,7 +324,7 @@ class ServiceUpdateSerializer(serializers.Serializer):
 
 class ServiceInputSerializer(ServiceUpdateSerializer):
     team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all())
-    name = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=max_length(Service, "name"))
     description = serializers.CharField(max_length=MAX_TEXT, allow_blank=True, required=False, default="")
     operating_model = serializers.ChoiceField(
         choices=Service.OperatingModel.choices, default=Service.OperatingModel.YOU_BUILD_IT
@@ -333,13 +340,21 @@ class ServiceInputSerializer(ServiceUpdateSerializer):
 
 
 class TeamInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=max_length(Team, "name"))
     members = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), many=True, required=False)
     product_managers = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.all(), many=True, required=False
     )
     tracker = serializers.ChoiceField(choices=Team.Tracker.choices, required=False)
-    jira_project_key = serializers.CharField(max_length=20, allow_blank=True, required=False)
-    jira_issue_type = serializers.CharField(max_length=50, allow_blank=True, required=False)
-    trello_list_id = serializers.CharField(max_length=64, allow_blank=True, required=False)
-    trello_done_list_id = serializers.CharField(max_length=64, allow_blank=True, required=False)
+    jira_project_key = serializers.CharField(
+        max_length=max_length(Team, "jira_project_key"), allow_blank=True, required=False
+    )
+    jira_issue_type = serializers.CharField(
+        max_length=max_length(Team, "jira_issue_type"), allow_blank=True, required=False
+    )
+    trello_list_id = serializers.CharField(
+        max_length=max_length(Team, "trello_list_id"), allow_blank=True, required=False
+    )
+    trello_done_list_id = serializers.CharField(
+        max_length=max_length(Team, "trello_done_list_id"), allow_blank=True, required=False
+    )

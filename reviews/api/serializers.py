@@ -17,7 +17,9 @@ from reviews.models import (
     Review,
     Training,
 )
+from reviews.selectors import ACTION_SORTS
 from reviews.services import review as review_services
+from ybiyri.fields import max_length
 
 # Named choice sets for the schema (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
 FactorKind = ContributingFactor.Kind
@@ -69,14 +71,18 @@ class ReviewSerializer(serializers.ModelSerializer):
 
 class MeetingInputSerializer(serializers.Serializer):
     scheduled_at = serializers.DateTimeField()
-    time_zone = serializers.CharField(max_length=64, default="UTC")
+    time_zone = serializers.CharField(max_length=max_length(Review, "time_zone"), default="UTC")
     duration_minutes = serializers.IntegerField(
         min_value=review_services.MIN_DURATION_MINUTES, max_value=review_services.MAX_DURATION_MINUTES
     )
     facilitator = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
     attendees = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), many=True, required=False)
-    location = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    video_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
+    location = serializers.CharField(
+        max_length=max_length(Review, "location"), required=False, allow_blank=True, default=""
+    )
+    video_url = serializers.URLField(
+        max_length=max_length(Review, "video_url"), required=False, allow_blank=True, default=""
+    )
 
 
 class ReviewScheduleSerializer(MeetingInputSerializer):
@@ -109,7 +115,7 @@ class FactorLinksSerializer(serializers.Serializer):
 
 class ContributingFactorInputSerializer(FactorLinksSerializer):
     review = id_field()
-    description = serializers.CharField(max_length=2000)
+    description = serializers.CharField(max_length=max_length(ContributingFactor, "description"))
     kind = serializers.ChoiceField(choices=ContributingFactor.Kind.choices)
 
 
@@ -130,7 +136,7 @@ class LearningLinksSerializer(serializers.Serializer):
 
 class LearningInputSerializer(LearningLinksSerializer):
     review = id_field()
-    description = serializers.CharField(max_length=2000)
+    description = serializers.CharField(max_length=max_length(Learning, "description"))
 
 
 class ActionLinksSerializer(serializers.Serializer):
@@ -186,8 +192,10 @@ class ActionSerializer(serializers.ModelSerializer):
 
 
 class ActionUpdateSerializer(ActionLinksSerializer):
-    title = serializers.CharField(max_length=200)
-    description = serializers.CharField(max_length=10000, allow_blank=True)
+    title = serializers.CharField(max_length=max_length(ImprovementAction, "title"))
+    description = serializers.CharField(
+        max_length=max_length(ImprovementAction, "description"), allow_blank=True
+    )
     kind = serializers.ChoiceField(choices=ImprovementAction.Kind.choices)
     owner = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), allow_null=True)
     priority = serializers.ChoiceField(choices=ImprovementAction.Priority.choices)
@@ -204,7 +212,9 @@ class ActionUpdateSerializer(ActionLinksSerializer):
 class ActionRaiseSerializer(ActionUpdateSerializer):
     incident = id_field()
     review = id_field(required=False, allow_null=True, default=None)
-    description = serializers.CharField(max_length=10000, allow_blank=True, required=False, default="")
+    description = serializers.CharField(
+        max_length=max_length(ImprovementAction, "description"), allow_blank=True, required=False, default=""
+    )
     owner = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.all(), allow_null=True, required=False, default=None
     )
@@ -234,9 +244,7 @@ class ActionFilterSerializer(serializers.Serializer):
     priority = serializers.ChoiceField(choices=ImprovementAction.Priority.choices, required=False)
     owner = id_field(required=False)
     incident = id_field(required=False)
-    ordering = serializers.ChoiceField(
-        choices=["-raised_at", "raised_at", "priority", "due_date", "status"], required=False
-    )
+    ordering = serializers.ChoiceField(choices=list(ACTION_SORTS), required=False)
 
 
 class NarrativeSerializer(serializers.ModelSerializer):
@@ -280,8 +288,8 @@ class NarrativeDraftSerializer(serializers.Serializer):
 
 class NarrativeSaveSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1, help_text="The version your edit is based on.")
-    title = serializers.CharField(max_length=200, required=False)
-    body = serializers.CharField(max_length=200000, required=False)
+    title = serializers.CharField(max_length=max_length(Narrative, "title"), required=False)
+    body = serializers.CharField(max_length=max_length(Narrative, "body"), required=False)
 
 
 class NarrativePublishSerializer(serializers.Serializer):
@@ -289,7 +297,7 @@ class NarrativePublishSerializer(serializers.Serializer):
         default=True, help_text="For a narrative already published: broadcast it again."
     )
     override_reason = serializers.CharField(
-        max_length=2000,
+        max_length=max_length(Narrative, "override_reason"),
         required=False,
         allow_blank=True,
         default="",
@@ -380,7 +388,9 @@ class TrainingSerializer(serializers.ModelSerializer):
 
 class TrainingInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Training.Kind.choices)
-    title = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
+    title = serializers.CharField(
+        max_length=max_length(Training, "title"), allow_blank=True, required=False, default=""
+    )
     team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all())
     held_on = serializers.DateField()
     duration_minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60)

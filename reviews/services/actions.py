@@ -38,6 +38,7 @@ from reviews.models import ImprovementAction, Review
 from reviews.services.effort import action_effort_from_tracker
 from ybiyri.changes import apply_changes, audit_changes
 from ybiyri.db import lock_row
+from ybiyri.fields import max_length
 from ybiyri.outbox import Outbox
 from ybiyri.text import single_line
 
@@ -68,6 +69,9 @@ ACTION_PUSHES = Outbox(
     since_field="sync_requested_at",
     batch=push_batches,
 )
+
+TITLE_MAX_LENGTH: Final = max_length(ImprovementAction, "title")
+DESCRIPTION_MAX_LENGTH: Final = max_length(ImprovementAction, "description")
 
 # The fields the tracker shows: changing one of them re-requests a sync.
 SYNCED_FIELDS: Final = ("title", "description", "kind", "priority", "owner", "due_date")
@@ -104,13 +108,13 @@ def _check_fields(values: dict[str, Any], *, incident: Incident | None = None) -
         title = single_line(values["title"] or "")
         if not title:
             errors["title"] = "Give the action a title."
-        elif _too_long(title, max_length=ImprovementAction._meta.get_field("title").max_length):
-            errors["title"] = "Keep the title under 200 characters."
+        elif _too_long(title, max_length=TITLE_MAX_LENGTH):
+            errors["title"] = f"Keep the title under {TITLE_MAX_LENGTH:,} characters."
         cleaned["title"] = title
     if "description" in values:
         description = (values["description"] or "").strip()
-        if _too_long(description, max_length=ImprovementAction._meta.get_field("description").max_length):
-            errors["description"] = "Keep the description under 10,000 characters."
+        if _too_long(description, max_length=DESCRIPTION_MAX_LENGTH):
+            errors["description"] = f"Keep the description under {DESCRIPTION_MAX_LENGTH:,} characters."
         cleaned["description"] = description
     if "kind" in values and values["kind"] not in ImprovementAction.Kind.values:
         errors["kind"] = f"Unknown kind {values['kind']!r}: choose human or technical."

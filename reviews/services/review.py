@@ -30,9 +30,10 @@ from reviews.models import (
 )
 from ybiyri.changes import Changed, apply_changes
 from ybiyri.db import lock_row
+from ybiyri.fields import max_length
 
-FACTOR_MAX_LENGTH = ContributingFactor._meta.get_field("description").max_length
-LEARNING_MAX_LENGTH = Learning._meta.get_field("description").max_length
+FACTOR_MAX_LENGTH = max_length(ContributingFactor, "description")
+LEARNING_MAX_LENGTH = max_length(Learning, "description")
 MIN_DURATION_MINUTES = 15
 MAX_DURATION_MINUTES = 8 * 60
 NOTES_FIELDS = ("context_notes", "perspectives_notes")
