@@ -1,6 +1,6 @@
 """Writes for incidents and analyses. Callers have checked permissions through `incidents.access`."""
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -485,14 +485,14 @@ def theme_get_or_create(*, name: str, by: User) -> LearningTheme:
 def interview_add(
     *, analysis: AnalysisSession, by: User, interviewee: str, held_at: datetime, notes: str = ""
 ) -> Interview:
-    locked = analysis_lock(analysis)
-    check_analysis_open(locked)
-    interview = Interview(analysis=locked, interviewee=interviewee.strip(), held_at=held_at, notes=notes)
-    interview.full_clean()
-    interview.save()
-    analysis_touch(locked)
-    audit_record(actor=by, verb="interview.added", target=interview, team=locked.incident.team)
-    return interview
+    return analysis_part_add(
+        analysis,
+        by=by,
+        verb="interview.added",
+        build=lambda locked: Interview(
+            analysis=locked, interviewee=interviewee.strip(), held_at=held_at, notes=notes
+        ),
+    )
 
 
 @transaction.atomic
@@ -515,20 +515,18 @@ def interview_delete(*, interview: Interview, by: User) -> None:
 def key_event_add(
     *, analysis: AnalysisSession, by: User, occurred_at: datetime, description: str, evidence_url: str = ""
 ) -> KeyEvent:
-    locked = analysis_lock(analysis)
-    check_analysis_open(locked)
-    event = KeyEvent(
-        analysis=locked,
-        incident_id=locked.incident_id,
-        occurred_at=occurred_at,
-        description=description.strip(),
-        evidence_url=evidence_url.strip(),
+    return analysis_part_add(
+        analysis,
+        by=by,
+        verb="key_event.added",
+        build=lambda locked: KeyEvent(
+            analysis=locked,
+            incident_id=locked.incident_id,
+            occurred_at=occurred_at,
+            description=description.strip(),
+            evidence_url=evidence_url.strip(),
+        ),
     )
-    event.full_clean()
-    event.save()
-    analysis_touch(locked)
-    audit_record(actor=by, verb="key_event.added", target=event, team=locked.incident.team)
-    return event
 
 
 @transaction.atomic
@@ -555,6 +553,21 @@ def key_event_delete(*, key_event: KeyEvent, by: User) -> None:
 # of the log: they may hold what people said in confidence).
 AUDITED_INTERVIEW_FIELDS = ("interviewee", "held_at")
 AUDITED_KEY_EVENT_FIELDS = ("occurred_at", "description", "evidence_url")
+
+
+def analysis_part_add[Part: (Interview, KeyEvent)](
+    analysis: AnalysisSession, *, by: User, verb: str, build: Callable[[AnalysisSession], Part]
+) -> Part:
+    """Add the interview or key event `build` makes for the analysis, read under its row lock, if it
+    is still open; the analysis counts as started. Caller is in a transaction."""
+    locked = analysis_lock(analysis)
+    check_analysis_open(locked)
+    part = build(locked)
+    part.full_clean()
+    part.save()
+    analysis_touch(locked)
+    audit_record(actor=by, verb=verb, target=part, team=locked.incident.team)
+    return part
 
 
 def analysis_part_update[Part: (Interview, KeyEvent)](
