@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from incidents.evidence.models import Evidence, EvidenceSource
 from incidents.models import Incident, Service
@@ -93,20 +94,27 @@ def check_pager_mapping_free(service: Service) -> None:
     """Refuse a mapping that another service holds already, so a page has one service to go to:
     a PagerDuty service id or an Opsgenie team mapped elsewhere, or Alertmanager matchers that an
     alert could satisfy together with another service's (one set within the other). Run after
-    `Service.clean`, which normalises the values."""
+    `Service.clean`, which normalises the values.
+
+    In a transaction, every service's row is locked in one order first: two managers mapping the
+    same page to two services at once are checked one after the other, the second against what
+    the first saved, and neither waits on the other in a cycle."""
     errors: dict[str, list[str]] = {}
     own_ids = set(service.pagerduty_service_ids)
     own_teams = {team.casefold() for team in service.opsgenie_teams}
     own_matchers = frozenset(service.alertmanager_matchers)
     if not (own_ids or own_teams or own_matchers):
         return
-    others = (
-        Service.objects.exclude(pk=service.pk)
-        .select_related("team")
+    services = (
+        Service.objects.select_related("team")
         .only("name", "team__name", "pagerduty_service_ids", "opsgenie_teams", "alertmanager_matchers")
         .order_by("pk")
     )
-    for other in others:
+    if transaction.get_connection().in_atomic_block:
+        services = services.select_for_update(of=("self",))
+    for other in services:
+        if other.pk == service.pk:
+            continue
         where = f"{other.name} ({other.team.name})"
         for service_id in sorted(own_ids.intersection(other.pagerduty_service_ids or [])):
             errors.setdefault("pagerduty_service_ids", []).append(

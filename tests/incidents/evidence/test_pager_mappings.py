@@ -2,11 +2,16 @@
 open draft incidents on a service, edited by its team's product managers, validated so each page
 has one service to go to."""
 
+import threading
+
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.urls import reverse
 
 from incidents.evidence.pagers import mapped_service
 from incidents.models import AuditEntry, Service
+from incidents.services import service_update
 from tests.api.conftest import client_for
 from tests.factories import ServiceFactory
 
@@ -196,3 +201,51 @@ def test_the_admin_refuses_a_mapping_another_service_holds(client, admin_user, t
     assert "already mapped to ledger" in response.content.decode()
     service.refresh_from_db()
     assert service.opsgenie_teams == []
+
+
+def test_two_managers_mapping_one_page_to_two_services_at_once_the_second_is_refused(
+    postgres, transactional_db, pm, team, service
+):
+    """The second save waits for the first to commit, then is checked against it (PostgreSQL)."""
+    ledger = ServiceFactory(team=team, name="ledger")
+    first_checked, release = threading.Event(), threading.Event()
+    outcome: dict[str, str] = {}
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                service_update(
+                    service=Service.objects.get(pk=service.pk),
+                    by=pm,
+                    changes={"pagerduty_service_ids": ["PSAME01"]},
+                )
+                first_checked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def second() -> None:
+        try:
+            service_update(
+                service=Service.objects.get(pk=ledger.pk),
+                by=pm,
+                changes={"pagerduty_service_ids": ["PSAME01"]},
+            )
+            outcome["second"] = "saved"
+        except ValidationError as error:
+            outcome["second"] = " ".join(error.messages)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads[0].start()
+    assert first_checked.wait(10)
+    threads[1].start()
+    threads[1].join(1)
+    assert threads[1].is_alive(), "the second save did not wait for the first"
+    release.set()
+    for thread in threads:
+        thread.join(10)
+
+    assert outcome["second"] == "PagerDuty service PSAME01 is already mapped to checkout-api (Payments)."
+    assert Service.objects.get(pk=ledger.pk).pagerduty_service_ids == []
