@@ -393,6 +393,10 @@ SPECTACULAR_SETTINGS = {
 # Broadcast channels.
 BROADCAST_EMAIL_TO = env_list("BROADCAST_EMAIL_TO")
 BROADCAST_EMAIL_MEMBERS = env_bool("BROADCAST_EMAIL_MEMBERS", default=False)
+# SMTP connections one batch of broadcast mail is sent over at the same time.
+BROADCAST_EMAIL_CONNECTIONS = env_int("BROADCAST_EMAIL_CONNECTIONS", 4)
+if BROADCAST_EMAIL_CONNECTIONS < 1:
+    raise ImproperlyConfigured("BROADCAST_EMAIL_CONNECTIONS must be at least 1")
 SLACK_WEBHOOK_URL = env_url("SLACK_WEBHOOK_URL")
 TEAMS_WEBHOOK_URL = env_url("TEAMS_WEBHOOK_URL")
 BROADCAST_WEBHOOK_URLS = [

@@ -93,7 +93,7 @@ def deliveries_send(*, delivery_ids: list[int]) -> SendReport:
     try:
         for _, group in groupby(deliveries, key=lambda delivery: delivery.narrative_id):
             rows = list(group)
-            outcomes.update(send_for_narrative(rows[0].narrative, rows))
+            send_for_narrative(rows[0].narrative, rows, outcomes)
     finally:
         # Also when interrupted (soft time limit, lost database): what was sent stays sent.
         report = deliveries_record(deliveries=deliveries, outcomes=outcomes)
@@ -111,9 +111,11 @@ def stale_reason(narrative: Narrative, delivery: Delivery) -> str:
     return ""
 
 
-def send_for_narrative(narrative: Narrative, deliveries: list[Delivery]) -> dict[int, DeliveryError | None]:
-    """Send one narrative's claimed rows: emails as one batch, then each chat/webhook endpoint."""
-    outcomes: dict[int, DeliveryError | None] = {}
+def send_for_narrative(
+    narrative: Narrative, deliveries: list[Delivery], outcomes: dict[int, DeliveryError | None]
+) -> None:
+    """Send one narrative's claimed rows: emails as one batch, then each chat/webhook endpoint;
+    record each row's outcome in `outcomes` as it comes."""
     sendable = []
     for delivery in deliveries:
         reason = stale_reason(narrative, delivery)
@@ -122,11 +124,11 @@ def send_for_narrative(narrative: Narrative, deliveries: list[Delivery]) -> dict
         else:
             sendable.append(delivery)
     if not sendable:
-        return outcomes
+        return
     content = broadcast_content(narrative)
     emails = [delivery for delivery in sendable if delivery.channel == Delivery.Channel.EMAIL]
     if emails:
-        outcomes.update(send_emails(narrative, content, emails))
+        send_emails(narrative, content, emails, outcomes)
     others = [delivery for delivery in sendable if delivery.channel != Delivery.Channel.EMAIL]
     if others:
         with requests.Session() as session:
@@ -137,15 +139,17 @@ def send_for_narrative(narrative: Narrative, deliveries: list[Delivery]) -> dict
                     outcomes[delivery.pk] = error
                 else:
                     outcomes[delivery.pk] = None
-    return outcomes
 
 
 def send_emails(
-    narrative: Narrative, content: BroadcastContent, deliveries: list[Delivery]
-) -> dict[int, DeliveryError | None]:
+    narrative: Narrative,
+    content: BroadcastContent,
+    deliveries: list[Delivery],
+    outcomes: dict[int, DeliveryError | None],
+) -> None:
     """Check each recipient is still one (opt-outs, departures, confidentiality), then send the rest
-    as one batch over one SMTP connection. Two queries at most, whatever the batch size."""
-    outcomes: dict[int, DeliveryError | None] = {}
+    as one batch (`email_send_batch`), recording outcomes in `outcomes`. Two queries at most,
+    whatever the batch size."""
     confidential = narrative.incident.confidential
     list_addresses = set() if confidential else {address.lower() for address in settings.BROADCAST_EMAIL_TO}
     members: dict[str, tuple[int, bool]] = {}
@@ -190,8 +194,7 @@ def send_emails(
             messages.append((delivery.pk, composer.message(recipient)))
         except ValueError as exc:
             outcomes[delivery.pk] = DeliveryError(str(exc), transient=False)
-    outcomes.update(email_send_batch(messages))
-    return outcomes
+    email_send_batch(messages, outcomes)
 
 
 def send_http(session: requests.Session, content: BroadcastContent, delivery: Delivery) -> None:

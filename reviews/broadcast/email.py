@@ -12,7 +12,9 @@ import email.policy
 import re
 import secrets
 import smtplib
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.header import Header
 from email.message import Message
@@ -32,6 +34,8 @@ from reviews.markdown import render_markdown
 from ybiyri.outbound import is_transient_mail_error
 
 CRLF = "\r\n"
+# A connection of its own is worth opening for this many messages of a batch.
+EMAIL_PER_CONNECTION = 25
 # Rendered in place of a member's link, then replaced per recipient; survives HTML escaping.
 UNSUBSCRIBE_PLACEHOLDER = "ybiyri-unsubscribe-url-placeholder"
 
@@ -198,30 +202,63 @@ def smtp_failure(exc: Exception) -> DeliveryError:
 
 def email_send_batch(
     messages: Sequence[tuple[int, BroadcastEmail]],
-) -> dict[int, DeliveryError | None]:
-    """Send each (delivery id, message) over ONE connection; map every attempted id to its outcome.
+    outcomes: dict[int, DeliveryError | None],
+    *,
+    connections: int | None = None,
+) -> None:
+    """Send each (delivery id, message) and record every attempted id's outcome in `outcomes`.
 
+    The batch is split into contiguous parts sent at the same time, each over ONE connection of
+    its own (BROADCAST_EMAIL_CONNECTIONS at most, never fewer than EMAIL_PER_CONNECTION messages
+    each): on one connection the worker and the mail server take turns waiting for each other.
     None means accepted by the server. A message refused on its own (bad recipient, 4xx/5xx reply)
-    does not stop the batch: smtplib resets the transaction and the next message goes on the same
-    connection. When the connection itself is lost, the remaining ids are left out of the result
-    for the caller to retry.
+    does not stop its part: smtplib resets the transaction and the next message goes on the same
+    connection. When a connection itself is lost, the rest of its part is left out of `outcomes`
+    for the caller to retry. Outcomes are recorded as they come, so that a caller interrupted
+    meanwhile (a soft time limit) still knows what was sent; the interruption stops every part
+    before its next message.
     """
-    outcomes: dict[int, DeliveryError | None] = {}
     if not messages:
-        return outcomes
-    # Django 6.1's replacement for get_connection(): a fresh backend instance per batch.
+        return
+    parts = max(
+        1, min(connections or settings.BROADCAST_EMAIL_CONNECTIONS, len(messages) // EMAIL_PER_CONNECTION)
+    )
+    size = -(-len(messages) // parts)
+    slices = [messages[start : start + size] for start in range(0, len(messages), size)]
+    stop = threading.Event()
+    if len(slices) == 1:
+        _send_over_one_connection(slices[0], outcomes, stop)
+        return
+    with ThreadPoolExecutor(max_workers=len(slices), thread_name_prefix="smtp") as pool:
+        sending = [pool.submit(_send_over_one_connection, part, outcomes, stop) for part in slices]
+        try:
+            for future in sending:
+                future.result()
+        finally:
+            stop.set()
+
+
+def _send_over_one_connection(
+    messages: Sequence[tuple[int, BroadcastEmail]],
+    outcomes: dict[int, DeliveryError | None],
+    stop: threading.Event,
+) -> None:
+    # Django 6.1's replacement for get_connection(): a fresh backend instance per connection.
     connection = mailers.default
     try:
         connection.open()
     except OSError as exc:  # includes every smtplib.SMTPException
         failure = DeliveryError(f"Could not connect to the mail server: {exc}", transient=True)
-        return dict.fromkeys((delivery_id for delivery_id, _ in messages), failure)
+        outcomes.update(dict.fromkeys((delivery_id for delivery_id, _ in messages), failure))
+        return
     # With Django's SMTP backend, the messages go straight to its open smtplib connection: its
     # send_messages parses both addresses of every message again (a third of the cost of a message
     # on a local server); the composer has checked them. Any other backend gets them as usual.
     smtp = connection.connection if isinstance(connection, SMTPBackend) else None
     try:
         for delivery_id, message in messages:
+            if stop.is_set():
+                break
             try:
                 if smtp is not None:
                     smtp.sendmail(message.envelope_from, message.to, message.smtp_bytes())
@@ -243,4 +280,3 @@ def email_send_batch(
         # The messages are already accepted: a failing QUIT changes nothing.
         with contextlib.suppress(OSError):
             connection.close()
-    return outcomes

@@ -19,6 +19,8 @@ class ReceivedMessage:
     mail_from: str
     rcpt_tos: list[str]
     data: bytes
+    # The client's (host, port): which connection the message came over.
+    peer: tuple[str, int] | None = None
 
     @property
     def parsed(self) -> email.message.EmailMessage:
@@ -53,7 +55,7 @@ class Handler:
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd hook
         with self.lock:
             self.messages.append(
-                ReceivedMessage(envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
+                ReceivedMessage(envelope.mail_from, list(envelope.rcpt_tos), envelope.content, session.peer)
             )
         return "250 Message accepted for delivery"
 

@@ -232,3 +232,31 @@ def test_broadcast_email_goes_over_smtp_exactly_as_its_message_serialises(narrat
     )
     assert message.smtp_bytes() == message.message().as_bytes()
     assert message.envelope_from == "learning@example.org"
+
+
+@pytest.mark.parametrize(("connections", "used"), [(1, 1), (3, 2), (4, 2)])
+def test_a_batch_of_mail_goes_over_several_connections_at_once_each_member_once(
+    channels, smtp_server, narrative, publish, team, settings, connections, used
+):
+    from reviews.broadcast.dispatch import DELIVERIES
+    from reviews.broadcast.email import EMAIL_PER_CONNECTION
+    from tests.factories import UserFactory
+    from tests.ybiyri.retries import deliver_scheduled_retries
+
+    settings.BROADCAST_EMAIL_CONNECTIONS = connections
+    members = UserFactory.create_batch(2 * EMAIL_PER_CONNECTION)
+    smtp_server.refuse(members[0].email, code=550, text="5.1.1 No such user")
+    smtp_server.refuse(members[-1].email, code=451, text="4.3.0 Try again later", times=1)
+    publish(narrative)
+    deliver_scheduled_retries(DELIVERIES)
+
+    received = [address for message in smtp_server.messages for address in message.rcpt_tos]
+    expected = {member.email for member in members[1:]} | {
+        "pm@example.org",
+        "responder@example.org",
+        LIST_ADDRESS,
+    }
+    assert sorted(received) == sorted(expected)  # each once, the refused one retried once
+    assert len({message.peer for message in smtp_server.messages}) == used + 1  # one more: the retry
+    refused = Delivery.objects.get(recipient=members[0].email)
+    assert (refused.state, refused.last_error) == (Delivery.State.FAILED, "550 5.1.1 No such user")
