@@ -1,14 +1,19 @@
 """Atom feeds of published narratives: one for signed-in readers, one behind a per-user secret URL.
 
 Feed readers poll. Each answer carries an ETag computed from the reader's own entries (one query,
-no bodies), so a reader that sends it back gets a 304 without the feed being built.
+no bodies), so a reader that sends it back gets a 304 without the feed being built. The ETag names
+everything the feed shows, so a feed built once is kept in the cache under it (and under the
+address it was asked at, which the feed names): every reader whose entries are the same gets it
+without its Markdown being rendered again.
 """
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.syndication.views import Feed
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -21,6 +26,10 @@ from reviews.markdown import render_markdown
 from reviews.models import Narrative
 from reviews.selectors import narrative_feed, narrative_feed_fingerprint
 
+# A built feed never goes stale under its key (the key changes with what it shows): the time only
+# bounds the memory it holds.
+FEED_CACHE_SECONDS = 60 * 60
+
 
 class NarrativeFeed(Feed):
     feed_type = Atom1Feed
@@ -30,9 +39,25 @@ class NarrativeFeed(Feed):
 
     def __call__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         viewer = self.get_object(request, *args, **kwargs)
-        etag = quote_etag(narrative_feed_fingerprint(viewer=viewer))
-        response = get_conditional_response(request, etag=etag) or super().__call__(request, *args, **kwargs)
+        fingerprint = narrative_feed_fingerprint(viewer=viewer)
+        etag = quote_etag(fingerprint)
+        response = get_conditional_response(request, etag=etag) or self.built(
+            request, fingerprint, *args, **kwargs
+        )
         response.headers["ETag"] = etag
+        return response
+
+    def built(self, request: HttpRequest, fingerprint: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        """The feed as built for these entries at this address, from the cache when it was built
+        before (the address is hashed into the key: a private feed's carries its token)."""
+        address = hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()
+        key = f"narrative-feed:{address}:{fingerprint}"
+        cached = cache.get(key)
+        if cached is not None:
+            content, content_type = cached
+            return HttpResponse(content, content_type=content_type)
+        response = super().__call__(request, *args, **kwargs)
+        cache.set(key, (response.content, response["Content-Type"]), FEED_CACHE_SECONDS)
         return response
 
     def get_object(self, request: HttpRequest, *args: Any, **kwargs: Any) -> User:

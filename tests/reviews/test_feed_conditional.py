@@ -2,6 +2,7 @@
 
 import feedparser
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -51,6 +52,7 @@ def test_the_feed_is_built_in_a_fixed_number_of_queries(
         published(IncidentFactory(team=team, service=service), pm)
     client.force_login(responder)
     client.get(reverse("reviews:feed"))
+    cache.clear()  # counted as built, not as served from the cache
     with django_assert_num_queries(6) as few:
         client.get(reverse("reviews:feed"))
     for _ in range(10):
@@ -127,3 +129,34 @@ def test_polling_without_signing_in_is_sent_to_sign_in(client, narrative, respon
     etag = client.get(reverse("reviews:feed"))["ETag"]
     client.logout()
     assert poll(client, etag).status_code == 302
+
+
+def test_a_feed_built_once_serves_every_reader_with_the_same_entries_until_they_change(
+    client, narrative, pm, responder, teammate, django_assert_max_num_queries
+):
+    client.force_login(responder)
+    first = client.get(reverse("reviews:feed"))
+    client.force_login(teammate)
+    # The session, the reader, the reader's teams and the entries' fingerprint: the feed itself,
+    # its narratives' bodies and their Markdown come from the cache.
+    with django_assert_max_num_queries(5):
+        second = client.get(reverse("reviews:feed"))
+    assert second.status_code == 200
+    assert second.content == first.content and second["ETag"] == first["ETag"]
+    narrative_services.narrative_save(
+        narrative=narrative,
+        by=pm,
+        version=narrative.version,
+        changes={"title": "Retries amplified the outage", "body": "New"},
+    )
+    renamed = client.get(reverse("reviews:feed"))
+    assert renamed["ETag"] != first["ETag"]
+    assert "Retries amplified the outage" in feedparser.parse(renamed.content).entries[0].title
+
+
+def test_a_private_feed_is_never_served_at_another_readers_address(client, narrative, responder, teammate):
+    mine = client.get(reverse("reviews:private_feed", args=[responder.feed_token]))
+    theirs = client.get(reverse("reviews:private_feed", args=[teammate.feed_token]))
+    assert mine["ETag"] == theirs["ETag"]
+    assert responder.feed_token in mine.text and responder.feed_token not in theirs.text
+    assert teammate.feed_token in theirs.text
