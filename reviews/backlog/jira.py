@@ -352,6 +352,11 @@ def jira_client() -> JIRA:
             **auth,
         )
     with _clients_lock:
+        # Only the current settings' client is kept: one built for a changed URL or credential
+        # replaces the others, whose connections are closed.
+        for stale in _clients.values():
+            stale.close()
+        _clients.clear()
         _clients[cache_key] = client
     return client
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -194,6 +195,26 @@ class TrelloClient:
         )
 
 
+_client: tuple[tuple[str, str, str], TrelloClient] | None = None
+_client_lock = threading.Lock()
+
+
+def trello_client() -> TrelloClient:
+    """One client per process for the current settings, so that its keep-alive connection serves
+    every push of a worker instead of one per task. Settings that changed (another token) get a new
+    client and the old one's connections are closed."""
+    global _client
+    key = (settings.TRELLO_API_URL, settings.TRELLO_API_KEY, settings.TRELLO_TOKEN)
+    with _client_lock:
+        if _client is not None and _client[0] == key:
+            return _client[1]
+        if _client is not None:
+            _client[1].session.close()
+        client = TrelloClient(base_url=key[0], api_key=key[1], token=key[2])
+        _client = (key, client)
+        return client
+
+
 class TrelloTracker:
     """Trello behind the `Tracker` interface, for one team's lists."""
 
@@ -214,11 +235,11 @@ class TrelloTracker:
             raise PermanentTrackerError(
                 f"No Trello list for team {team.name}: set its list id or TRELLO_LIST_ID."
             )
-        client = TrelloClient(
-            base_url=settings.TRELLO_API_URL, api_key=settings.TRELLO_API_KEY, token=settings.TRELLO_TOKEN
-        )
         return cls(
-            client=client, list_id=list_id, done_list_id=team.trello_done_list_id, site_url=settings.SITE_URL
+            client=trello_client(),
+            list_id=list_id,
+            done_list_id=team.trello_done_list_id,
+            site_url=settings.SITE_URL,
         )
 
     def _item(self, card: dict[str, Any]) -> RemoteItem:

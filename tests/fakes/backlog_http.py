@@ -45,6 +45,8 @@ class Recorded:
     body: bytes
     headers: dict[str, str]
     status: int = 0
+    # The client's (host, port): which connection the request came over.
+    peer: tuple[str, int] | None = None
 
 
 @dataclass
@@ -155,7 +157,9 @@ class Emulator:
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
         query = parse_qs(parts.query, keep_blank_values=True)
-        recorded = Recorded(method, path, query, body, dict(handler.headers.items()))
+        recorded = Recorded(
+            method, path, query, body, dict(handler.headers.items()), peer=handler.client_address
+        )
         if self.record_requests:
             with self.lock:
                 self.requests.append(recorded)

@@ -246,3 +246,19 @@ def test_an_edit_made_while_the_issue_is_being_created_is_pushed_next(
     assert action.title == "Renamed mid-push"
     assert len(fake_jira_cloud.issues) == 1
     assert fake_jira_cloud.issues["PAY-1"]["fields"]["summary"] == "Renamed mid-push"
+
+
+def test_pushes_share_one_client_until_the_credentials_change(
+    fake_jira_cloud, jira_team, raise_action, settings
+):
+    from reviews.backlog.jira import jira_client
+
+    raise_action(title="First")
+    client = jira_client()
+    raise_action(title="Second")
+    assert jira_client() is client
+    token, settings.JIRA_API_TOKEN = settings.JIRA_API_TOKEN, "revoked"
+    # The cached client is not used with other credentials: Jira refuses the new ones.
+    assert raise_action(title="Third").sync_error.startswith("Jira (HTTP 401)")
+    settings.JIRA_API_TOKEN = token
+    assert jira_client() is client

@@ -156,3 +156,20 @@ def test_the_command_registers_a_webhook_for_each_trello_team(fake_trello, trell
     call_command("register_trello_webhooks")
     assert [hook["idModel"] for hook in fake_trello.webhooks] == [fake_trello.board_id]
     assert "Payments: webhook" in capsys.readouterr().out
+
+
+def test_pushes_share_one_client_and_its_connection_until_the_settings_change(
+    fake_trello, trello_team, raise_action, settings
+):
+    from reviews.backlog.trello import trello_client
+
+    raise_action(title="First")
+    raise_action(title="Second")
+    assert len(fake_trello.requests) >= 2
+    assert len({request.peer for request in fake_trello.requests}) == 1
+    client = trello_client()
+    assert trello_client() is client
+    settings.TRELLO_TOKEN = "another-token"
+    replacement = trello_client()
+    assert replacement is not client
+    assert "another-token" in replacement.session.headers["Authorization"]
