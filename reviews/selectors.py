@@ -52,38 +52,44 @@ class SearchResults:
 
     Each tier is read in the order of an index (the title's expression index, the library's
     publication-date index), so the first page of a common word reads a few dozen rows instead of
-    ranking every match. A sequence for `Paginator`: `count()` stops at `SEARCH_RESULTS_CAP`, and
+    ranking every match. The ids of up to `SEARCH_RESULTS_CAP` matches are read once (a query per
+    tier), then a page's rows by id. A sequence for `Paginator`: `count()` stops at the cap, and
     `capped` says whether there were more.
     """
 
-    def __init__(self, title_hits: QuerySet[Narrative], body_hits: QuerySet[Narrative]) -> None:
+    def __init__(
+        self, rows: QuerySet[Narrative], title_hits: QuerySet[Narrative], body_hits: QuerySet[Narrative]
+    ) -> None:
+        self.rows = rows
         self.title_hits = title_hits
         self.body_hits = body_hits
-        self._counts: tuple[int, int] | None = None
+        self._ids: list[int] | None = None
 
-    def _tier_counts(self) -> tuple[int, int]:
-        if self._counts is None:
-            in_titles = self.title_hits[: SEARCH_RESULTS_CAP + 1].count()
-            in_bodies = self.body_hits[: max(0, SEARCH_RESULTS_CAP + 1 - in_titles)].count()
-            self._counts = (in_titles, in_bodies)
-        return self._counts
+    def _matching_ids(self) -> list[int]:
+        if self._ids is None:
+            wanted = SEARCH_RESULTS_CAP + 1
+            ids = list(self.title_hits.values_list("id", flat=True)[:wanted])
+            if len(ids) < wanted:
+                ids += self.body_hits.values_list("id", flat=True)[: wanted - len(ids)]
+            self._ids = ids
+        return self._ids
 
     @property
     def capped(self) -> bool:
-        return sum(self._tier_counts()) > SEARCH_RESULTS_CAP
+        return len(self._matching_ids()) > SEARCH_RESULTS_CAP
 
     def count(self) -> int:
-        return min(sum(self._tier_counts()), SEARCH_RESULTS_CAP)
+        return min(len(self._matching_ids()), SEARCH_RESULTS_CAP)
 
     def __getitem__(self, index: slice) -> list[Narrative]:
         if not isinstance(index, slice) or index.step is not None:
             raise TypeError("Search results are read in slices.")
         start, stop = index.start or 0, min(index.stop or SEARCH_RESULTS_CAP, SEARCH_RESULTS_CAP)
-        in_titles = self._tier_counts()[0]
-        titled = list(self.title_hits[start : min(stop, in_titles)]) if start < min(stop, in_titles) else []
-        body_start, body_stop = max(0, start - in_titles), stop - in_titles
-        bodied = list(self.body_hits[body_start:body_stop]) if body_stop > body_start else []
-        return titled + bodied
+        page = self._matching_ids()[start:stop]
+        if not page:
+            return []
+        found = {narrative.pk: narrative for narrative in self.rows.filter(pk__in=page)}
+        return [found[pk] for pk in page if pk in found]
 
     def __iter__(self) -> Iterator[Narrative]:
         return iter(self[0:SEARCH_RESULTS_CAP])
@@ -358,6 +364,7 @@ def narrative_library(
         titled = narratives.annotate(title_vector=SearchVector("title", config=SEARCH_CONFIG))
         newest = ("-published_at", "-id")
         return SearchResults(
+            narratives,
             titled.filter(title_hit).order_by(*newest),
             titled.filter(search_vector=search).exclude(title_hit).order_by(*newest),
         )

@@ -29,8 +29,8 @@ from tests.factories import (
 
 # Ceilings as measured when they were pinned (the review and narrative pages with the queries of
 # their loop and blend panels, the review page with the two of its evidence picks, the library
-# with its drafts section and its total counted by index in three parts, the search with its two
-# tiers counted apart; every page with the navigation's "may read the audit log", which reads
+# with its drafts section and its total counted by index in three parts, the search with the ids
+# of its two tiers read apart; every page with the navigation's "may read the audit log", which reads
 # the teams the viewer manages — shared with the visibility rules on the other pages): a page
 # that needs more has grown a query per row or lost a select_related; raise one only with the
 # reason in the commit.
