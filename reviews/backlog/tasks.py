@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from celery import shared_task
 from django.db import transaction
@@ -17,6 +18,7 @@ from django.db import transaction
 from incidents.models import Team
 from reviews.backlog import (
     PermanentTrackerError,
+    RemoteItem,
     Tracker,
     TrackerError,
     TransientTrackerError,
@@ -31,8 +33,8 @@ from reviews.services.actions import (
     action_sync_claim,
     action_sync_deferred,
     action_sync_failed,
-    action_sync_succeeded,
     action_sync_will_retry,
+    action_syncs_succeeded,
     sync_fingerprint,
 )
 from ybiyri.outbox import attempts_exhausted, retry_delay
@@ -60,6 +62,7 @@ def action_push_task(action_ids: list[int] | int) -> None:
     paused: dict[str, tuple[TransientTrackerError, int]] = {}
     deferred: dict[str, list[ImprovementAction]] = {}
     outcomes: list[Callable[[], object]] = []
+    succeeded: list[tuple[ImprovementAction, RemoteItem, dict[str, Any]]] = []
     claimed = action_sync_claim(action_ids=ids)
     try:
         for push in claimed:
@@ -72,18 +75,23 @@ def action_push_task(action_ids: list[int] | int) -> None:
                     trackers[team.pk] = tracker_for(team)
                 except PermanentTrackerError as error:
                     trackers[team.pk] = error
-            record, pause = _push(push, trackers[team.pk])
-            outcomes.append(record)
+            pushed = sync_fingerprint(push.action)
+            outcome, pause = _push(push, trackers[team.pk])
+            if isinstance(outcome, RemoteItem):
+                succeeded.append((push.action, outcome, pushed))
+            else:
+                outcomes.append(outcome)
             if pause is not None:
                 paused[team.tracker] = pause
     finally:
         with transaction.atomic():
+            action_syncs_succeeded(pushes=succeeded)
             for record in outcomes:
                 record()
             for tracker_name, actions in deferred.items():
                 pause_error, countdown = paused[tracker_name]
                 action_sync_deferred(actions=actions, message=pause_error.message, countdown=countdown)
-            reached = len(outcomes) + sum(len(actions) for actions in deferred.values())
+            reached = len(succeeded) + len(outcomes) + sum(len(actions) for actions in deferred.values())
             if reached < len(claimed):
                 action_sync_deferred(
                     actions=[push.action for push in claimed[reached:]],
@@ -94,11 +102,10 @@ def action_push_task(action_ids: list[int] | int) -> None:
 
 def _push(
     push: ClaimedPush, tracker: Tracker | PermanentTrackerError | None
-) -> tuple[Callable[[], object], tuple[TransientTrackerError, int] | None]:
-    """Push one claimed action; return how to record the outcome and, after a transient failure,
-    the error and the countdown of its retry."""
+) -> tuple[RemoteItem | Callable[[], object], tuple[TransientTrackerError, int] | None]:
+    """Push one claimed action; return the tracker's item, or how to record the failure and, after
+    a transient one, the error and the countdown of its retry."""
     action = push.action
-    pushed = sync_fingerprint(action)
     try:
         if isinstance(tracker, PermanentTrackerError):
             raise tracker
@@ -106,7 +113,7 @@ def _push(
             raise PermanentTrackerError(
                 f"Team {action.incident.team.name} no longer keeps a backlog tracker."
             )
-        item = tracker_push(tracker, action, first_attempt=push.first_attempt)
+        return tracker_push(tracker, action, first_attempt=push.first_attempt), None
     except TransientTrackerError as error:
         countdown = retry_delay(action.sync_attempts, error.retry_after)
         if attempts_exhausted(action.sync_attempts):
@@ -117,7 +124,6 @@ def _push(
         return record, (error, countdown)
     except PermanentTrackerError as error:
         return partial(action_sync_failed, action=action, message=error.message), None
-    return partial(action_sync_succeeded, action=action, item=item, pushed=pushed), None
 
 
 @shared_task(ignore_result=True)

@@ -28,7 +28,7 @@ from typing import Any, Final, TypedDict
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from incidents.models import Incident, Team, User
@@ -371,6 +371,29 @@ def action_sync_succeeded(*, action: ImprovementAction, item: RemoteItem, pushed
             external_key=item.key, external_url=item.url
         )
     return False
+
+
+def action_syncs_succeeded(*, pushes: list[tuple[ImprovementAction, RemoteItem, dict[str, Any]]]) -> None:
+    """`action_sync_succeeded` for a batch (action, item, fingerprint pushed), in one UPDATE when
+    none of the actions changed during the push; otherwise each is recorded on its own, which
+    leaves the rows already recorded as they are."""
+    if not pushes:
+        return
+    now = timezone.now()
+    unchanged = Q()
+    for action, _, pushed in pushes:
+        unchanged |= Q(pk=action.pk, **pushed)
+    recorded = ImprovementAction.objects.filter(unchanged, sync_state=SyncState.SYNCING).update(
+        sync_state=SyncState.SYNCED,
+        external_key=Case(*(When(pk=action.pk, then=Value(item.key)) for action, item, _ in pushes)),
+        external_url=Case(*(When(pk=action.pk, then=Value(item.url)) for action, item, _ in pushes)),
+        synced_at=now,
+        sync_error="",
+        updated_at=now,
+    )
+    if recorded < len(pushes):
+        for action, item, pushed in pushes:
+            action_sync_succeeded(action=action, item=item, pushed=pushed)
 
 
 def action_sync_will_retry(*, action: ImprovementAction, message: str, countdown: int) -> bool:

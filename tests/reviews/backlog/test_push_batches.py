@@ -180,3 +180,19 @@ def test_an_interrupted_batch_records_what_was_pushed_and_puts_the_rest_back(
         assert (rows[pk].sync_state, rows[pk].sync_attempts) == (SyncState.PENDING, 0)
         assert "The batch stopped before reaching this action." in rows[pk].sync_error
     assert len(fake_jira_cloud.issues) == 1
+
+
+def test_a_batch_records_its_successes_in_one_update(
+    fake_jira_cloud, jira_team, incident, pm, django_capture_on_commit_callbacks
+):
+    actions = raise_pending(incident, pm, django_capture_on_commit_callbacks, count=3)
+    with CaptureQueriesContext(connection) as queries:
+        action_push_task.apply(args=[[action.pk for action in actions]])
+    recorded = [
+        query for query in queries if query["sql"].startswith("UPDATE") and "synced_at" in query["sql"]
+    ]
+    assert len(recorded) == 1
+    keys = dict(ImprovementAction.objects.values_list("pk", "external_key"))
+    assert sorted(keys.values()) == ["PAY-1", "PAY-2", "PAY-3"]
+    for action in actions:
+        assert fake_jira_cloud.issues[keys[action.pk]]["fields"]["summary"] == action.title
