@@ -54,7 +54,7 @@ def test_a_responder_fills_in_and_submits_their_analysis_with_the_keyboard(
     page.keyboard.type("https://logs.example.org/alert/1")
     page.keyboard.press("Enter")
     page.locator("#key-events .timeline li", has_text="Error-rate alert fired").wait_for()
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'id_occurred_at'")
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'id_occurred_at'")
     assert page.input_value("#id_description") == ""
     visitor.check("analysis-key-event-added")
 

@@ -15,5 +15,7 @@ def test_a_product_manager_sets_a_role_in_place_by_keyboard(open_browser, incide
     assert page.url.endswith(incident.get_absolute_url()), "updated in place"
     responder.refresh_from_db()
     assert responder.role == "Communications lead"
-    page.wait_for_function("document.activeElement && document.activeElement.closest('#responders') !== null")
+    page.wait_for_function(
+        "() => document.activeElement && document.activeElement.closest('#responders') !== null"
+    )
     visitor.check("incident-role-saved")
