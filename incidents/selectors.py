@@ -33,6 +33,7 @@ from incidents.models import (
     Team,
     User,
 )
+from ybiyri.db import narrowed
 
 
 def member_directory() -> QuerySet[User]:
@@ -89,16 +90,13 @@ def incident_list_count(
 
 
 def incidents_filtered(*, team_id: int | None, severity: str, status: str, query: str) -> QuerySet[Incident]:
-    incidents = Incident.objects.all()
-    if team_id:
-        incidents = incidents.filter(team_id=team_id)
-    if severity:
-        incidents = incidents.filter(severity=severity)
-    if status:
-        incidents = incidents.filter(status=status)
-    if query:
-        incidents = incidents.filter(title__icontains=query.strip())
-    return incidents
+    return narrowed(
+        Incident.objects.all(),
+        team_id=team_id,
+        severity=severity,
+        status=status,
+        title__icontains=query.strip(),
+    )
 
 
 def incident_list_with_responders(*, viewer: User) -> QuerySet[Incident]:

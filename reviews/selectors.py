@@ -39,6 +39,7 @@ from reviews.models import (
     Training,
     Walkthrough,
 )
+from ybiyri.db import narrowed
 
 SEARCH_CONFIG = "english"
 # A search counts its matches up to this many: counting every match of a common word would read
@@ -269,18 +270,14 @@ def backlog_filtered(
     *, team_id: int | None, status: str, priority: str, owner_id: int | None, incident_id: int | None
 ) -> QuerySet[ImprovementAction]:
     """Improvement actions as the backlog's filters narrow them, whoever looks."""
-    actions = ImprovementAction.objects.all()
-    if team_id:
-        actions = actions.filter(incident__team_id=team_id)
-    if status:
-        actions = actions.filter(status=status)
-    if priority:
-        actions = actions.filter(priority=priority)
-    if owner_id:
-        actions = actions.filter(owner_id=owner_id)
-    if incident_id is not None:
-        actions = actions.filter(incident_id=incident_id)
-    return actions
+    return narrowed(
+        ImprovementAction.objects.all(),
+        incident__team_id=team_id,
+        status=status,
+        priority=priority,
+        owner_id=owner_id,
+        incident_id=incident_id,
+    )
 
 
 def action_backlog_count(
@@ -396,13 +393,12 @@ def library_filtered(
     *, team_id: int | None, service_id: int | None, severity: str, theme_id: int | None
 ) -> QuerySet[Narrative]:
     """Published narratives as the library's filters narrow them, whoever reads."""
-    narratives = Narrative.objects.filter(status=Narrative.Status.PUBLISHED)
-    if team_id:
-        narratives = narratives.filter(incident__team_id=team_id)
-    if service_id:
-        narratives = narratives.filter(incident__service_id=service_id)
-    if severity:
-        narratives = narratives.filter(incident__severity=severity)
+    narratives = narrowed(
+        Narrative.objects.filter(status=Narrative.Status.PUBLISHED),
+        incident__team_id=team_id,
+        incident__service_id=service_id,
+        incident__severity=severity,
+    )
     if theme_id:
         themed = AnalysisSession.objects.filter(themes__id=theme_id, status=AnalysisSession.Status.SUBMITTED)
         narratives = narratives.filter(incident_id__in=themed.values("incident_id"))

@@ -28,3 +28,10 @@ def insert_or_refuse[M](insert: Callable[[], M], *, refusal: ValidationError) ->
             return insert()
     except IntegrityError as error:
         raise refusal from error
+
+
+def narrowed[M: models.Model](rows: models.QuerySet[M], **lookups: Any) -> models.QuerySet[M]:
+    """`rows` filtered by each lookup that is given a value (not None, not ""): a list's optional
+    filters, where one left empty narrows nothing."""
+    given = {lookup: value for lookup, value in lookups.items() if value is not None and value != ""}
+    return rows.filter(**given) if given else rows
