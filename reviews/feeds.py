@@ -49,8 +49,9 @@ class NarrativeFeed(Feed):
 
     def built(self, request: HttpRequest, fingerprint: str, *args: Any, **kwargs: Any) -> HttpResponse:
         """The feed as built for these entries at this address, from the cache when it was built
-        before (the address is hashed into the key: a private feed's carries its token)."""
-        address = hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()
+        before (the address, without a query string the feed ignores, is hashed into the key: a
+        private feed's carries its token)."""
+        address = hashlib.sha256(request.build_absolute_uri(request.path).encode()).hexdigest()
         key = f"narrative-feed:{address}:{fingerprint}"
         cached = cache.get(key)
         if cached is not None:

@@ -143,6 +143,9 @@ def test_a_feed_built_once_serves_every_reader_with_the_same_entries_until_they_
         second = client.get(reverse("reviews:feed"))
     assert second.status_code == 200
     assert second.content == first.content and second["ETag"] == first["ETag"]
+    # A query string the feed ignores is the same feed, not another entry in the cache.
+    with django_assert_max_num_queries(5):
+        assert client.get(reverse("reviews:feed"), {"nocache": "1"}).content == first.content
     narrative_services.narrative_save(
         narrative=narrative,
         by=pm,
