@@ -172,6 +172,18 @@ class ActionEditForm(ActionForm):
         for field in self.fields.values():
             field.show_hidden_initial = True
 
+    @staticmethod
+    def initial_for(action: ImprovementAction) -> dict[str, object]:
+        """The action's values as this form (and its inline and page variants) starts from them."""
+        return {
+            "title": action.title,
+            "description": action.description,
+            "kind": action.kind,
+            "owner": action.owner,
+            "priority": action.priority,
+            "due_date": action.due_date,
+        }
+
 
 class ActionInlineForm(ActionEditForm):
     """An action changed in place on the backlog list: the fields its row shows, written field-wise."""

@@ -112,21 +112,10 @@ def action_backlog(request: SignedInRequest) -> HttpResponse:
     for action in page.object_list:
         if action.pk in managed:
             action.inline_form = ActionInlineForm(
-                prefix=f"action-{action.pk}", initial=action_initial(action)
+                prefix=f"action-{action.pk}", initial=ActionInlineForm.initial_for(action)
             )
     context = {"filters": filters, "page": page, "query_string": query_string, "editable_ids": managed}
     return render(request, "reviews/action_list.html", context)
-
-
-def action_initial(action: ImprovementAction) -> dict[str, object]:
-    return {
-        "title": action.title,
-        "description": action.description,
-        "kind": action.kind,
-        "owner": action.owner,
-        "priority": action.priority,
-        "due_date": action.due_date,
-    }
 
 
 def save_changed_fields(request: SignedInRequest, action: ImprovementAction, form: Form) -> bool:
@@ -188,7 +177,7 @@ def action_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     form: ActionPageForm | None = None
     if action.pk in actions_editable(request.user, [action]):
         initial = {
-            **action_initial(action),
+            **ActionInlineForm.initial_for(action),
             "learnings": [learning.pk for learning in action.learnings.all()],
             "factors": [factor.pk for factor in action.factors.all()],
         }
@@ -207,7 +196,7 @@ def action_inline_edit(request: SignedInRequest, pk: int) -> HttpResponse:
     saved = save_changed_fields(request, action, form)
     if saved:
         action = access_action(user=request.user, action_id=pk)
-        form = ActionInlineForm(prefix=f"action-{action.pk}", initial=action_initial(action))
+        form = ActionInlineForm(prefix=f"action-{action.pk}", initial=ActionInlineForm.initial_for(action))
     if request.htmx:
         return action_row(request, action, form, status=200 if saved else 400, saved=saved)
     if saved:

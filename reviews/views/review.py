@@ -294,14 +294,7 @@ def facilitation_context(request: SignedInRequest, review: Review, **overrides: 
             "form": form(
                 f"action-{action.pk}",
                 ActionEditForm,
-                {
-                    "title": action.title,
-                    "description": action.description,
-                    "kind": action.kind,
-                    "owner": action.owner,
-                    "priority": action.priority,
-                    "due_date": action.due_date,
-                },
+                ActionEditForm.initial_for(action),
             )
             if facilitates
             else None,
