@@ -182,11 +182,17 @@ def can_edit_service(user: User, service: Service) -> bool:
     return user.is_authenticated and can_manage_team(user, service.team_id)
 
 
-def editable_services_q(user: User, prefix: str = "") -> Q:
-    """The query form of `can_edit_service`."""
+def in_managed_teams_q(user: User, prefix: str = "") -> Q:
+    """Rows of the teams the user manages as product manager (every row for problem managers and
+    superusers): the query form of `can_manage_team` on a row's team."""
     if sees_everything(user):
         return Q()
     return Q(**{f"{prefix}team_id__in": user_managed_team_ids(user)})
+
+
+def editable_services_q(user: User, prefix: str = "") -> Q:
+    """The query form of `can_edit_service`."""
+    return in_managed_teams_q(user, prefix)
 
 
 def access_service(*, user: User, service_id: int, for_edit: bool = False) -> Service:

@@ -25,6 +25,7 @@ from incidents.access import (
     can_manage_incident,
     can_manage_team,
     can_view_incident,
+    in_managed_teams_q,
     sees_everything,
     user_managed_team_ids,
     user_team_ids,
@@ -232,9 +233,7 @@ def can_manage_training(user: User, training: Training) -> bool:
 
 def manageable_trainings_q(user: User, prefix: str = "") -> Q:
     """The query form of `can_manage_training`."""
-    if sees_everything(user):
-        return Q()
-    return Q(**{f"{prefix}team_id__in": user_managed_team_ids(user)})
+    return in_managed_teams_q(user, prefix)
 
 
 def access_training(*, user: User, training_id: int, for_manage: bool = False) -> Training:
