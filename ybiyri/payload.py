@@ -11,16 +11,32 @@ here as well, since a payload's key ends up in a query.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from django.http import HttpRequest, JsonResponse
 from django.utils.dateparse import parse_datetime
 
 
 class MalformedPayload(ValueError):
     """The payload is not shaped as its sender documents it; the message names the value and why."""
+
+
+def webhook_refusal(status: int, reason: str) -> JsonResponse:
+    """A webhook's refusal, as every incoming webhook answers one: `{"error": reason}`."""
+    return JsonResponse({"error": reason}, status=status)
+
+
+def webhook_json(request: HttpRequest) -> Any:
+    """The request's body read as JSON; MalformedPayload when it is not."""
+    try:
+        return json.loads(request.body)
+    except (ValueError, RecursionError) as error:
+        # RecursionError: nesting deeper than the parser's stack allows.
+        raise MalformedPayload("The body must be JSON.") from error
 
 
 def payload_object(value: Any, *, name: str) -> dict[str, Any]:

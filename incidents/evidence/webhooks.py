@@ -11,7 +11,6 @@ sent again later to open or reopen a page.
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -33,30 +32,18 @@ from incidents.evidence.pagerduty import (
 )
 from incidents.evidence.pagers import PagerEvent
 from incidents.evidence.services import page_record
-from ybiyri.payload import MalformedPayload
-
-
-def _refused(status: int, reason: str) -> JsonResponse:
-    return JsonResponse({"error": reason}, status=status)
-
-
-def _read_json(request: HttpRequest) -> Any:
-    try:
-        return json.loads(request.body)
-    except (ValueError, RecursionError) as error:
-        # RecursionError: nesting deeper than the parser's stack allows.
-        raise MalformedPayload("The body must be JSON.") from error
+from ybiyri.payload import MalformedPayload, webhook_json, webhook_refusal
 
 
 def _bearer_refusal(request: HttpRequest, *, token: str, variable: str) -> JsonResponse | None:
     """None if the request carries `Authorization: Bearer <token>`; else the refusal to send."""
     if not token:
-        return _refused(403, f"This webhook is not configured ({variable}).")
+        return webhook_refusal(403, f"This webhook is not configured ({variable}).")
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if not given or scheme.lower() != "bearer":
-        return _refused(401, "Send Authorization: Bearer <token>.")
+        return webhook_refusal(401, "Send Authorization: Bearer <token>.")
     if not hmac.compare_digest(given.strip().encode(), token.encode()):
-        return _refused(403, "Bad token.")
+        return webhook_refusal(403, "Bad token.")
     return None
 
 
@@ -70,11 +57,11 @@ def _record(
     """Parse, refuse replays, complete the people named (`resolve`, outside any transaction:
     it may ask the source), then record each event."""
     try:
-        events = parse(_read_json(request))
+        events = parse(webhook_json(request))
     except MalformedPayload as error:
-        return _refused(400, str(error))
+        return webhook_refusal(400, str(error))
     if max_age is not None and any(event.occurred_at < timezone.now() - max_age for event in events):
-        return _refused(403, "The event is too old: a replayed delivery is refused.")
+        return webhook_refusal(403, "The event is too old: a replayed delivery is refused.")
     if resolve is not None:
         events = [resolve(event) for event in events]
     results = []
@@ -82,7 +69,7 @@ def _record(
         try:
             results.append(page_record(event=event))
         except ValidationError as error:
-            return _refused(400, " ".join(error.messages))
+            return webhook_refusal(400, " ".join(error.messages))
     if not results:
         return JsonResponse({"result": "ignored", "reason": "No page event in the delivery."})
     return JsonResponse({"result": results[0] if len(results) == 1 else "batch", "events": results})
@@ -95,12 +82,12 @@ def pagerduty_webhook(request: HttpRequest) -> HttpResponse:
     """PagerDuty v3 webhook subscription: incident events, signed with the subscription's secret."""
     secret = settings.PAGERDUTY_WEBHOOK_SECRET
     if not secret:
-        return _refused(403, "PagerDuty webhooks are not configured (PAGERDUTY_WEBHOOK_SECRET).")
+        return webhook_refusal(403, "PagerDuty webhooks are not configured (PAGERDUTY_WEBHOOK_SECRET).")
     header = request.headers.get("X-PagerDuty-Signature", "")
     if not header:
-        return _refused(401, "Missing X-PagerDuty-Signature.")
+        return webhook_refusal(401, "Missing X-PagerDuty-Signature.")
     if not pagerduty_signature_valid(body=request.body, header=header, secret=secret):
-        return _refused(403, "Bad signature.")
+        return webhook_refusal(403, "Bad signature.")
     max_age = timedelta(seconds=settings.PAGER_WEBHOOK_MAX_AGE_SECONDS)
     return _record(
         request,

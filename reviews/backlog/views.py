@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
-from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -34,22 +32,10 @@ from reviews.backlog.jira import jira_webhook_issue
 from reviews.backlog.trello import trello_signature, trello_webhook_event
 from reviews.models import ImprovementAction
 from reviews.services.actions import action_apply_tracker_item, action_retry_sync, action_tracked_by
-from ybiyri.payload import MalformedPayload
+from ybiyri.payload import MalformedPayload, webhook_json, webhook_refusal
 from ybiyri.request_types import SignedInRequest
 
 logger = logging.getLogger(__name__)
-
-
-def _refused(status: int, reason: str) -> JsonResponse:
-    return JsonResponse({"error": reason}, status=status)
-
-
-def _read_json(request: HttpRequest) -> Any:
-    try:
-        return json.loads(request.body)
-    except (ValueError, RecursionError) as error:
-        # RecursionError: nesting deeper than the parser's stack allows.
-        raise MalformedPayload("The body must be JSON.") from error
 
 
 def _ignored(reason: str) -> JsonResponse:
@@ -74,7 +60,7 @@ def jira_authenticate(request: HttpRequest) -> JsonResponse | None:
     """
     secret = settings.JIRA_WEBHOOK_SECRET
     if not secret:
-        return _refused(403, "Jira webhooks are not configured (JIRA_WEBHOOK_SECRET).")
+        return webhook_refusal(403, "Jira webhooks are not configured (JIRA_WEBHOOK_SECRET).")
     signature = request.headers.get("X-Hub-Signature", "")
     token = request.GET.get("secret", "")
     if signature:
@@ -82,13 +68,13 @@ def jira_authenticate(request: HttpRequest) -> JsonResponse | None:
         expected = hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
         # As bytes: compare_digest refuses str with non-ASCII characters, which a header may carry.
         if method != "sha256" or not hmac.compare_digest(given.strip().lower().encode(), expected.encode()):
-            return _refused(403, "Bad signature.")
+            return webhook_refusal(403, "Bad signature.")
         return None
     if token:
         if not hmac.compare_digest(token.encode(), secret.encode()):
-            return _refused(403, "Bad secret.")
+            return webhook_refusal(403, "Bad secret.")
         return None
-    return _refused(401, "Sign the request (X-Hub-Signature) or pass the secret.")
+    return webhook_refusal(401, "Sign the request (X-Hub-Signature) or pass the secret.")
 
 
 @csrf_exempt
@@ -105,9 +91,9 @@ def jira_webhook(request: HttpRequest) -> HttpResponse:
     if refusal is not None:
         return refusal
     try:
-        item = jira_webhook_issue(_read_json(request), server_url=settings.JIRA_URL)
+        item = jira_webhook_issue(webhook_json(request), server_url=settings.JIRA_URL)
     except MalformedPayload as error:
-        return _refused(400, str(error))
+        return webhook_refusal(400, str(error))
     if item is None:
         return _ignored("Not an issue event.")
     return _apply(action_tracked_by(tracker=Team.Tracker.JIRA, key=item.key), item)
@@ -130,17 +116,17 @@ def trello_webhook(request: HttpRequest) -> HttpResponse:
         return HttpResponse(status=200)
     secret = settings.TRELLO_API_SECRET
     if not secret:
-        return _refused(403, "Trello webhooks are not configured (TRELLO_API_SECRET).")
+        return webhook_refusal(403, "Trello webhooks are not configured (TRELLO_API_SECRET).")
     given = request.headers.get("X-Trello-Webhook", "")
     if not given:
-        return _refused(401, "Missing X-Trello-Webhook signature.")
+        return webhook_refusal(401, "Missing X-Trello-Webhook signature.")
     expected = trello_signature(body=request.body, callback_url=trello_callback_url(), secret=secret)
     if not hmac.compare_digest(given.encode(), expected.encode()):
-        return _refused(403, "Bad signature.")
+        return webhook_refusal(403, "Bad signature.")
     try:
-        event = trello_webhook_event(_read_json(request))
+        event = trello_webhook_event(webhook_json(request))
     except MalformedPayload as error:
-        return _refused(400, str(error))
+        return webhook_refusal(400, str(error))
     if event is None:
         return _ignored("Not a card event.")
     action = action_tracked_by(tracker=Team.Tracker.TRELLO, key=event.card_id)
