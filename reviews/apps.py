@@ -6,7 +6,8 @@ class ReviewsConfig(AppConfig):
     name = "reviews"
 
     def ready(self) -> None:
-        from reviews.insights.cache import watch_connection
+        import reviews.caches  # noqa: F401 — creates the pages' versioned caches in every process
+        from ybiyri.versioned_cache import watch_connection
 
-        # Cached insights go stale the moment a table they read is written (reviews.insights.cache).
-        connection_created.connect(watch_connection, dispatch_uid="insights-watch-writes")
+        # Cached pages and figures go stale the moment a table they read is written (ybiyri.versioned_cache).
+        connection_created.connect(watch_connection, dispatch_uid="versioned-cache-watch-writes")

@@ -1,0 +1,139 @@
+"""What a page computes from many rows, kept in Django's cache until a table it reads is written.
+
+A `VersionedCache` names the models its entries are made of. Each entry is keyed by the parts its
+caller names (who is looking, the filters, the page) and by the cache's data version, a token
+replaced whenever a row of one of those tables (or of their many-to-many relations) is written.
+
+The version is replaced by a wrapper around every statement of the database connections
+(`watch_writes`), not by the services that write, so that nothing can write around it: the
+services' conditional updates, bulk writes, cascading deletes and the admin all run through it.
+It is replaced once the transaction commits, so that what is computed meanwhile from what was
+committed before is filed under a version nobody asks for any more; until then the writing
+transaction reads under a token of its own, so that it sees its own writes. An entry also expires
+after the cache's `seconds`, since some of what pages show moves with the clock alone (overdue,
+upcoming, the last N days). A cache that cannot be reached fails nothing: the value is computed,
+and writes go on.
+
+With `REDIS_URL` the cache, and so the versions, are shared by every web process; without it (one
+process, local use) each process keeps its own.
+"""
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from typing import Any
+from uuid import uuid4
+
+from django.apps import apps
+from django.core.cache import cache
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+logger = logging.getLogger(__name__)
+WRITE = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+["`]?(\w+)', re.IGNORECASE)
+REGISTRY: list["VersionedCache"] = []
+
+
+class VersionedCache:
+    def __init__(self, name: str, models: Sequence[str], *, seconds: int = 60) -> None:
+        self.name = name
+        self.models = tuple(models)
+        self.seconds = seconds
+        self.version_key = f"{name}:data-version"
+        REGISTRY.append(self)
+
+    def __repr__(self) -> str:
+        return f"VersionedCache({self.name!r})"
+
+    @cached_property
+    def tables(self) -> frozenset[str]:
+        """The tables of `models` and of their many-to-many relations (attendees, members, themes)."""
+        tables = set()
+        for label in self.models:
+            model = apps.get_model(label)
+            tables.add(model._meta.db_table)
+            tables.update(
+                field.remote_field.through._meta.db_table for field in model._meta.local_many_to_many
+            )
+        return frozenset(tables)
+
+    def version(self) -> str:
+        """The shared version, and within a transaction that has written, that transaction's own
+        token: what it computes from its uncommitted writes is filed where no other connection looks."""
+        version = cache.get(self.version_key)
+        if version is None:
+            # First reader after a start (or an eviction): its token is the version from now on.
+            cache.add(self.version_key, uuid4().hex, timeout=None)
+            version = cache.get(self.version_key)
+        connection = connections[DEFAULT_DB_ALIAS]
+        if connection.in_atomic_block and self.commit_pending(connection):
+            version = f"{version}-{written_tokens(connection).get(self.name, '')}"
+        return version
+
+    def changed(self) -> None:
+        try:
+            cache.set(self.version_key, uuid4().hex, timeout=None)
+        except Exception:
+            # A write must not fail because the cache is down; entries still expire on their own.
+            logger.warning("Could not replace the data version of %s", self.name, exc_info=True)
+
+    def commit_pending(self, connection: BaseDatabaseWrapper) -> bool:
+        """Whether the current transaction has written one of the tables (its commit will replace
+        the version). A rolled-back transaction or savepoint takes its callback with it."""
+        # Django keeps (savepoints, callback, robust) triples; the stubs still declare pairs.
+        pending = connection.run_on_commit
+        return any(callback == self.changed for _savepoints, callback, _robust in pending)  # type: ignore[misc]
+
+    def written(self, connection: BaseDatabaseWrapper) -> None:
+        """A statement on `connection` wrote one of the tables."""
+        if not connection.in_atomic_block:
+            self.changed()
+            return
+        if not self.commit_pending(connection):
+            transaction.on_commit(self.changed, using=connection.alias)
+        written_tokens(connection)[self.name] = uuid4().hex
+
+    def remember[T](self, parts: Sequence[str], build: Callable[[], T]) -> T:
+        """What `build` makes, from the cache when it was made from the same data less than
+        `seconds` ago; `parts` name everything else it depends on. Without a cache, it is made."""
+        try:
+            key = ":".join([self.name, *parts, self.version()])
+            value = cache.get(key)
+        except Exception:
+            logger.warning("The %s cache is not available", self.name, exc_info=True)
+            return build()
+        if value is None:
+            value = build()
+            try:
+                cache.set(key, value, timeout=self.seconds)
+            except Exception:
+                logger.warning("The %s cache is not available", self.name, exc_info=True)
+        return value
+
+
+def written_tokens(connection: BaseDatabaseWrapper) -> dict[str, str]:
+    """The tokens the connection's open transaction reads under, by cache name."""
+    tokens: dict[str, str] = connection.__dict__.setdefault("ybiyri_written_tokens", {})
+    return tokens
+
+
+def watch_writes(
+    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
+) -> Any:
+    """A database execute wrapper: a write to a table a cache reads replaces that cache's version
+    once it is committed; until then the writing transaction reads under a token of its own, new
+    with each write, so that it sees its own writes."""
+    result = execute(sql, params, many, context)
+    if sql[:1] in "IUDiud " and (match := WRITE.match(sql)):
+        table = match.group(1)
+        for versioned in REGISTRY:
+            if table in versioned.tables:
+                versioned.written(context["connection"])
+    return result
+
+
+def watch_connection(*, connection: BaseDatabaseWrapper, **_kwargs: Any) -> None:
+    """Receiver of `connection_created`: a connection object reconnects, so add the wrapper once."""
+    if watch_writes not in connection.execute_wrappers:
+        connection.execute_wrappers.append(watch_writes)
