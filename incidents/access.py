@@ -47,6 +47,13 @@ def sees_everything(user: User) -> bool:
     return user.is_superuser or user.is_problem_manager
 
 
+def viewer_key(user: User) -> str:
+    """Names what the user sees, for entries of a cache: ``all`` for those who see every incident;
+    else the member themself, since what a member sees also depends on the incidents they
+    responded to and the reviews they attend."""
+    return "all" if sees_everything(user) else f"user-{user.pk}"
+
+
 def review_participations(user: User) -> QuerySet[Review, Any]:
     """Ids of the incidents whose standing review the user facilitates or attends."""
     return (
@@ -94,6 +101,14 @@ def managed_teams(user: User) -> QuerySet[Team]:
     if sees_everything(user):
         return Team.objects.all()
     return Team.objects.filter(id__in=user_managed_team_ids(user))
+
+
+def may_declare(user: User) -> bool:
+    """Whether `managed_teams` holds a team, without a query for a member (their teams are read
+    once per request)."""
+    if sees_everything(user):
+        return Team.objects.exists()
+    return bool(user_managed_team_ids(user))
 
 
 def access_incident(*, user: User, incident_id: int, for_manage: bool = False) -> Incident:

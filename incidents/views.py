@@ -12,6 +12,7 @@ from django.forms import Form
 from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -24,6 +25,8 @@ from incidents.access import (
     can_manage_incident,
     can_read_analysis,
     managed_teams,
+    may_declare,
+    viewer_key,
 )
 from incidents.forms import (
     AllocationForm,
@@ -39,10 +42,11 @@ from incidents.forms import (
     add_service_errors,
 )
 from incidents.models import AnalysisSession, Incident, Interview, KeyEvent, ReportGuide, Responder
+from reviews.caches import INCIDENT_LIST, MY_WORK
 from reviews.markdown import render_markdown
 from reviews.selectors import narratives_recent, reviews_upcoming
 from ybiyri.request_types import SignedInRequest
-from ybiyri.views import call_reporting, for_template, page_of, understood_filters
+from ybiyri.views import cached_fragment, call_reporting, for_template, page_of, understood_filters
 
 INCIDENTS_PER_PAGE = 25
 TIMELINE_PER_PAGE = 50
@@ -52,15 +56,21 @@ PERSON_TERM_MAX_LENGTH = 254
 @require_GET
 def my_work(request: SignedInRequest) -> HttpResponse:
     user = request.user
-    context = {
-        "analyses": selectors.my_analyses(user=user),
-        "awaiting_allocation": selectors.incidents_awaiting_allocation(user=user)[:20],
-        "awaiting_review": selectors.incidents_awaiting_review(user=user)[:20],
-        "upcoming_reviews": reviews_upcoming(user=user)[:10],
-        "new_narratives": narratives_recent(viewer=user)[:5],
-        "manages_a_team": managed_teams(user).exists(),
-    }
-    return render(request, "incidents/my_work.html", context)
+
+    def work() -> str:
+        context = {
+            "analyses": selectors.my_analyses(user=user),
+            "awaiting_allocation": selectors.incidents_awaiting_allocation(user=user)[:20],
+            "awaiting_review": selectors.incidents_awaiting_review(user=user)[:20],
+            "upcoming_reviews": reviews_upcoming(user=user)[:10],
+            "new_narratives": narratives_recent(viewer=user)[:5],
+            "manages_a_team": may_declare(user),
+        }
+        return render_to_string("incidents/_my_work.html", context)
+
+    # The user's own work, whoever they are: keyed by the user, never by what they see.
+    html = cached_fragment(request, MY_WORK, "work", viewer=f"user-{user.pk}", build=work)
+    return render(request, "incidents/my_work.html", {"work": html})
 
 
 @require_GET
@@ -74,20 +84,21 @@ def incident_list(request: SignedInRequest) -> HttpResponse:
         "status": criteria.get("status", ""),
         "query": criteria.get("q", ""),
     }
-    page, query_string = page_of(
-        request,
-        selectors.incident_list(viewer=request.user, **chosen),
-        INCIDENTS_PER_PAGE,
-        count=lambda: selectors.incident_list_count(viewer=request.user, **chosen),
-    )
-    context = {
-        "filters": filters,
-        "page": page,
-        "query_string": query_string,
-        "can_declare": managed_teams(request.user).exists(),
-    }
-    template = "incidents/_incident_rows.html" if request.htmx else "incidents/incident_list.html"
-    return render(request, template, context)
+
+    def rows() -> str:
+        page, query_string = page_of(
+            request,
+            selectors.incident_list(viewer=request.user, **chosen),
+            INCIDENTS_PER_PAGE,
+            count=lambda: selectors.incident_list_count(viewer=request.user, **chosen),
+        )
+        return render_to_string("incidents/_incident_rows.html", {"page": page, "query_string": query_string})
+
+    html = cached_fragment(request, INCIDENT_LIST, "rows", viewer=viewer_key(request.user), build=rows)
+    if request.htmx:
+        return HttpResponse(html)
+    context = {"filters": filters, "rows": html, "can_declare": may_declare(request.user)}
+    return render(request, "incidents/incident_list.html", context)
 
 
 @require_http_methods(["GET", "POST"])

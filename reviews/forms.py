@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from incidents.forms import DateTimeLocalInput, MemberField
 from incidents.models import Incident, LearningTheme, Service, Team
+from reviews.caches import LIBRARY
 from reviews.models import (
     ContributingFactor,
     ImprovementAction,
@@ -255,10 +256,15 @@ class BlendDecisionForm(forms.Form):
 def id_choices(
     model: type[Team | Service | LearningTheme], empty_label: str
 ) -> Callable[[], list[tuple[object, str]]]:
-    """Choices of (id, name) read afresh each time a form is built, without model instances."""
+    """Choices of (id, name), without model instances, read from the library's cache while no
+    team, service or theme has changed."""
 
     def choices() -> list[tuple[object, str]]:
-        return [("", empty_label), *model.objects.order_by("name").values_list("id", "name")]
+        named = LIBRARY.remember(
+            ["choices", model._meta.label],
+            lambda: list(model.objects.order_by("name").values_list("id", "name")),
+        )
+        return [("", empty_label), *named]
 
     return choices
 

@@ -1,7 +1,9 @@
 """Project-level views (the health check) and the helpers every page view uses."""
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -12,11 +14,14 @@ from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from ybiyri.celery import app as celery_app
 from ybiyri.request_types import SignedInRequest
+from ybiyri.versioned_cache import VersionedCache
 
 
 def database_status() -> str:
@@ -114,3 +119,16 @@ def page_of(
     query = request.GET.copy()
     query.pop("page", None)
     return page, query.urlencode()
+
+
+def cached_fragment(
+    request: HttpRequest, versioned: VersionedCache, name: str, *, viewer: str, build: Callable[[], str]
+) -> SafeString:
+    """The HTML `build` renders for this request's query parameters, its time zone and `viewer`
+    (`incidents.access.viewer_key`), from `versioned` while the data under it has not changed.
+    `build` renders without the request, so nothing of one visit (a CSRF token, a message) can be
+    served on another."""
+    parameters = urlencode(sorted(request.GET.lists()), doseq=True)
+    digest = hashlib.sha256(parameters.encode()).hexdigest()[:32]
+    parts = [name, viewer, digest, timezone.get_current_timezone_name()]
+    return mark_safe(versioned.remember(parts, build))  # noqa: S308 — HTML rendered by a template

@@ -8,9 +8,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from incidents.access import viewer_key
 from incidents.forms import add_service_errors
 from incidents.services import StaleVersion
 from reviews import selectors
@@ -24,6 +26,7 @@ from reviews.access import (
     can_schedule_walkthrough,
     in_narrative_team,
 )
+from reviews.caches import LIBRARY, NARRATIVE
 from reviews.forms import (
     BlendDecisionForm,
     LibraryFilterForm,
@@ -37,7 +40,7 @@ from reviews.services.blend import blend_changes
 from reviews.services.narrative import LoopOpen
 from reviews.views.review import meeting_arguments
 from ybiyri.request_types import SignedInRequest
-from ybiyri.views import call_reporting, page_of, understood_filters
+from ybiyri.views import cached_fragment, call_reporting, page_of, understood_filters
 
 NARRATIVES_PER_PAGE = 20
 # The library shows the most recently changed drafts its reader may see; the API lists them all.
@@ -63,18 +66,36 @@ def narrative_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     narrative_services.narrative_record_read(narrative=narrative, reader=request.user)
     team_view = in_narrative_team(request.user, narrative.incident)
     can_publish = can_publish_narrative(request.user, narrative)
+    incident = narrative.incident
+
+    def story() -> str:
+        actions = selectors.narrative_actions(narrative=narrative)
+        return render_to_string("reviews/_narrative_story.html", {"narrative": narrative, "actions": actions})
+
+    def facts() -> str:
+        themes = selectors.narrative_themes(narrative=narrative)
+        return render_to_string("reviews/_narrative_facts.html", {"incident": incident, "themes": themes})
+
+    def related() -> str:
+        others = selectors.narrative_related(narrative=narrative, viewer=request.user)
+        return render_to_string("reviews/_narrative_related.html", {"related": others})
+
+    # Whoever may read the narrative reads the same story and facts; related narratives are those
+    # the viewer may read.
     context = {
         "narrative": narrative,
-        "incident": narrative.incident,
-        "actions": selectors.narrative_actions(narrative=narrative),
-        "themes": selectors.narrative_themes(narrative=narrative),
-        "related": selectors.narrative_related(narrative=narrative, viewer=request.user),
+        "incident": incident,
+        "story": cached_fragment(request, NARRATIVE, f"story-{narrative.pk}", viewer="reader", build=story),
+        "facts": cached_fragment(request, NARRATIVE, f"facts-{narrative.pk}", viewer="reader", build=facts),
+        "related": cached_fragment(
+            request, NARRATIVE, f"related-{narrative.pk}", viewer=viewer_key(request.user), build=related
+        ),
         "read_count": narrative.reads.count(),
         "readers": selectors.narrative_readers(narrative=narrative),
         "walkthroughs": selectors.narrative_walkthroughs(narrative=narrative),
         "team_view": team_view,
         "can_publish": can_publish,
-        "can_override": can_override_loop(request.user, narrative.incident),
+        "can_override": can_override_loop(request.user, incident),
     }
     if can_publish and not narrative.is_published:
         context["loop"] = selectors.loop_state(incident=narrative.incident)
@@ -236,28 +257,36 @@ def narrative_library(request: SignedInRequest) -> HttpResponse:
         "theme_id": criteria.get("theme") or None,
     }
     query = criteria.get("q", "")
-    narratives = selectors.narrative_library(viewer=request.user, query=query, **chosen)
-    page, query_string = page_of(
-        request,
-        # A search's two tiers (SearchResults) are a sequence that the paginator reads as a queryset.
-        cast(QuerySet[Narrative], narratives),
-        NARRATIVES_PER_PAGE,
-        # Search results count themselves (up to a cap); the whole library is counted by index.
-        count=None
-        if query.strip()
-        else lambda: selectors.narrative_library_count(viewer=request.user, **chosen),
-    )
+
+    def results() -> str:
+        narratives = selectors.narrative_library(viewer=request.user, query=query, **chosen)
+        page, query_string = page_of(
+            request,
+            # A search's two tiers (SearchResults) are a sequence that the paginator reads as a queryset.
+            cast(QuerySet[Narrative], narratives),
+            NARRATIVES_PER_PAGE,
+            # Search results count themselves (up to a cap); the whole library is counted by index.
+            count=None
+            if query.strip()
+            else lambda: selectors.narrative_library_count(viewer=request.user, **chosen),
+        )
+        context = {
+            "page": page,
+            "query_string": query_string,
+            "query": query,
+            "capped": isinstance(narratives, selectors.SearchResults) and narratives.capped,
+            "cap": selectors.SEARCH_RESULTS_CAP,
+        }
+        return render_to_string("reviews/_narrative_results.html", context)
+
+    html = cached_fragment(request, LIBRARY, "results", viewer=viewer_key(request.user), build=results)
+    if request.htmx:
+        return HttpResponse(html)
     context = {
         "filters": filters,
-        "page": page,
-        "query_string": query_string,
-        "query": query,
-        "capped": isinstance(narratives, selectors.SearchResults) and narratives.capped,
-        "cap": selectors.SEARCH_RESULTS_CAP,
+        "results": html,
+        "drafts": selectors.narrative_drafts(viewer=request.user)[:DRAFTS_SHOWN],
     }
-    if request.htmx:
-        return render(request, "reviews/_narrative_results.html", context)
-    context["drafts"] = selectors.narrative_drafts(viewer=request.user)[:DRAFTS_SHOWN]
     return render(request, "reviews/narrative_library.html", context)
 
 

@@ -1,0 +1,51 @@
+"""The versioned caches of the pages (`ybiyri.versioned_cache`), each with the models its entries
+are made of, including those that decide who sees which incident (the incident's team and its
+members, its responders, its review's facilitator and attendees).
+
+They are created when the app is ready, in every process, web or worker: a write replaces the
+version of every cache reading its table, whichever process makes it. Not among the models: the
+users' own rows and sessions (every sign-in writes them; whether a viewer sees everything is part
+of each key), reads of narratives and the outboxes, which no cached page shows.
+"""
+
+from reviews.insights.cache import INSIGHTS
+from ybiyri.versioned_cache import VersionedCache
+
+# Who sees which incident, as incidents.access decides it.
+VISIBILITY = ("incidents.Incident", "incidents.Team", "incidents.Responder", "reviews.Review")
+
+# The narrative library: its result pages and its count, for each viewer.
+LIBRARY = VersionedCache(
+    "library", (*VISIBILITY, "reviews.Narrative", "incidents.Service", "incidents.LearningTheme")
+)
+
+# The incident list: its rows (with their analyses counted) and its count, for each viewer.
+INCIDENT_LIST = VersionedCache(
+    "incident-list", (*VISIBILITY, "incidents.Service", "incidents.AnalysisSession")
+)
+
+# My work: a person's analyses, the incidents of their teams awaiting allocation or review, their
+# upcoming reviews and the newest narratives they may read.
+MY_WORK = VersionedCache(
+    "my-work", (*VISIBILITY, "incidents.Service", "incidents.AnalysisSession", "reviews.Narrative")
+)
+
+# A narrative's page: its story (the body, and the incident's improvement actions as they stand,
+# with the learnings and factors they trace back to), its key facts and learning themes, and the
+# related narratives each viewer may read. Not the people's own rows: an action owner's name may
+# be up to a minute old.
+NARRATIVE = VersionedCache(
+    "narrative",
+    (
+        *VISIBILITY,
+        "reviews.Narrative",
+        "reviews.ImprovementAction",
+        "reviews.Learning",
+        "reviews.ContributingFactor",
+        "incidents.Service",
+        "incidents.AnalysisSession",
+        "incidents.LearningTheme",
+    ),
+)
+
+__all__ = ["INCIDENT_LIST", "INSIGHTS", "LIBRARY", "MY_WORK", "NARRATIVE"]
