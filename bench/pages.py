@@ -11,6 +11,11 @@ connections for BENCH_SECONDS seconds. Prints one table: median, p95, requests p
 queries per request (counted in-process for the same reader) and each median against the floor's,
 a minimal signed-in page (`/settings/`) measured again just before each page; then the full-text search query
 alone, straight against the database, for a common and a rare term.
+
+Under load the pages are served from their versioned caches (reviews.caches) as long as nothing is
+written, as after a broadcast; what computing a page costs, its first view after a change, is in
+the last two columns: its SQL queries and its median time in-process (one request at a time, every
+cache emptied before each), beside the floor's.
 """
 
 import os
@@ -34,6 +39,7 @@ import django
 django.setup()
 
 import requests  # noqa: E402
+from django.core.cache import cache  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
@@ -58,6 +64,7 @@ SCALE = float(os.environ.get("BENCH_SCALE", "0.1"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
 FLOOR_SECONDS = max(2, SECONDS // 2)
+COMPUTED_SAMPLES = 7
 TARGET_RATIO = 2.0
 COMMON_TERM = "database"
 
@@ -67,6 +74,8 @@ class Row:
     name: str
     load: Load
     queries: int
+    computed_queries: int
+    computed_ms: float
     # The floor measured just before this row: on a machine shared with other work the load
     # changes from minute to minute, and a ratio to a floor measured minutes earlier means little.
     floor: Load
@@ -113,13 +122,34 @@ def conditional_headers(response: requests.Response) -> dict[str, str]:
     return headers
 
 
-def count_queries(client: Client, path: str, headers: dict[str, str]) -> tuple[int, int]:
-    """The reader's request served in-process: (status, SQL queries), after one warm-up request."""
+@dataclass(frozen=True)
+class InProcess:
+    status: int
+    queries: int
+    computed_queries: int
+    computed_ms: float
+
+
+def in_process(client: Client, path: str, headers: dict[str, str]) -> InProcess:
+    """The reader's request served in-process: its SQL queries when served again after a warm-up
+    request, then computed (every cache emptied first): its queries and median time."""
     extra = {"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}
     client.get(path, **extra)
-    with CaptureQueriesContext(connection) as queries:
+    # A context's queries are read at once: the next request empties the connection's log.
+    with CaptureQueriesContext(connection) as captured:
         status = client.get(path, **extra).status_code
-    return status, len(queries)
+    served = len(captured)
+    cache.clear()
+    with CaptureQueriesContext(connection) as captured:
+        client.get(path, **extra)
+    computed = len(captured)
+    timings = []
+    for _ in range(COMPUTED_SAMPLES):
+        cache.clear()
+        started = time.perf_counter()
+        client.get(path, **extra)
+        timings.append((time.perf_counter() - started) * 1000)
+    return InProcess(status, served, computed, statistics.median(timings))
 
 
 def serve() -> subprocess.Popen:
@@ -180,7 +210,8 @@ def measure_pages() -> list[Row]:
             if path == "/narratives/feed/" or (path.startswith("/narratives/") and validators):
                 variants.append((f"{name}, conditional GET", validators, 304))
             for label, sent, expected in variants:
-                status, queries = count_queries(client, path, sent)
+                served = in_process(client, path, sent)
+                status = served.status
                 if status != expected and expected == 200:
                     raise SystemExit(f"{label}: {path} answered {status} in-process")
                 if status != expected:
@@ -191,7 +222,9 @@ def measure_pages() -> list[Row]:
                 load = drive(
                     url, headers={"Cookie": cookie, **sent}, connections=CONNECTIONS, seconds=SECONDS
                 )
-                rows.append(Row(label, load, queries, floor))
+                rows.append(
+                    Row(label, load, served.queries, served.computed_queries, served.computed_ms, floor)
+                )
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -215,7 +248,9 @@ def percentile(samples: list[float], fraction: float) -> float:
 def print_table(rows: list[Row]) -> None:
     print(
         f"\n{'page':44s} {'median':>9s} {'p95':>9s} {'req/s':>8s} {'queries':>7s} {'floor then':>10s} {'× floor':>8s}"
+        f"  │ computed: {'queries':>7s} {'median':>9s} {'× floor':>8s}"
     )
+    floor_computed = rows[0].computed_ms
     for row in rows:
         load = row.load
         ratio = load.median_ms / row.floor.median_ms
@@ -225,7 +260,9 @@ def print_table(rows: list[Row]) -> None:
         failures = f"  ({load.failures} failed)" if load.failures else ""
         print(
             f"{row.name:44s} {load.median_ms:7.1f}ms {load.p95_ms:7.1f}ms {load.per_second:8.1f} "
-            f"{row.queries:7d} {row.floor.median_ms:8.1f}ms {ratio:7.2f}×{verdict}{failures}"
+            f"{row.queries:7d} {row.floor.median_ms:8.1f}ms {ratio:7.2f}×{verdict:12s}"
+            f"│           {row.computed_queries:7d} {row.computed_ms:7.1f}ms {row.computed_ms / floor_computed:7.2f}×"
+            f"{failures}"
         )
 
 
