@@ -319,7 +319,16 @@ class Narrative(models.Model):
 
     class Meta:
         ordering = ["-published_at", "-id"]
-        indexes = [models.Index(fields=["status", "-published_at"], name="narrative_library")]
+        indexes = [
+            models.Index(fields=["status", "-published_at"], name="narrative_library"),
+            # The published narratives' incidents, so that the library's total is counted from this
+            # index alone (`reviews.selectors.narrative_library_count`).
+            models.Index(
+                fields=["incident"],
+                condition=models.Q(status="published"),
+                name="narrative_published_incident",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
