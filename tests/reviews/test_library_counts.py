@@ -2,6 +2,7 @@
 
 from django.utils import timezone
 
+from incidents.models import Incident
 from reviews.models import Narrative, Review
 from reviews.selectors import narrative_library, narrative_library_count
 from tests.api.conftest import client_for
@@ -48,3 +49,26 @@ def test_the_total_is_the_number_of_narratives_each_reader_may_read(
     assert "1 narrative matching" in client.get("/narratives/", {"q": "zebra"}).text
     assert client_for(outsider).get("/api/narratives/").json()["count"] == 8
     assert client_for(pm).get("/api/narratives/", {"status": "draft"}).json()["count"] == 1
+
+
+def test_a_confidential_narrative_is_neither_listed_nor_counted_for_who_cannot_see_its_incident(
+    team, other_team, service, pm, responder, other_team_member, problem_manager
+):
+    published(IncidentFactory(team=team, service=service), pm)
+    secret = published(IncidentFactory(team=team, service=service, confidential=True), pm)
+    for viewer, sees_it in (
+        (pm, True),
+        (responder, True),
+        (problem_manager, True),
+        (other_team_member, False),
+    ):
+        listed = client_for(viewer).get("/api/narratives/").json()
+        assert (secret.pk in [row["id"] for row in listed["results"]]) is sees_it, viewer.username
+        assert listed["count"] == narrative_library_count(viewer=viewer) == (2 if sees_it else 1), (
+            viewer.username
+        )
+    # Made open, it is everyone's; made confidential again, it is hidden again.
+    Incident.objects.filter(pk=secret.incident_id).update(confidential=False)
+    assert narrative_library_count(viewer=other_team_member) == 2
+    Incident.objects.filter(pk=secret.incident_id).update(confidential=True)
+    assert narrative_library_count(viewer=other_team_member) == 1
