@@ -21,6 +21,12 @@ def new_feed_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def member_name(*, first_name: str, last_name: str, username: str) -> str:
+    """How a member is named to others: their full name (`AbstractUser.get_full_name`), or their
+    username when they gave none. A function of the columns, for lists read as values."""
+    return f"{first_name} {last_name}".strip() or username
+
+
 class User(AbstractUser):
     """A member of the organisation."""
 
@@ -46,7 +52,7 @@ class User(AbstractUser):
 
     @property
     def display_name(self) -> str:
-        return self.get_full_name() or self.username
+        return member_name(first_name=self.first_name, last_name=self.last_name, username=self.username)
 
 
 class Team(models.Model):

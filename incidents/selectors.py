@@ -105,6 +105,11 @@ def incident_list_with_responders(*, viewer: User) -> QuerySet[Incident]:
     return incident_list(viewer=viewer).prefetch_related(Prefetch("responders", responders))
 
 
+def responders_of(*, incident_ids: list[int]) -> QuerySet[Responder]:
+    """The responders of the incidents of a list's page, in the order each incident lists them."""
+    return Responder.objects.filter(incident_id__in=incident_ids).order_by("id")
+
+
 def count_per_incident(rows: QuerySet) -> Coalesce:
     """How many of `rows` belong to each incident, as a correlated subquery: PostgreSQL counts them
     for the incidents of the page only, where joins and GROUP BY would count them for every incident

@@ -168,6 +168,11 @@ class FactorSuggestion(models.Model):
         return self.description[:60]
 
 
+def delay_from_idea_to_practice(*, raised_at: datetime, done_at: datetime | None) -> timedelta:
+    """An action's cost of delay (`ImprovementAction.cost_of_delay`), from its two columns."""
+    return (done_at or timezone.now()) - raised_at
+
+
 class ImprovementAction(models.Model):
     """An improvement action, pushed to the team's backlog and kept in sync with it."""
 
@@ -269,7 +274,7 @@ class ImprovementAction(models.Model):
     @property
     def cost_of_delay(self) -> timedelta:
         """Time from idea (raised) to practice (done), or so far if not done yet."""
-        return (self.done_at or timezone.now()) - self.raised_at
+        return delay_from_idea_to_practice(raised_at=self.raised_at, done_at=self.done_at)
 
 
 class NarrativeTemplate(models.Model):

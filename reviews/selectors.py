@@ -332,6 +332,28 @@ def action_backlog(
     return actions.order_by(*orderings.get(ordering, orderings["-raised_at"]))
 
 
+def action_links(*, action_ids: list[int]) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
+    """The learnings and the contributing factors each of the actions traces to, as ids in their
+    models' order, read from the link tables in two queries: for a list's page."""
+    learnings: dict[int, list[int]] = {pk: [] for pk in action_ids}
+    factors: dict[int, list[int]] = {pk: [] for pk in action_ids}
+    learning_links = (
+        ImprovementAction.learnings.through.objects.filter(improvementaction_id__in=action_ids)
+        .order_by("learning__rank", "learning_id")
+        .values_list("improvementaction_id", "learning_id")
+    )
+    for action_id, learning_id in learning_links:
+        learnings[action_id].append(learning_id)
+    factor_links = (
+        ImprovementAction.factors.through.objects.filter(improvementaction_id__in=action_ids)
+        .order_by("contributingfactor__created_at", "contributingfactor_id")
+        .values_list("improvementaction_id", "contributingfactor_id")
+    )
+    for action_id, factor_id in factor_links:
+        factors[action_id].append(factor_id)
+    return learnings, factors
+
+
 def narrative_library(
     *,
     viewer: User,

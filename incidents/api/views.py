@@ -5,6 +5,7 @@ Each view fetches objects through ``incidents.access`` (404 where existence is p
 it is visible but not yours to change) and calls one service.
 """
 
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -17,6 +18,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from incidents import selectors, services
@@ -62,10 +64,12 @@ from incidents.models import (
     Service,
     Team,
     User,
+    member_name,
 )
 from ybiyri.api_errors import ErrorDocumentingSchema
 from ybiyri.api_filters import ApiFilterSet
 from ybiyri.api_pagination import KeysetPagination
+from ybiyri.api_rows import ValueRows
 from ybiyri.request_types import SignedInApiRequest
 
 
@@ -87,6 +91,10 @@ class ApiViewSet(viewsets.GenericViewSet):
     def visible_queryset(self) -> QuerySet:
         """What the requester may list, from the selector the pages use too."""
         raise NotImplementedError
+
+    def page_rows(self, rows: QuerySet[Any, dict[str, Any]]) -> list[dict[str, Any]]:
+        """The page of a list read as values (`ybiyri.api_rows`); the list view sets paginate."""
+        return cast(list[dict[str, Any]], self.paginate_queryset(rows))
 
     def paginated(self, queryset: QuerySet, serializer_class: type[serializers.Serializer]) -> Response:
         page = self.paginate_queryset(queryset)
@@ -239,6 +247,11 @@ class ThemeViewSet(ApiViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin)
         return Response(ThemeSerializer(theme).data, status=status.HTTP_201_CREATED)
 
 
+INCIDENT_ROWS = ValueRows(IncidentSerializer, given={"responders"})
+RESPONDER_ROWS = ValueRows(ResponderSerializer, given={"display_name", "analysis"})
+KEY_EVENT_ROWS = ValueRows(KeyEventSerializer, given={"analyst_name"})
+
+
 class IncidentFilter(ApiFilterSet):
     search = filters.CharFilter(field_name="title", lookup_expr="icontains", label="Title contains")
 
@@ -266,6 +279,25 @@ class IncidentViewSet(ApiViewSet, mixins.ListModelMixin):
 
     def visible_queryset(self) -> QuerySet[Incident]:
         return selectors.incident_list_with_responders(viewer=self.request.user)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """A page of incidents read as values (`ybiyri.api_rows`), with their responders in one query."""
+        listed = self.filter_queryset(selectors.incident_list(viewer=self.request.user))
+        page = self.page_rows(listed.values(*INCIDENT_ROWS.columns))
+        responders: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        rows = selectors.responders_of(incident_ids=[row["id"] for row in page]).values(
+            *RESPONDER_ROWS.columns, "incident_id", "user__first_name", "user__last_name", "analysis"
+        )
+        for row in rows:
+            row["display_name"] = member_name(
+                first_name=row["user__first_name"],
+                last_name=row["user__last_name"],
+                username=row["user__username"],
+            )
+            responders[row["incident_id"]].append(row)
+        for row in page:
+            row["responders"] = RESPONDER_ROWS.represent(responders[row["id"]])
+        return self.get_paginated_response(INCIDENT_ROWS.represent(page))
 
     def retrieve(self, request: SignedInApiRequest, pk: str) -> Response:
         access_incident(user=request.user, incident_id=int(pk))
@@ -521,6 +553,20 @@ class KeyEventViewSet(AnalysisPartViewSet[KeyEvent]):
 
     def visible_queryset(self) -> QuerySet[KeyEvent]:
         return selectors.readable_key_events(viewer=self.request.user)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """A page of key events read as values (`ybiyri.api_rows`)."""
+        listed = self.filter_queryset(self.get_queryset())
+        analyst = (
+            "analysis__analyst__first_name",
+            "analysis__analyst__last_name",
+            "analysis__analyst__username",
+        )
+        page = self.page_rows(listed.values(*KEY_EVENT_ROWS.columns, *analyst))
+        for row in page:
+            first_name, last_name, username = (row[column] for column in analyst)
+            row["analyst_name"] = member_name(first_name=first_name, last_name=last_name, username=username)
+        return self.get_paginated_response(KEY_EVENT_ROWS.represent(page))
 
     def add_part(self, **kwargs: Any) -> KeyEvent:
         event = services.key_event_add(**kwargs)

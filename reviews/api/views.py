@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from incidents.access import (
@@ -64,6 +65,7 @@ from reviews.models import (
     Narrative,
     Review,
     Training,
+    delay_from_idea_to_practice,
 )
 from reviews.services import narrative as narrative_services
 from reviews.services import review as review_services
@@ -73,7 +75,11 @@ from reviews.services.traceability import action_link, factor_link, learning_lin
 from reviews.services.trainings import training_delete, training_record
 from ybiyri.api_filters import ApiFilterSet
 from ybiyri.api_pagination import CountedPageNumberPagination
+from ybiyri.api_rows import ValueRows
 from ybiyri.request_types import SignedInApiRequest
+
+ACTION_ROWS = ValueRows(ActionSerializer, given={"learnings", "factors", "cost_of_delay_seconds"})
+NARRATIVE_ROWS = ValueRows(NarrativeListSerializer)
 
 
 class ReviewFilter(ApiFilterSet):
@@ -275,6 +281,16 @@ class ActionViewSet(ApiViewSet, mixins.ListModelMixin):
     def visible_queryset(self) -> QuerySet[ImprovementAction]:
         return selectors.action_backlog(viewer=self.request.user, **self.criteria())
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """A page of the backlog read as values (`ybiyri.api_rows`), with its links in two queries."""
+        page = self.page_rows(self.get_queryset().prefetch_related(None).values(*ACTION_ROWS.columns))
+        learnings, factors = selectors.action_links(action_ids=[row["id"] for row in page])
+        for row in page:
+            row["learnings"], row["factors"] = learnings[row["id"]], factors[row["id"]]
+            delay = delay_from_idea_to_practice(raised_at=row["raised_at"], done_at=row["done_at"])
+            row["cost_of_delay_seconds"] = int(delay.total_seconds())
+        return self.get_paginated_response(ACTION_ROWS.represent(page))
+
     def count_listed(self) -> int:
         """The backlog's total counted by index (`CountedPageNumberPagination`)."""
         chosen = self.criteria()
@@ -371,6 +387,16 @@ class NarrativeViewSet(ApiViewSet, mixins.ListModelMixin):
         # A search's two tiers (SearchResults) are a sequence that the paginator reads as it reads a
         # queryset; this view set has no filter backend that would need more.
         return cast(QuerySet[Narrative], library)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """A page of the library or of the drafts read as values (`ybiyri.api_rows`); a search's
+        page, read by id from its two tiers (`SearchResults`), through the serializer."""
+        listed = self.get_queryset()
+        if not isinstance(listed, QuerySet):
+            return super().list(request, *args, **kwargs)
+        return self.get_paginated_response(
+            NARRATIVE_ROWS.represent(self.page_rows(listed.values(*NARRATIVE_ROWS.columns)))
+        )
 
     def count_listed(self) -> int | None:
         """The library's total counted by index (`CountedPageNumberPagination`); drafts and search

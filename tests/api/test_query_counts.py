@@ -101,3 +101,18 @@ def test_lists_issue_a_fixed_number_of_queries(path, team, service, pm, responde
     many = queries_for(pm, path)
 
     assert many == few, f"{path}: {few} queries with little data, {many} with more"
+
+
+# The main lists, read by an ordinary team member: what each costs, which may only go down.
+PINNED = {
+    "/api/incidents/": 4,  # the member's teams (2), the page, its responders
+    "/api/key-events/": 3,  # the member's teams (2), the page
+    "/api/actions/": 7,  # the member's teams (2), the total (2), the page, its learnings, its factors
+    "/api/narratives/": 4,  # the member's teams (2), the total, the page
+}
+
+
+@pytest.mark.parametrize(("path", "pinned"), PINNED.items())
+def test_main_lists_issue_no_more_queries_than_pinned(path, pinned, team, service, pm, responder):
+    grow(copies=3, team=team, service=service, pm=pm, responder=responder)
+    assert queries_for(responder, path) == pinned
