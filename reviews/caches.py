@@ -48,4 +48,13 @@ NARRATIVE = VersionedCache(
     ),
 )
 
-__all__ = ["INCIDENT_LIST", "INSIGHTS", "LIBRARY", "MY_WORK", "NARRATIVE"]
+# The backlog: improvement actions across the incidents each viewer sees, with the learnings and
+# factors they put into practice.
+BACKLOG = VersionedCache(
+    "backlog", (*VISIBILITY, "reviews.ImprovementAction", "reviews.Learning", "reviews.ContributingFactor")
+)
+
+# Key events of the analyses each viewer may read.
+KEY_EVENTS = VersionedCache("key-events", (*VISIBILITY, "incidents.AnalysisSession", "incidents.KeyEvent"))
+
+__all__ = ["BACKLOG", "INCIDENT_LIST", "INSIGHTS", "KEY_EVENTS", "LIBRARY", "MY_WORK", "NARRATIVE"]

@@ -121,14 +121,20 @@ def page_of(
     return page, query.urlencode()
 
 
+def request_digest(request: HttpRequest) -> str:
+    """Names the address a request asked for, its query parameters in any order, and its time zone:
+    part of the key of what a versioned cache keeps for it."""
+    parameters = urlencode(sorted(request.GET.lists()), doseq=True)
+    address = f"{request.build_absolute_uri(request.path)}?{parameters}"
+    return f"{hashlib.sha256(address.encode()).hexdigest()[:32]}:{timezone.get_current_timezone_name()}"
+
+
 def cached_fragment(
     request: HttpRequest, versioned: VersionedCache, name: str, *, viewer: str, build: Callable[[], str]
 ) -> SafeString:
-    """The HTML `build` renders for this request's query parameters, its time zone and `viewer`
+    """The HTML `build` renders for this request (`request_digest`) and `viewer`
     (`incidents.access.viewer_key`), from `versioned` while the data under it has not changed.
     `build` renders without the request, so nothing of one visit (a CSRF token, a message) can be
     served on another."""
-    parameters = urlencode(sorted(request.GET.lists()), doseq=True)
-    digest = hashlib.sha256(parameters.encode()).hexdigest()[:32]
-    parts = [name, viewer, digest, timezone.get_current_timezone_name()]
-    return mark_safe(versioned.remember(parts, build))  # noqa: S308 — HTML rendered by a template
+    html = versioned.remember([name, viewer, request_digest(request)], build)
+    return mark_safe(html)  # noqa: S308 — HTML rendered by a template

@@ -30,6 +30,7 @@ from incidents.access import (
     access_team,
     can_edit_team,
     can_manage_team,
+    viewer_key,
 )
 from incidents.api.serializers import (
     AnalysisAllocateSerializer,
@@ -66,11 +67,14 @@ from incidents.models import (
     User,
     member_name,
 )
+from reviews.caches import INCIDENT_LIST, KEY_EVENTS
 from ybiyri.api_errors import ErrorDocumentingSchema
 from ybiyri.api_filters import ApiFilterSet
 from ybiyri.api_pagination import KeysetPagination
 from ybiyri.api_rows import ValueRows
 from ybiyri.request_types import SignedInApiRequest
+from ybiyri.versioned_cache import VersionedCache
+from ybiyri.views import request_digest
 
 
 class ApiViewSet(viewsets.GenericViewSet):
@@ -95,6 +99,14 @@ class ApiViewSet(viewsets.GenericViewSet):
     def page_rows(self, rows: QuerySet[Any, dict[str, Any]]) -> list[dict[str, Any]]:
         """The page of a list read as values (`ybiyri.api_rows`); the list view sets paginate."""
         return cast(list[dict[str, Any]], self.paginate_queryset(rows))
+
+    def served_again(self, versioned: VersionedCache, build: Callable[[], Response]) -> Response:
+        """The list `build` answers, from `versioned` while nothing it reads has changed, for this
+        requester (`viewer_key`) at this address with these parameters (`request_digest`). A
+        request `build` refuses (bad parameters) is refused each time, never cached."""
+        request = self.request
+        parts = [f"api-{self.basename}", viewer_key(request.user), request_digest(request)]
+        return Response(versioned.remember(parts, lambda: build().data))
 
     def paginated(self, queryset: QuerySet, serializer_class: type[serializers.Serializer]) -> Response:
         page = self.paginate_queryset(queryset)
@@ -281,6 +293,9 @@ class IncidentViewSet(ApiViewSet, mixins.ListModelMixin):
         return selectors.incident_list_with_responders(viewer=self.request.user)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.served_again(INCIDENT_LIST, self.page_of_incidents)
+
+    def page_of_incidents(self) -> Response:
         """A page of incidents read as values (`ybiyri.api_rows`), with their responders in one query."""
         listed = self.filter_queryset(selectors.incident_list(viewer=self.request.user))
         page = self.page_rows(listed.values(*INCIDENT_ROWS.columns))
@@ -555,6 +570,9 @@ class KeyEventViewSet(AnalysisPartViewSet[KeyEvent]):
         return selectors.readable_key_events(viewer=self.request.user)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.served_again(KEY_EVENTS, self.page_of_key_events)
+
+    def page_of_key_events(self) -> Response:
         """A page of key events read as values (`ybiyri.api_rows`)."""
         listed = self.filter_queryset(self.get_queryset())
         analyst = (

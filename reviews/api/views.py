@@ -57,6 +57,7 @@ from reviews.api.serializers import (
     TrainingSerializer,
 )
 from reviews.broadcast.selectors import broadcast_deliveries
+from reviews.caches import BACKLOG, LIBRARY
 from reviews.models import (
     ContributingFactor,
     Delivery,
@@ -282,6 +283,9 @@ class ActionViewSet(ApiViewSet, mixins.ListModelMixin):
         return selectors.action_backlog(viewer=self.request.user, **self.criteria())
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.served_again(BACKLOG, self.page_of_actions)
+
+    def page_of_actions(self) -> Response:
         """A page of the backlog read as values (`ybiyri.api_rows`), with its links in two queries."""
         page = self.page_rows(self.get_queryset().prefetch_related(None).values(*ACTION_ROWS.columns))
         learnings, factors = selectors.action_links(action_ids=[row["id"] for row in page])
@@ -389,11 +393,14 @@ class NarrativeViewSet(ApiViewSet, mixins.ListModelMixin):
         return cast(QuerySet[Narrative], library)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.served_again(LIBRARY, self.page_of_narratives)
+
+    def page_of_narratives(self) -> Response:
         """A page of the library or of the drafts read as values (`ybiyri.api_rows`); a search's
         page, read by id from its two tiers (`SearchResults`), through the serializer."""
         listed = self.get_queryset()
         if not isinstance(listed, QuerySet):
-            return super().list(request, *args, **kwargs)
+            return super().list(self.request)
         return self.get_paginated_response(
             NARRATIVE_ROWS.represent(self.page_rows(listed.values(*NARRATIVE_ROWS.columns)))
         )

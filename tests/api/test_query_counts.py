@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -103,16 +104,20 @@ def test_lists_issue_a_fixed_number_of_queries(path, team, service, pm, responde
     assert many == few, f"{path}: {few} queries with little data, {many} with more"
 
 
-# The main lists, read by an ordinary team member: what each costs, which may only go down.
+# The main lists, read by an ordinary team member: what each costs when computed, and when served
+# again from its versioned cache (reviews.caches) while nothing it reads has changed: none, the
+# entry being the member's own. Pins may only go down.
 PINNED = {
-    "/api/incidents/": 4,  # the member's teams (2), the page, its responders
-    "/api/key-events/": 3,  # the member's teams (2), the page
-    "/api/actions/": 7,  # the member's teams (2), the total (2), the page, its learnings, its factors
-    "/api/narratives/": 4,  # the member's teams (2), the total, the page
+    "/api/incidents/": (4, 0),  # the member's teams (2), the page, its responders
+    "/api/key-events/": (3, 0),  # the member's teams (2), the page
+    "/api/actions/": (7, 0),  # the member's teams (2), the total (2), the page, its learnings, its factors
+    "/api/narratives/": (4, 0),  # the member's teams (2), the total, the page
 }
 
 
 @pytest.mark.parametrize(("path", "pinned"), PINNED.items())
 def test_main_lists_issue_no_more_queries_than_pinned(path, pinned, team, service, pm, responder):
     grow(copies=3, team=team, service=service, pm=pm, responder=responder)
-    assert queries_for(responder, path) == pinned
+    cache.clear()
+    computed = queries_for(responder, path)
+    assert (computed, queries_for(responder, path)) == pinned
