@@ -120,22 +120,51 @@ def count_per_incident(rows: QuerySet) -> Coalesce:
     return Coalesce(Subquery(counted.values("count")), 0)
 
 
-def incident_timeline(*, incident: Incident, viewer: User | None = None) -> QuerySet[KeyEvent]:
-    """The merged timeline: key events of the submitted analyses (and of the viewer's own analysis,
-    still in progress), ordered, each with whose analysis it came from.
-
-    An analysis is readable by the incident's participants only once submitted, and so are the events
-    it established.
-    """
-    shown = Q(analysis__status=AnalysisSession.Status.SUBMITTED)
+def timeline_shown_q(viewer: User | None = None, prefix: str = "") -> Q:
+    """The analyses whose key events the merged timeline shows: the submitted ones, and the viewer's
+    own still in progress (an analysis is readable by the incident's participants only once
+    submitted, and so are the events it established); `prefix` reaches them through a relation."""
+    shown = Q(**{f"{prefix}status": AnalysisSession.Status.SUBMITTED})
     if viewer is not None:
-        shown |= Q(analysis__analyst=viewer)
+        shown |= Q(**{f"{prefix}analyst": viewer})
+    return shown
+
+
+def shows_in_timeline(analysis: AnalysisSession, viewer: User) -> bool:
+    """Whether the merged timeline shows the analysis's key events (the row form of `timeline_shown_q`)."""
+    return analysis.is_submitted or analysis.analyst_id == viewer.pk
+
+
+def incident_timeline(*, incident: Incident, viewer: User | None = None) -> QuerySet[KeyEvent]:
+    """The merged timeline: key events of the analyses `timeline_shown_q` names, ordered, each with
+    whose analysis it came from."""
     return (
         # The analyses' incident as well as the events': the planner then reads the incident's few
         # analyses by index instead of hashing every analysis of the organisation.
         KeyEvent.objects.filter(incident=incident, analysis__incident=incident)
-        .filter(shown)
+        .filter(timeline_shown_q(viewer, prefix="analysis__"))
         .select_related("analysis__analyst")
+        .order_by("occurred_at", "id")
+    )
+
+
+def timeline_analyses(*, incident: Incident, viewer: User) -> list[AnalysisSession]:
+    """The incident's analyses whose key events the merged timeline shows, with their analysts."""
+    return list(
+        AnalysisSession.objects.filter(timeline_shown_q(viewer), incident=incident)
+        .select_related("analyst")
+        .only("status", "analyst")
+    )
+
+
+def timeline_events(*, incident: Incident, analysis_ids: list[int]) -> QuerySet[KeyEvent]:
+    """The key events of the given analyses of the incident, in time order, with the columns the
+    timeline shows. No join: PostgreSQL reads the incident's events and keeps those of the analyses
+    named, where a join to each event's analysis and analyst would read and sort them all before
+    cutting the page."""
+    return (
+        KeyEvent.objects.filter(incident=incident, analysis_id__in=analysis_ids)
+        .only("analysis_id", "occurred_at", "description", "evidence_url")
         .order_by("occurred_at", "id")
     )
 

@@ -2,6 +2,7 @@
 
 import difflib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 from django.contrib import messages
@@ -13,7 +14,7 @@ from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -201,11 +202,41 @@ def incident_context(request: SignedInRequest, incident: Incident, **extra: Any)
     return context
 
 
-def timeline_page(request: SignedInRequest, incident: Incident) -> Page:
-    """One page of the merged timeline: incidents with a thousand key events stay fast to open."""
-    return Paginator(
-        selectors.incident_timeline(incident=incident, viewer=request.user), TIMELINE_PER_PAGE
-    ).get_page(request.GET.get("timeline_page"))
+@dataclass(frozen=True)
+class TimelineRow:
+    """One key event of the merged timeline as its row shows it, worked out once in Python."""
+
+    occurred_iso: str
+    occurred_label: str
+    description: str
+    evidence_url: str
+    analyst_name: str
+
+
+def timeline_page(
+    request: SignedInRequest, incident: Incident, analyses: list[AnalysisSession] | None = None
+) -> Page:
+    """One page of the merged timeline: incidents with a thousand key events stay fast to open.
+    `analyses`, the ones whose events it shows (`selectors.timeline_shown_q`), with their analysts,
+    when the caller holds them already."""
+    if analyses is None:
+        analyses = selectors.timeline_analyses(incident=incident, viewer=request.user)
+    analysts = {analysis.pk: analysis.analyst.display_name for analysis in analyses}
+    events = selectors.timeline_events(incident=incident, analysis_ids=list(analysts))
+    page = Paginator(events, TIMELINE_PER_PAGE).get_page(request.GET.get("timeline_page"))
+    rows = []
+    for event in page.object_list:
+        occurred_at = timezone.localtime(event.occurred_at)
+        rows.append(
+            TimelineRow(
+                occurred_iso=occurred_at.isoformat(),
+                occurred_label=dateformat.format(occurred_at, "j M H:i"),
+                description=event.description,
+                evidence_url=event.evidence_url,
+                analyst_name=analysts[event.analysis_id],
+            )
+        )
+    return Page(rows, page.number, page.paginator)
 
 
 @require_GET
