@@ -48,6 +48,16 @@ def can_facilitate(user: User, incident: Incident) -> bool:
     return can_manage_incident(user, incident) or is_facilitator(user, incident)
 
 
+def facilitates_review(user: User, review: Review) -> bool:
+    """Whether the user facilitates the review while it stands (the incident has one review)."""
+    return review.facilitator_id == user.pk and review.status != Review.Status.CANCELLED
+
+
+def can_facilitate_review(user: User, review: Review) -> bool:
+    """`can_facilitate` for the review's incident, from the review in hand: no query."""
+    return can_manage_incident(user, review.incident) or facilitates_review(user, review)
+
+
 def access_review(*, user: User, review_id: int, for_manage: bool = False) -> Review:
     try:
         review = Review.objects.select_related("incident__team", "incident__service", "facilitator").get(
@@ -57,8 +67,7 @@ def access_review(*, user: User, review_id: int, for_manage: bool = False) -> Re
         raise Http404("No such review") from None
     if not can_view_incident(user, review.incident):
         raise Http404("No such review")
-    facilitates = review.facilitator_id == user.pk and review.status != Review.Status.CANCELLED
-    if for_manage and not (facilitates or can_manage_incident(user, review.incident)):
+    if for_manage and not can_facilitate_review(user, review):
         raise PermissionDenied("Only the facilitator and the team's product managers can change the review.")
     return review
 

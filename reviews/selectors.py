@@ -21,6 +21,7 @@ from django.db.models import (
     Subquery,
     Value,
     When,
+    prefetch_related_objects,
 )
 from django.utils import timezone
 
@@ -186,25 +187,25 @@ def narratives_recent(*, viewer: User) -> QuerySet[Narrative]:
 
 
 def review_detail(*, review: Review) -> Review:
-    """The review with everything the facilitation page shows, in a fixed number of queries."""
-    return (
-        Review.objects.select_related("incident__team", "incident__service", "facilitator")
-        .prefetch_related(
-            Prefetch("attendees", User.objects.order_by("first_name", "last_name", "username")),
-            "factors__themes",
-            "factors__key_events",
-            "learnings__factors",
-            Prefetch("perspectives", Perspective.objects.select_related("author")),
-            Prefetch("factor_suggestions", FactorSuggestion.objects.select_related("suggested_by")),
-            Prefetch(
-                "actions",
-                ImprovementAction.objects.select_related("owner")
-                .prefetch_related("learnings", "factors")
-                .order_by("raised_at", "id"),
-            ),
-        )
-        .get(pk=review.pk)
+    """`review`, as `access_review` read it (with its incident's team and service and its
+    facilitator), with everything else the facilitation page shows prefetched onto it, in a fixed
+    number of queries."""
+    prefetch_related_objects(
+        [review],
+        Prefetch("attendees", User.objects.order_by("first_name", "last_name", "username")),
+        "factors__themes",
+        "factors__key_events",
+        "learnings__factors",
+        Prefetch("perspectives", Perspective.objects.select_related("author")),
+        Prefetch("factor_suggestions", FactorSuggestion.objects.select_related("suggested_by")),
+        Prefetch(
+            "actions",
+            ImprovementAction.objects.select_related("owner")
+            .prefetch_related("learnings", "factors")
+            .order_by("raised_at", "id"),
+        ),
     )
+    return review
 
 
 def review_live_token(*, review: Review) -> str:
@@ -235,25 +236,29 @@ def review_live_token(*, review: Review) -> str:
     )
 
 
-def review_unsubmitted_analyses(*, review: Review) -> QuerySet[AnalysisSession]:
-    """The analyses still to come: the review's first step names who has not submitted."""
-    return (
+@dataclass(frozen=True)
+class ReviewAnalyses:
+    """The incident's analyses as the review's first step shows them: the submitted ones in the
+    order they came in, with their themes and interviews, and those still to come by due date."""
+
+    submitted: list[AnalysisSession]
+    unsubmitted: list[AnalysisSession]
+
+
+def review_analyses(*, review: Review) -> ReviewAnalyses:
+    """The incident's analyses with their analysts, read once for both lists: three queries."""
+    analyses = list(
         AnalysisSession.objects.filter(incident_id=review.incident_id)
-        .exclude(status=AnalysisSession.Status.SUBMITTED)
         .select_related("analyst")
-        .order_by("due_at", "id")
+        .order_by("submitted_at", "due_at", "id")
     )
-
-
-def review_submitted_analyses(*, review: Review) -> QuerySet[AnalysisSession]:
-    return (
-        AnalysisSession.objects.filter(
-            incident_id=review.incident_id, status=AnalysisSession.Status.SUBMITTED
-        )
-        .select_related("analyst")
-        .prefetch_related("themes", "interviews")
-        .order_by("submitted_at")
+    submitted = [analysis for analysis in analyses if analysis.is_submitted]
+    prefetch_related_objects(submitted, "themes", "interviews")
+    unsubmitted = sorted(
+        (analysis for analysis in analyses if not analysis.is_submitted),
+        key=lambda analysis: (analysis.due_at, analysis.pk),
     )
+    return ReviewAnalyses(submitted=submitted, unsubmitted=unsubmitted)
 
 
 # The backlog's orders, as its filters name them: the page's sort and the API's `ordering`.

@@ -24,11 +24,11 @@ from incidents.access import access_incident
 from incidents.evidence.selectors import evidence_picks
 from incidents.forms import add_service_errors
 from incidents.models import AnalysisSession, User
-from incidents.selectors import incident_themes, incident_timeline
+from incidents.selectors import incident_themes, incident_timeline, shows_in_timeline
 from incidents.services import StaleVersion, check_incident_confirmed
 from incidents.views import timeline_page
 from reviews import selectors
-from reviews.access import access_review, can_facilitate
+from reviews.access import access_review, can_facilitate_review
 from reviews.forms import (
     ActionEditForm,
     ActionForm,
@@ -174,7 +174,7 @@ def facilitation_context(request: SignedInRequest, review: Review, **overrides: 
     """
     review = selectors.review_detail(review=review)
     user = request.user
-    facilitates = can_facilitate(user, review.incident)
+    facilitates = can_facilitate_review(user, review)
     is_open = review.status != Review.Status.CANCELLED
     bound: dict[str, forms.Form] = overrides.pop("forms", {})
     conflicts: dict[str, str] = overrides.pop("conflicts", {})
@@ -312,12 +312,18 @@ def facilitation_context(request: SignedInRequest, review: Review, **overrides: 
         }
         for number, (value, label) in enumerate(Review.Step.choices, start=1)
     ]
+    analyses = selectors.review_analyses(review=review)
+    shown = [
+        analysis
+        for analysis in [*analyses.submitted, *analyses.unsubmitted]
+        if shows_in_timeline(analysis, user)
+    ]
     return {
         "review": review,
         "incident": review.incident,
-        "analyses": selectors.review_submitted_analyses(review=review),
-        "unsubmitted": selectors.review_unsubmitted_analyses(review=review),
-        "timeline": timeline_page(request, review.incident),
+        "analyses": analyses.submitted,
+        "unsubmitted": analyses.unsubmitted,
+        "timeline": timeline_page(request, review.incident, shown),
         "timeline_url": review.get_absolute_url(),
         "picks": evidence_picks(incident=review.incident, viewer=user),
         "steps": steps,
@@ -375,6 +381,9 @@ def part_response(
     """htmx gets the changed part only (with errors: 400, conflicts: 409); a plain post gets a
     redirect back to the step, or the whole page with the errors."""
     template, anchor = PARTS[part]
+    if request.htmx or status >= 400:
+        # Read again: the service has just changed the review or what hangs off it.
+        review = access_review(user=request.user, review_id=review.pk)
     if request.htmx:
         context = facilitation_context(request, review, **overrides)
         if part == "notes":

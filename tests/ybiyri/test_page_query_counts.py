@@ -46,7 +46,7 @@ PAGES = {
     "library search": ("/narratives/?q=herd", 11, 5),
     "incident list": ("/incidents/", 8, 4),
     "incident page": ("/incidents/{incident}/", 11, 11),
-    "review page": ("/reviews/{review}/", 23, 23),
+    "review page": ("/reviews/{review}/", 20, 20),
     "published narrative": ("/narratives/{narrative}/", 13, 10),
     "insights": ("/insights/", 23, 3),
 }
