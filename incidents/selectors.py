@@ -1,5 +1,7 @@
 """Reads that shape queries: a fixed number of queries per page, whatever the data."""
 
+from dataclasses import dataclass
+
 from django.db.models import (
     Avg,
     BooleanField,
@@ -148,12 +150,32 @@ def incident_timeline(*, incident: Incident, viewer: User | None = None) -> Quer
     )
 
 
-def timeline_analyses(*, incident: Incident, viewer: User) -> list[AnalysisSession]:
-    """The incident's analyses whose key events the merged timeline shows, with their analysts."""
-    return list(
+def timeline_event_count() -> Count:
+    """How many key events each analysis put on its incident's timeline, as an annotation: added
+    up, they count the timeline without a query of its own (`TimelineSources.event_count`)."""
+    return Count("key_events", filter=Q(key_events__incident_id=F("incident_id")))
+
+
+@dataclass(frozen=True)
+class TimelineSources:
+    """The analyses whose key events the merged timeline shows: their analysts' names by analysis
+    id, and how many events they put on it."""
+
+    analysts: dict[int, str]
+    event_count: int
+
+
+def timeline_sources(*, incident: Incident, viewer: User) -> TimelineSources:
+    """The sources of the incident's merged timeline as `viewer` sees it, in one query."""
+    analyses = list(
         AnalysisSession.objects.filter(timeline_shown_q(viewer), incident=incident)
         .select_related("analyst")
-        .only("status", "analyst")
+        .only("incident_id", "status", "analyst")
+        .annotate(timeline_event_count=timeline_event_count())
+    )
+    return TimelineSources(
+        analysts={analysis.pk: analysis.analyst.display_name for analysis in analyses},
+        event_count=sum(analysis.timeline_event_count for analysis in analyses),
     )
 
 
@@ -172,6 +194,16 @@ def timeline_events(*, incident: Incident, analysis_ids: list[int]) -> QuerySet[
 def incident_responders(*, incident: Incident) -> QuerySet[Responder]:
     """Responders with their analysis (if allocated), in one query."""
     return incident.responders.select_related("user", "analysis").order_by("id")
+
+
+def incident_outcomes(*, incident: Incident) -> Incident:
+    """The incident with its review and narrative as its page links to them (their ids and
+    statuses), read in one query; the relations raise DoesNotExist when there is none yet."""
+    return (
+        Incident.objects.select_related("review", "narrative")
+        .only("review__status", "narrative__status")
+        .get(pk=incident.pk)
+    )
 
 
 def incident_themes(*, incident: Incident) -> QuerySet[LearningTheme]:

@@ -7,7 +7,7 @@ from typing import Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Page
 from django.db.models import Model
 from django.forms import Form
 from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
@@ -47,7 +47,14 @@ from reviews.caches import INCIDENT_LIST, MY_WORK
 from reviews.markdown import render_markdown
 from reviews.selectors import narratives_recent, reviews_upcoming
 from ybiyri.request_types import SignedInRequest
-from ybiyri.views import cached_fragment, call_reporting, for_template, page_of, understood_filters
+from ybiyri.views import (
+    CountedPaginator,
+    cached_fragment,
+    call_reporting,
+    for_template,
+    page_of,
+    understood_filters,
+)
 
 INCIDENTS_PER_PAGE = 25
 TIMELINE_PER_PAGE = 50
@@ -190,12 +197,13 @@ def incident_detail(request: SignedInRequest, pk: int) -> HttpResponse:
 
 def incident_context(request: SignedInRequest, incident: Incident, **extra: Any) -> dict[str, Any]:
     context = responders_context(request, incident, **extra)
+    outcomes = selectors.incident_outcomes(incident=incident)
     context.update(
         {
             "timeline": timeline_page(request, incident),
             "themes": selectors.incident_themes(incident=incident),
-            "review": getattr_or_none(incident, "review"),
-            "narrative": getattr_or_none(incident, "narrative"),
+            "review": getattr_or_none(outcomes, "review"),
+            "narrative": getattr_or_none(outcomes, "narrative"),
             "allocated": any(getattr(responder, "analysis", None) for responder in context["responders"]),
         }
     )
@@ -214,16 +222,16 @@ class TimelineRow:
 
 
 def timeline_page(
-    request: SignedInRequest, incident: Incident, analyses: list[AnalysisSession] | None = None
+    request: SignedInRequest, incident: Incident, sources: selectors.TimelineSources | None = None
 ) -> Page:
     """One page of the merged timeline: incidents with a thousand key events stay fast to open.
-    `analyses`, the ones whose events it shows (`selectors.timeline_shown_q`), with their analysts,
-    when the caller holds them already."""
-    if analyses is None:
-        analyses = selectors.timeline_analyses(incident=incident, viewer=request.user)
-    analysts = {analysis.pk: analysis.analyst.display_name for analysis in analyses}
+    `sources`, the analyses it shows, when the caller has read them already."""
+    if sources is None:
+        sources = selectors.timeline_sources(incident=incident, viewer=request.user)
+    analysts = sources.analysts
     events = selectors.timeline_events(incident=incident, analysis_ids=list(analysts))
-    page = Paginator(events, TIMELINE_PER_PAGE).get_page(request.GET.get("timeline_page"))
+    paginator = CountedPaginator(events, TIMELINE_PER_PAGE, sources.event_count)
+    page = paginator.get_page(request.GET.get("timeline_page"))
     rows = []
     for event in page.object_list:
         occurred_at = timezone.localtime(event.occurred_at)

@@ -1,7 +1,7 @@
 """Reads for reviews, actions and the narrative library, each with a fixed number of queries."""
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from incidents.access import count_visible, sees_everything, visible_incidents_q
 from incidents.models import AnalysisSession, AuditEntry, Incident, LearningTheme, User
+from incidents.selectors import TimelineSources, shows_in_timeline, timeline_event_count
 from reviews.access import readable_drafts_q, readable_narratives_q
 from reviews.models import (
     ContributingFactor,
@@ -239,17 +240,21 @@ def review_live_token(*, review: Review) -> str:
 @dataclass(frozen=True)
 class ReviewAnalyses:
     """The incident's analyses as the review's first step shows them: the submitted ones in the
-    order they came in, with their themes and interviews, and those still to come by due date."""
+    order they came in, with their themes and interviews, those still to come by due date, and the
+    sources of the merged timeline among them."""
 
-    submitted: list[AnalysisSession]
-    unsubmitted: list[AnalysisSession]
+    submitted: Sequence[AnalysisSession]
+    unsubmitted: Sequence[AnalysisSession]
+    timeline: TimelineSources
 
 
-def review_analyses(*, review: Review) -> ReviewAnalyses:
-    """The incident's analyses with their analysts, read once for both lists: three queries."""
+def review_analyses(*, review: Review, viewer: User) -> ReviewAnalyses:
+    """The incident's analyses with their analysts, read once for both lists and the timeline
+    `viewer` sees: three queries."""
     analyses = list(
         AnalysisSession.objects.filter(incident_id=review.incident_id)
         .select_related("analyst")
+        .annotate(timeline_event_count=timeline_event_count())
         .order_by("submitted_at", "due_at", "id")
     )
     submitted = [analysis for analysis in analyses if analysis.is_submitted]
@@ -258,7 +263,12 @@ def review_analyses(*, review: Review) -> ReviewAnalyses:
         (analysis for analysis in analyses if not analysis.is_submitted),
         key=lambda analysis: (analysis.due_at, analysis.pk),
     )
-    return ReviewAnalyses(submitted=submitted, unsubmitted=unsubmitted)
+    shown = [analysis for analysis in analyses if shows_in_timeline(analysis, viewer)]
+    timeline = TimelineSources(
+        analysts={analysis.pk: analysis.analyst.display_name for analysis in shown},
+        event_count=sum(analysis.timeline_event_count for analysis in shown),
+    )
+    return ReviewAnalyses(submitted=submitted, unsubmitted=unsubmitted, timeline=timeline)
 
 
 # The backlog's orders, as its filters name them: the page's sort and the API's `ordering`.

@@ -24,7 +24,7 @@ from incidents.access import access_incident
 from incidents.evidence.selectors import evidence_picks
 from incidents.forms import add_service_errors
 from incidents.models import AnalysisSession, User
-from incidents.selectors import incident_themes, incident_timeline, shows_in_timeline
+from incidents.selectors import incident_themes, incident_timeline
 from incidents.services import StaleVersion, check_incident_confirmed
 from incidents.views import timeline_page
 from reviews import selectors
@@ -312,18 +312,13 @@ def facilitation_context(request: SignedInRequest, review: Review, **overrides: 
         }
         for number, (value, label) in enumerate(Review.Step.choices, start=1)
     ]
-    analyses = selectors.review_analyses(review=review)
-    shown = [
-        analysis
-        for analysis in [*analyses.submitted, *analyses.unsubmitted]
-        if shows_in_timeline(analysis, user)
-    ]
+    analyses = selectors.review_analyses(review=review, viewer=user)
     return {
         "review": review,
         "incident": review.incident,
         "analyses": analyses.submitted,
         "unsubmitted": analyses.unsubmitted,
-        "timeline": timeline_page(request, review.incident, shown),
+        "timeline": timeline_page(request, review.incident, analyses.timeline),
         "timeline_url": review.get_absolute_url(),
         "picks": evidence_picks(incident=review.incident, viewer=user),
         "steps": steps,

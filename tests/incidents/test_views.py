@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -405,6 +405,25 @@ def test_events_of_an_analysis_in_progress_are_shown_only_to_its_analyst(client,
     assert "Not yet shared" not in client.get(incident.get_absolute_url()).text
     client.force_login(responder)
     assert "Not yet shared" in client.get(incident.get_absolute_url()).text
+
+
+def test_the_timeline_counts_and_dates_only_the_events_its_viewer_may_see(
+    client, incident, pm, responder, teammate
+):
+    in_progress = AnalysisSessionFactory(responder=incident.responders.get())
+    KeyEventFactory.create_batch(2, analysis=in_progress)
+    shared = AnalysisSessionFactory(
+        responder=ResponderFactory(incident=incident, user=teammate), status=AnalysisSession.Status.SUBMITTED
+    )
+    KeyEventFactory(
+        analysis=shared, occurred_at=datetime(2025, 3, 5, 14, 3, tzinfo=UTC), description="Shared"
+    )
+    client.force_login(pm)
+    text = client.get(incident.get_absolute_url()).text
+    assert "1 key event." in text
+    assert '<time datetime="2025-03-05T14:03:00+00:00">5 Mar 14:03</time>' in text
+    client.force_login(responder)
+    assert "3 key events." in client.get(incident.get_absolute_url()).text
 
 
 def test_markdown_preview_is_sanitised(client, responder):

@@ -20,7 +20,7 @@ from reviews.models import (
 )
 from reviews.services import review as review_services
 from reviews.services.actions import action_raise
-from tests.factories import AnalysisSessionFactory, InterviewFactory, ResponderFactory
+from tests.factories import AnalysisSessionFactory, InterviewFactory, KeyEventFactory, ResponderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -607,6 +607,29 @@ def test_a_cancelled_review_takes_no_more_perspectives(client, review, pm, respo
     )
     assert response.status_code in {400, 404}
     assert not Perspective.objects.exists()
+
+
+def test_the_review_lists_analyses_by_state_and_counts_only_the_timeline_its_viewer_may_see(
+    client, review, pm, responder
+):
+    submitted = AnalysisSessionFactory(
+        responder=review.incident.responders.get(),
+        status=AnalysisSession.Status.SUBMITTED,
+        submitted_at=timezone.now(),
+        report="Retries piled up",
+    )
+    InterviewFactory(analysis=submitted, interviewee="Ola on call")
+    KeyEventFactory(analysis=submitted, description="Shared event")
+    writing = AnalysisSessionFactory(responder=ResponderFactory(incident=review.incident, user=pm))
+    KeyEventFactory.create_batch(2, analysis=writing, description="Draft event")
+    client.force_login(responder)
+    page = client.get(review.get_absolute_url()).text
+    assert "Retries piled up" in page and "Ola on call" in page
+    assert "Not submitted yet" in page and "Draft event" not in page
+    assert "1 key event." in page
+    client.force_login(pm)
+    page = client.get(review.get_absolute_url()).text
+    assert "3 key events." in page and "Draft event" in page
 
 
 def test_the_merged_timeline_of_a_long_review_is_shown_a_page_at_a_time(client, review, pm, responder):

@@ -45,8 +45,8 @@ PAGES = {
     "library": ("/narratives/", 12, 5),
     "library search": ("/narratives/?q=herd", 11, 5),
     "incident list": ("/incidents/", 8, 4),
-    "incident page": ("/incidents/{incident}/", 11, 11),
-    "review page": ("/reviews/{review}/", 20, 20),
+    "incident page": ("/incidents/{incident}/", 10, 10),
+    "review page": ("/reviews/{review}/", 19, 19),
     "published narrative": ("/narratives/{narrative}/", 13, 10),
     "insights": ("/insights/", 23, 3),
 }
