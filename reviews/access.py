@@ -36,12 +36,16 @@ from reviews.models import ImprovementAction, Narrative, Review, Training, Walkt
 
 
 def is_facilitator(user: User, incident: Incident) -> bool:
-    """Whether the user facilitates the incident's standing review."""
-    return (
-        Review.objects.filter(incident=incident, facilitator=user)
-        .exclude(status=Review.Status.CANCELLED)
-        .exists()
-    )
+    """Whether the user facilitates the incident's standing review (cached on the user for the
+    request: a page asks it of each thing the facilitator may do)."""
+    cache = user.__dict__.setdefault("_ybiyri_facilitates", {})
+    if incident.pk not in cache:
+        cache[incident.pk] = (
+            Review.objects.filter(incident=incident, facilitator=user)
+            .exclude(status=Review.Status.CANCELLED)
+            .exists()
+        )
+    return cache[incident.pk]
 
 
 def can_facilitate(user: User, incident: Incident) -> bool:
