@@ -13,9 +13,9 @@ from django.forms import Form
 from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
-from django.template.loader import render_to_string
 from django.utils import dateformat, timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from incidents import selectors, services
@@ -43,7 +43,7 @@ from incidents.forms import (
     add_service_errors,
 )
 from incidents.models import AnalysisSession, Incident, Interview, KeyEvent, ReportGuide, Responder
-from reviews.caches import INCIDENT_LIST, MY_WORK
+from reviews.caches import INCIDENT_LIST, KEY_EVENTS, MY_WORK
 from reviews.markdown import render_markdown
 from reviews.selectors import narratives_recent, reviews_upcoming
 from ybiyri.request_types import SignedInRequest
@@ -53,6 +53,7 @@ from ybiyri.views import (
     call_reporting,
     for_template,
     page_of,
+    render_fragment,
     understood_filters,
 )
 
@@ -74,7 +75,7 @@ def my_work(request: SignedInRequest) -> HttpResponse:
             "new_narratives": narratives_recent(viewer=user)[:5],
             "manages_a_team": may_declare(user),
         }
-        return render_to_string("incidents/_my_work.html", context)
+        return render_fragment("incidents/_my_work.html", context)
 
     # The user's own work, whoever they are: keyed by the user, never by what they see.
     html = cached_fragment(request, MY_WORK, "work", viewer=f"user-{user.pk}", build=work)
@@ -100,7 +101,7 @@ def incident_list(request: SignedInRequest) -> HttpResponse:
             INCIDENTS_PER_PAGE,
             count=lambda: selectors.incident_list_count(viewer=request.user, **chosen),
         )
-        return render_to_string("incidents/_incident_rows.html", {"page": page, "query_string": query_string})
+        return render_fragment("incidents/_incident_rows.html", {"page": page, "query_string": query_string})
 
     html = cached_fragment(request, INCIDENT_LIST, "rows", viewer=viewer_key(request.user), build=rows)
     if request.htmx:
@@ -200,7 +201,7 @@ def incident_context(request: SignedInRequest, incident: Incident, **extra: Any)
     outcomes = selectors.incident_outcomes(incident=incident)
     context.update(
         {
-            "timeline": timeline_page(request, incident),
+            "timeline": timeline_block(request, incident, empty="No key events established yet."),
             "themes": selectors.incident_themes(incident=incident),
             "review": getattr_or_none(outcomes, "review"),
             "narrative": getattr_or_none(outcomes, "narrative"),
@@ -245,6 +246,28 @@ def timeline_page(
             )
         )
     return Page(rows, page.number, page.paginator)
+
+
+def timeline_block(
+    request: SignedInRequest,
+    incident: Incident,
+    *,
+    empty: str,
+    sources: selectors.TimelineSources | None = None,
+    timeline_url: str = "",
+) -> SafeString:
+    """The first page of the merged timeline with its count (or `empty` when it has no event), from
+    the key events' cache while no analysis, key event or visibility has changed: whose analyses
+    it shows depends on the viewer. `sources`, when the caller has read the analyses; the next
+    pages' links lead back to `timeline_url`, or to the incident."""
+
+    def build() -> str:
+        page = timeline_page(request, incident, sources)
+        context = {"incident": incident, "timeline": page, "timeline_url": timeline_url, "empty": empty}
+        return render_fragment("incidents/_timeline.html", context)
+
+    name = f"timeline-{incident.pk}-{timeline_url or 'incident'}"
+    return cached_fragment(request, KEY_EVENTS, name, viewer=viewer_key(request.user), build=build)
 
 
 @require_GET

@@ -54,7 +54,31 @@ BACKLOG = VersionedCache(
     "backlog", (*VISIBILITY, "reviews.ImprovementAction", "reviews.Learning", "reviews.ContributingFactor")
 )
 
-# Key events of the analyses each viewer may read.
+# Key events of the analyses each viewer may read: the API's list, and the merged timeline of the
+# incident and review pages.
 KEY_EVENTS = VersionedCache("key-events", (*VISIBILITY, "incidents.AnalysisSession", "incidents.KeyEvent"))
 
-__all__ = ["BACKLOG", "INCIDENT_LIST", "INSIGHTS", "KEY_EVENTS", "LIBRARY", "MY_WORK", "NARRATIVE"]
+# A review's facilitation page, for each person: the incident, its analyses and their key events,
+# interviews and themes, the evidence picked, the review's notes, perspectives, factors, learnings
+# and actions, its narrative. Everything the page may show but the people's own rows.
+REVIEW = VersionedCache(
+    "review",
+    (
+        *VISIBILITY,
+        "incidents.Service",
+        "incidents.LearningTheme",
+        "incidents.AnalysisSession",
+        "incidents.Interview",
+        "incidents.KeyEvent",
+        "incidents.ReportGuide",
+        "incidents.Evidence",
+        "reviews.ContributingFactor",
+        "reviews.Learning",
+        "reviews.Perspective",
+        "reviews.FactorSuggestion",
+        "reviews.ImprovementAction",
+        "reviews.Narrative",
+    ),
+)
+
+__all__ = ["BACKLOG", "INCIDENT_LIST", "INSIGHTS", "KEY_EVENTS", "LIBRARY", "MY_WORK", "NARRATIVE", "REVIEW"]

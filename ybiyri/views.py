@@ -14,7 +14,10 @@ from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse
+from django.middleware.csrf import get_token
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -129,12 +132,26 @@ def request_digest(request: HttpRequest) -> str:
     return f"{hashlib.sha256(address.encode()).hexdigest()[:32]}:{timezone.get_current_timezone_name()}"
 
 
+def csrf_placeholder() -> str:
+    """Stands for the CSRF token in a cached fragment's forms until it is served: the same in every
+    process (derived from SECRET_KEY) and guessed by nobody, so no text people write can hold it."""
+    return "csrf-" + salted_hmac("ybiyri.views.csrf_placeholder", "fragment", algorithm="sha256").hexdigest()
+
+
+def render_fragment(template: str, context: dict[str, Any]) -> str:
+    """A template rendered without the request, for a cache: its forms carry `csrf_placeholder`."""
+    return render_to_string(template, {**context, "csrf_token": csrf_placeholder()})
+
+
 def cached_fragment(
     request: HttpRequest, versioned: VersionedCache, name: str, *, viewer: str, build: Callable[[], str]
 ) -> SafeString:
-    """The HTML `build` renders for this request (`request_digest`) and `viewer`
+    """The HTML `build` renders (`render_fragment`) for this request (`request_digest`) and `viewer`
     (`incidents.access.viewer_key`), from `versioned` while the data under it has not changed.
-    `build` renders without the request, so nothing of one visit (a CSRF token, a message) can be
-    served on another."""
+    Nothing of one visit can be served on another: `build` renders without the request, and the
+    forms get this request's CSRF token as the fragment is served."""
     html = versioned.remember([name, viewer, request_digest(request)], build)
+    placeholder = csrf_placeholder()
+    if placeholder in html:
+        html = html.replace(placeholder, get_token(request))
     return mark_safe(html)  # noqa: S308 — HTML rendered by a template

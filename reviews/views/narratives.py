@@ -8,7 +8,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -40,7 +39,7 @@ from reviews.services.blend import blend_changes
 from reviews.services.narrative import LoopOpen
 from reviews.views.review import meeting_arguments
 from ybiyri.request_types import SignedInRequest
-from ybiyri.views import cached_fragment, call_reporting, page_of, understood_filters
+from ybiyri.views import cached_fragment, call_reporting, page_of, render_fragment, understood_filters
 
 NARRATIVES_PER_PAGE = 20
 # The library shows the most recently changed drafts its reader may see; the API lists them all.
@@ -70,15 +69,15 @@ def narrative_detail(request: SignedInRequest, pk: int) -> HttpResponse:
 
     def story() -> str:
         actions = selectors.narrative_actions(narrative=narrative)
-        return render_to_string("reviews/_narrative_story.html", {"narrative": narrative, "actions": actions})
+        return render_fragment("reviews/_narrative_story.html", {"narrative": narrative, "actions": actions})
 
     def facts() -> str:
         themes = selectors.narrative_themes(narrative=narrative)
-        return render_to_string("reviews/_narrative_facts.html", {"incident": incident, "themes": themes})
+        return render_fragment("reviews/_narrative_facts.html", {"incident": incident, "themes": themes})
 
     def related() -> str:
         others = selectors.narrative_related(narrative=narrative, viewer=request.user)
-        return render_to_string("reviews/_narrative_related.html", {"related": others})
+        return render_fragment("reviews/_narrative_related.html", {"related": others})
 
     # Whoever may read the narrative reads the same story and facts; related narratives are those
     # the viewer may read.
@@ -277,7 +276,7 @@ def narrative_library(request: SignedInRequest) -> HttpResponse:
             "capped": isinstance(narratives, selectors.SearchResults) and narratives.capped,
             "cap": selectors.SEARCH_RESULTS_CAP,
         }
-        return render_to_string("reviews/_narrative_results.html", context)
+        return render_fragment("reviews/_narrative_results.html", context)
 
     html = cached_fragment(request, LIBRARY, "results", viewer=viewer_key(request.user), build=results)
     if request.htmx:

@@ -17,6 +17,8 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -26,9 +28,10 @@ from incidents.forms import add_service_errors
 from incidents.models import AnalysisSession, User
 from incidents.selectors import incident_themes, incident_timeline
 from incidents.services import StaleVersion, check_incident_confirmed
-from incidents.views import timeline_page
+from incidents.views import timeline_block
 from reviews import selectors
 from reviews.access import access_review, can_facilitate_review
+from reviews.caches import REVIEW
 from reviews.forms import (
     ActionEditForm,
     ActionForm,
@@ -53,7 +56,7 @@ from reviews.services import review as review_services
 from reviews.services.actions import ActionFields, action_raise, action_update
 from reviews.services.traceability import factor_link, learning_link
 from ybiyri.request_types import SignedInRequest
-from ybiyri.views import call_reporting
+from ybiyri.views import cached_fragment, call_reporting, render_fragment
 
 
 def meeting_arguments(data: dict) -> dict:
@@ -318,8 +321,13 @@ def facilitation_context(request: SignedInRequest, review: Review, **overrides: 
         "incident": review.incident,
         "analyses": analyses.submitted,
         "unsubmitted": analyses.unsubmitted,
-        "timeline": timeline_page(request, review.incident, analyses.timeline),
-        "timeline_url": review.get_absolute_url(),
+        "timeline": timeline_block(
+            request,
+            review.incident,
+            empty="No key events yet.",
+            sources=analyses.timeline,
+            timeline_url=review.get_absolute_url(),
+        ),
         "picks": evidence_picks(incident=review.incident, viewer=user),
         "steps": steps,
         "steps_done": sum(step["done"] for step in steps),
@@ -346,7 +354,23 @@ def facilitation_context(request: SignedInRequest, review: Review, **overrides: 
 @require_GET
 def review_facilitate(request: SignedInRequest, pk: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk)
-    return render(request, "reviews/review_facilitate.html", facilitation_context(request, review))
+
+    def page() -> str:
+        return render_fragment("reviews/_review_page.html", facilitation_context(request, review))
+
+    # What each person may do on the page is theirs: keyed by the person, never by what they see.
+    html = cached_fragment(
+        request, REVIEW, f"review-{review.pk}", viewer=f"user-{request.user.pk}", build=page
+    )
+    return facilitation_page(request, review, html)
+
+
+def facilitation_page(
+    request: SignedInRequest, review: Review, page: str, *, status: int = 200
+) -> HttpResponse:
+    """The facilitation page around its content (`reviews/_review_page.html`, rendered)."""
+    context = {"review": review, "incident": review.incident, "page": page}
+    return render(request, "reviews/review_facilitate.html", context, status=status)
 
 
 @require_GET
@@ -389,8 +413,10 @@ def part_response(
             )
         return render(request, template, context, status=status)
     if status >= 400:
+        # The forms with their errors, for this request only: never cached.
         context = facilitation_context(request, review, **overrides)
-        return render(request, "reviews/review_facilitate.html", context, status=status)
+        page = mark_safe(render_to_string("reviews/_review_page.html", context, request))  # noqa: S308
+        return facilitation_page(request, review, page, status=status)
     return redirect(f"{review.get_absolute_url()}#{anchor}")
 
 
