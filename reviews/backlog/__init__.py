@@ -7,6 +7,7 @@ payloads with pure functions beside them and never touch the database.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -26,6 +27,7 @@ __all__ = [
     "TransientTrackerError",
     "priority_from_tracker",
     "tracker_for",
+    "tracker_push_many",
 ]
 
 
@@ -72,6 +74,14 @@ class Tracker(Protocol):
     def create(self, action: ImprovementAction) -> RemoteItem:
         """Create the item. Callers look the label up first: this call is not idempotent."""
 
+    def create_many(self, actions: Sequence[ImprovementAction]) -> list[RemoteItem | TrackerError]:
+        """Create one item per action, in order: each entry is that action's item or its own error.
+
+        The list ends after an action whose creation failed transiently (those after it were not
+        tried); a request that carried several actions and failed as a whole gives each of them the
+        error. Not idempotent, as `create`.
+        """
+
     def update(self, action: ImprovementAction, key: str) -> RemoteItem:
         """Bring the item's title, description and priority in line with the action."""
 
@@ -97,6 +107,48 @@ def tracker_push(tracker: Tracker, action: ImprovementAction, *, first_attempt: 
         # Adopted after a crash: the item may predate a later edit of the action, so refresh it.
         return tracker.update(action, existing.key)
     return tracker.create(action)
+
+
+def tracker_push_many(
+    tracker: Tracker, pushes: Sequence[tuple[ImprovementAction, bool]]
+) -> Iterator[tuple[ImprovementAction, RemoteItem | TrackerError]]:
+    """`tracker_push` for (action, first_attempt) pairs, yielding each action's item or its own
+    error as soon as it is known.
+
+    The first attempts of actions without an item need no lookup and no update: they are created
+    together (`Tracker.create_many`), after the others. Stops after a transient error: the actions
+    not yielded were not tried.
+    """
+    creations = []
+    for action, first_attempt in pushes:
+        if first_attempt and not (action.external_key and action.tracker == tracker.name):
+            creations.append(action)
+            continue
+        try:
+            yield action, tracker_push(tracker, action, first_attempt=first_attempt)
+        except PermanentTrackerError as error:
+            yield action, error
+        except TransientTrackerError as error:
+            yield action, error
+            return
+    if creations:
+        yield from zip(creations, tracker.create_many(creations), strict=False)
+
+
+def create_one_by_one(
+    tracker: Tracker, actions: Sequence[ImprovementAction]
+) -> list[RemoteItem | TrackerError]:
+    """`Tracker.create_many` for a tracker that creates one item per request."""
+    created: list[RemoteItem | TrackerError] = []
+    for action in actions:
+        try:
+            created.append(tracker.create(action))
+        except PermanentTrackerError as error:
+            created.append(error)
+        except TransientTrackerError as error:
+            created.append(error)
+            break
+    return created
 
 
 def tracker_for(team: Team) -> Tracker | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -28,8 +28,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from jira import JIRA, JIRAError
 
-from reviews.backlog import RemoteItem
-from reviews.backlog.errors import PermanentTrackerError, TransientTrackerError
+from reviews.backlog import RemoteItem, create_one_by_one
+from reviews.backlog.errors import PermanentTrackerError, TrackerError, TransientTrackerError
 from ybiyri.outbound import is_transient_status, parse_retry_after
 from ybiyri.payload import (
     MalformedPayload,
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from reviews.models import ImprovementAction
 
 TRACKER_NAME = "jira"
+# Jira's limit on the issues of one bulk create request.
+BULK_CREATE_MAX = 50
 # Far above any real issue key (a project key and a number): longer text is no key of Jira's.
 ISSUE_KEY_MAX_LENGTH = 255
 CONNECT_TIMEOUT_SECONDS = 5
@@ -159,6 +161,13 @@ def jira_update_fields(
     if priority:
         fields["priority"] = priority
     return fields
+
+
+def jira_bulk_error_message(errors: dict[str, Any]) -> str:
+    """Jira's own words for one issue of a bulk create that failed: its per-field `errors`, which
+    the library hands over from the issue's `elementErrors`."""
+    parts = [f"{field}: {message}" for field, message in errors.items()]
+    return "Jira (HTTP 400): " + ("; ".join(parts) or "no details given")
 
 
 def jira_priority_value(name: str, *, current: str, priority_map: dict[str, str]) -> str | None:
@@ -418,9 +427,8 @@ class JiraTracker:
         )
         return found[0] if found else None
 
-    def create(self, action: ImprovementAction) -> RemoteItem:
-        client = jira_client()
-        fields = jira_issue_fields(
+    def _fields(self, action: ImprovementAction) -> dict[str, Any]:
+        return jira_issue_fields(
             action,
             project_key=self.project_key,
             issue_type=self.issue_type,
@@ -428,11 +436,63 @@ class JiraTracker:
             extra_fields=self.extra_fields,
             site_url=self.site_url,
         )
+
+    def create(self, action: ImprovementAction) -> RemoteItem:
+        client = jira_client()
         # POST /rest/api/2/issue
         # https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issues/#api-rest-api-2-issue-post
         with jira_errors():
-            issue = client.create_issue(fields=fields, prefetch=False)
+            issue = client.create_issue(fields=self._fields(action), prefetch=False)
         return RemoteItem(tracker=TRACKER_NAME, key=issue.key, url=f"{client.server_url}/browse/{issue.key}")
+
+    def create_many(self, actions: Sequence[ImprovementAction]) -> list[RemoteItem | TrackerError]:
+        """One bulk request per BULK_CREATE_MAX actions (a single action takes the plain create).
+
+        Jira creates each issue of a bulk request or reports it failed on its own (by its
+        `failedElementNumber`), so a failed issue is that action's permanent error and the others
+        are created. A request that fails as a whole (down, 429, 5xx, a lost answer) gives each of
+        its actions the transient error: their retries look their labels up, so whatever Jira
+        created before the answer was lost is adopted, not created again.
+        """
+        created: list[RemoteItem | TrackerError] = []
+        for start in range(0, len(actions), BULK_CREATE_MAX):
+            chunk = actions[start : start + BULK_CREATE_MAX]
+            outcomes = self._create_chunk(chunk)
+            created.extend(outcomes)
+            if any(isinstance(outcome, TransientTrackerError) for outcome in outcomes):
+                break
+        return created
+
+    def _create_chunk(self, actions: Sequence[ImprovementAction]) -> list[RemoteItem | TrackerError]:
+        if len(actions) == 1:
+            return create_one_by_one(self, actions)
+        client = jira_client()
+        # POST /rest/api/2/issue/bulk: {"issueUpdates": [{"fields": ...}]} → {"issues": [...], "errors":
+        # [{"elementErrors": ..., "failedElementNumber": n}]}; 201 if any issue was created, else 400.
+        # https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issues/#api-rest-api-2-issue-bulk-post
+        try:
+            with jira_errors():
+                try:
+                    answers = client.create_issues(
+                        [self._fields(action) for action in actions], prefetch=False
+                    )
+                except (KeyError, IndexError, TypeError) as error:
+                    # The library reads the answer's "issues" and "errors" without checking them.
+                    raise ValueError(
+                        f"a bulk create answer not shaped as Jira documents it ({error!r})"
+                    ) from error
+        except TrackerError as error:
+            return [error] * len(actions)
+        outcomes: list[RemoteItem | TrackerError] = []
+        for answer in answers:
+            if answer["issue"] is None:
+                outcomes.append(PermanentTrackerError(jira_bulk_error_message(answer["error"])))
+            else:
+                key = answer["issue"].key
+                outcomes.append(
+                    RemoteItem(tracker=TRACKER_NAME, key=key, url=f"{client.server_url}/browse/{key}")
+                )
+        return outcomes
 
     def update(self, action: ImprovementAction, key: str) -> RemoteItem:
         client = jira_client()

@@ -19,11 +19,10 @@ from incidents.models import Team
 from reviews.backlog import (
     PermanentTrackerError,
     RemoteItem,
-    Tracker,
     TrackerError,
     TransientTrackerError,
     tracker_for,
-    tracker_push,
+    tracker_push_many,
 )
 from reviews.models import ImprovementAction
 from reviews.services.actions import (
@@ -49,81 +48,106 @@ INTERRUPTED = "The batch stopped before reaching this action."
 def action_push_task(action_ids: list[int] | int) -> None:
     """Create or update each action's issue or card; actions another delivery claimed are skipped.
 
-    One claim and one read for the batch, one tracker per team, and one commit for the outcomes,
-    written once the batch is done (also when it is interrupted): a worker that dies before that
-    leaves its claims to the reconciler, and the label lookup of their next attempt adopts whatever
-    the tracker created. When the tracker fails transiently (down, 429, 5xx), the batch's remaining
-    actions on that tracker are not tried: they wait with the failed one, so a tracker that is down
-    costs one timeout per batch, not one per action. A message enqueued before pushes were batched
-    carries a single id.
+    One claim and one read for the batch, one tracker per team, the first pushes of a team's
+    actions created together (`tracker_push_many`: one bulk request where the tracker has one), and
+    one commit for the outcomes, written once the batch is done (also when it is interrupted): a
+    worker that dies before that leaves its claims to the reconciler, and the label lookup of their
+    next attempt adopts whatever the tracker created. When the tracker fails transiently (down, 429,
+    5xx), the batch's remaining actions on that tracker are not tried: they wait with the failed
+    one, so a tracker that is down costs one timeout per batch, not one per action. A message
+    enqueued before pushes were batched carries a single id.
     """
     ids = [action_ids] if isinstance(action_ids, int) else action_ids
-    trackers: dict[int, Tracker | PermanentTrackerError | None] = {}
-    paused: dict[str, tuple[TransientTrackerError, int]] = {}
-    deferred: dict[str, list[ImprovementAction]] = {}
-    outcomes: list[Callable[[], object]] = []
-    succeeded: list[tuple[ImprovementAction, RemoteItem, dict[str, Any]]] = []
     claimed = action_sync_claim(action_ids=ids)
+    batch = _PushBatch(claimed)
     try:
-        for push in claimed:
-            team = push.action.incident.team
-            if team.tracker in paused:
-                deferred.setdefault(team.tracker, []).append(push.action)
-                continue
-            if team.pk not in trackers:
-                try:
-                    trackers[team.pk] = tracker_for(team)
-                except PermanentTrackerError as error:
-                    trackers[team.pk] = error
-            pushed = sync_fingerprint(push.action)
-            outcome, pause = _push(push, trackers[team.pk])
-            if isinstance(outcome, RemoteItem):
-                succeeded.append((push.action, outcome, pushed))
-            else:
-                outcomes.append(outcome)
-            if pause is not None:
-                paused[team.tracker] = pause
+        for pushes in _by_team(claimed):
+            batch.push_team(pushes)
     finally:
-        with transaction.atomic():
-            action_syncs_succeeded(pushes=succeeded)
-            for record in outcomes:
-                record()
-            for tracker_name, actions in deferred.items():
-                pause_error, countdown = paused[tracker_name]
-                action_sync_deferred(actions=actions, message=pause_error.message, countdown=countdown)
-            reached = len(succeeded) + len(outcomes) + sum(len(actions) for actions in deferred.values())
-            if reached < len(claimed):
-                action_sync_deferred(
-                    actions=[push.action for push in claimed[reached:]],
-                    message=INTERRUPTED,
-                    countdown=retry_delay(1),
-                )
+        batch.record()
 
 
-def _push(
-    push: ClaimedPush, tracker: Tracker | PermanentTrackerError | None
-) -> tuple[RemoteItem | Callable[[], object], tuple[TransientTrackerError, int] | None]:
-    """Push one claimed action; return the tracker's item, or how to record the failure and, after
-    a transient one, the error and the countdown of its retry."""
-    action = push.action
-    try:
-        if isinstance(tracker, PermanentTrackerError):
-            raise tracker
+def _by_team(claimed: list[ClaimedPush]) -> list[list[ClaimedPush]]:
+    """The claimed pushes grouped by team, teams in the order of their first push."""
+    teams: dict[int, list[ClaimedPush]] = {}
+    for push in claimed:
+        teams.setdefault(push.action.incident.team_id, []).append(push)
+    return list(teams.values())
+
+
+class _PushBatch:
+    """The outcomes of one message's pushes, kept in memory until `record` writes them at once."""
+
+    def __init__(self, claimed: list[ClaimedPush]) -> None:
+        self.claimed = claimed
+        # What each push was built from, read before any of them went out.
+        self.pushed = {push.action.pk: sync_fingerprint(push.action) for push in claimed}
+        self.paused: dict[str, tuple[TransientTrackerError, int]] = {}
+        self.deferred: dict[str, list[ImprovementAction]] = {}
+        self.outcomes: list[Callable[[], object]] = []
+        self.succeeded: list[tuple[ImprovementAction, RemoteItem, dict[str, Any]]] = []
+        self.handled: set[int] = set()
+
+    def push_team(self, pushes: list[ClaimedPush]) -> None:
+        """Push one team's actions through its tracker; a tracker paused by an earlier transient
+        failure defers them, and one failing transiently now defers those it did not reach."""
+        team = pushes[0].action.incident.team
+        try:
+            tracker = tracker_for(team)
+        except PermanentTrackerError as error:
+            for push in pushes:
+                self._outcome(push.action, error)
+            return
         if tracker is None:
-            raise PermanentTrackerError(
-                f"Team {action.incident.team.name} no longer keeps a backlog tracker."
-            )
-        return tracker_push(tracker, action, first_attempt=push.first_attempt), None
-    except TransientTrackerError as error:
-        countdown = retry_delay(action.sync_attempts, error.retry_after)
-        if attempts_exhausted(action.sync_attempts):
-            message = f"{error.message} (gave up after {action.sync_attempts} attempts)"
-            return partial(action_sync_failed, action=action, message=message), (error, countdown)
-        logger.warning("Push of action %s failed (%s); retrying in %ss", action.pk, error.message, countdown)
-        record = partial(action_sync_will_retry, action=action, message=error.message, countdown=countdown)
-        return record, (error, countdown)
-    except PermanentTrackerError as error:
-        return partial(action_sync_failed, action=action, message=error.message), None
+            gone = PermanentTrackerError(f"Team {team.name} no longer keeps a backlog tracker.")
+            for push in pushes:
+                self._outcome(push.action, gone)
+            return
+        if team.tracker not in self.paused:
+            pairs = [(push.action, push.first_attempt) for push in pushes]
+            for action, result in tracker_push_many(tracker, pairs):
+                self._outcome(action, result)
+        waiting = [push.action for push in pushes if push.action.pk not in self.handled]
+        if waiting:
+            self.deferred.setdefault(team.tracker, []).extend(waiting)
+            self.handled.update(action.pk for action in waiting)
+
+    def _outcome(self, action: ImprovementAction, result: RemoteItem | TrackerError) -> None:
+        """Keep one action's item, or how to record its failure."""
+        self.handled.add(action.pk)
+        if isinstance(result, RemoteItem):
+            self.succeeded.append((action, result, self.pushed[action.pk]))
+        elif isinstance(result, TransientTrackerError):
+            countdown = retry_delay(action.sync_attempts, result.retry_after)
+            # The tracker's other actions in the batch wait with the first one that failed.
+            self.paused.setdefault(action.incident.team.tracker, (result, countdown))
+            if attempts_exhausted(action.sync_attempts):
+                message = f"{result.message} (gave up after {action.sync_attempts} attempts)"
+                self.outcomes.append(partial(action_sync_failed, action=action, message=message))
+            else:
+                logger.warning(
+                    "Push of action %s failed (%s); retrying in %ss", action.pk, result.message, countdown
+                )
+                self.outcomes.append(
+                    partial(
+                        action_sync_will_retry, action=action, message=result.message, countdown=countdown
+                    )
+                )
+        else:
+            self.outcomes.append(partial(action_sync_failed, action=action, message=result.message))
+
+    def record(self) -> None:
+        """Write every outcome in one commit; claimed pushes never reached go back to pending."""
+        with transaction.atomic():
+            action_syncs_succeeded(pushes=self.succeeded)
+            for record in self.outcomes:
+                record()
+            for tracker_name, actions in self.deferred.items():
+                pause_error, countdown = self.paused[tracker_name]
+                action_sync_deferred(actions=actions, message=pause_error.message, countdown=countdown)
+            unreached = [push.action for push in self.claimed if push.action.pk not in self.handled]
+            if unreached:
+                action_sync_deferred(actions=unreached, message=INTERRUPTED, countdown=retry_delay(1))
 
 
 @shared_task(ignore_result=True)

@@ -19,6 +19,7 @@ import base64
 import hashlib
 import hmac
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -28,8 +29,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from reviews.backlog import RemoteItem
-from reviews.backlog.errors import PermanentTrackerError, TransientTrackerError
+from reviews.backlog import RemoteItem, create_one_by_one
+from reviews.backlog.errors import PermanentTrackerError, TrackerError, TransientTrackerError
 from ybiyri.outbound import is_transient_status, parse_retry_after
 from ybiyri.payload import payload_datetime, payload_flag, payload_object, payload_text
 
@@ -261,6 +262,10 @@ class TrelloTracker:
             trello_card_params(action, list_id=self.list_id, site_url=self.site_url)
         )
         return self._item(card)
+
+    def create_many(self, actions: Sequence[ImprovementAction]) -> list[RemoteItem | TrackerError]:
+        # Trello has no bulk create: one POST /1/cards per card.
+        return create_one_by_one(self, actions)
 
     def update(self, action: ImprovementAction, key: str) -> RemoteItem:
         card = self.client.update_card(key, trello_card_params(action, list_id=None, site_url=self.site_url))

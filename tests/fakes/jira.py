@@ -6,8 +6,9 @@ Speaks as Jira Cloud (`deployment="Cloud"`: `/search/jql` with `nextPageToken`, 
 ybiyri can get it wrong (unknown project, issue type or priority, empty summary, labels with spaces)
 and answers with Jira's error shape: `{"errorMessages": [...], "errors": {"field": "message"}}`.
 
-Endpoints: serverInfo, myself, field, priority, project/{key}, issue (create), issue/{key} (get,
-edit), issue/{key}/transitions (list, do), search/jql (GET, POST), search (GET, POST). Issues carry
+Endpoints: serverInfo, myself, field, priority, project/{key}, issue (create), issue/bulk (create
+up to 50: each valid one is created, each invalid one reported by its `failedElementNumber`; 201
+when any was created, 400 when none), issue/{key} (get, edit), issue/{key}/transitions (list, do), search/jql (GET, POST), search (GET, POST). Issues carry
 time tracking (`timeoriginalestimate`, `timespent`, in seconds), set by `track_time`.
 JQL: clauses joined by AND — `field = value`, `field != value`, `field in (a, b)`, `updated >= -7d`
 over project, labels, status, statusCategory, key, issuetype; `ORDER BY` is ignored.
@@ -41,6 +42,7 @@ PRIORITIES = ["Highest", "High", "Medium", "Low", "Lowest"]
 ISSUE_TYPES = ["Task", "Bug", "Story"]
 FIELDS = ["summary", "description", "labels", "priority", "issuetype", "project", "status", "resolutiondate"]
 FIELDS += ["created", "updated", "duedate", "components", "assignee", "timeoriginalestimate", "timespent"]
+BULK_CREATE_MAX = 50  # Jira's limit on the issues of one bulk create
 
 
 def jira_time(moment: datetime) -> str:
@@ -292,6 +294,8 @@ class FakeJira(Emulator):
             return Reply(200, {"id": self.projects[key], "key": key, "name": key})
         if route == "issue" and method == "POST":
             return self._create(data)
+        if route == "issue/bulk" and method == "POST":
+            return self._create_bulk(data)
         issue_match = re.match(r"^issue/([^/]+)(/transitions)?$", route)
         if issue_match:
             issue = self._find(issue_match.group(1))
@@ -348,6 +352,37 @@ class FakeJira(Emulator):
         errors = self._check_fields(fields, creating=True)
         if errors:
             return self._error(400, **errors)
+        return Reply(201, self._store(fields))
+
+    def _create_bulk(self, data: dict[str, Any]) -> Reply:
+        """POST /rest/api/2/issue/bulk: each issue is created or fails on its own, as in Jira.
+        https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issues/#api-rest-api-2-issue-bulk-post
+        """
+        updates = data.get("issueUpdates") or []
+        if len(updates) > BULK_CREATE_MAX:
+            return self._error(
+                400,
+                f"Bulk create is limited to {BULK_CREATE_MAX} issues per request: {len(updates)} were sent.",
+            )
+        created: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
+        for number, update in enumerate(updates):
+            fields = update.get("fields") or {}
+            errors = self._check_fields(fields, creating=True)
+            if errors:
+                failed.append(
+                    {
+                        "status": 400,
+                        "elementErrors": {"errorMessages": [], "errors": errors},
+                        "failedElementNumber": number,
+                    }
+                )
+            else:
+                created.append(self._store(fields))
+        return Reply(201 if created else 400, {"issues": created, "errors": failed})
+
+    def _store(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Create the issue from validated fields; its id, key and self link as Jira answers them."""
         project = fields["project"].get("key") or next(
             k for k, v in self.projects.items() if v == fields["project"]["id"]
         )
@@ -372,9 +407,7 @@ class FakeJira(Emulator):
         issue = {"id": str(next(self._ids)), "key": key, "fields": stored, "_updated": now}
         self.issues[key] = issue
         self._index(issue)
-        return Reply(
-            201, {"id": issue["id"], "key": key, "self": f"{self.url}/rest/api/2/issue/{issue['id']}"}
-        )
+        return {"id": issue["id"], "key": key, "self": f"{self.url}/rest/api/2/issue/{issue['id']}"}
 
     def _edit(self, issue: dict[str, Any], data: dict[str, Any]) -> Reply:
         fields = data.get("fields") or {}

@@ -14,34 +14,15 @@ from reviews.models import ImprovementAction
 from reviews.services.actions import (
     ACTION_PUSHES,
     ACTIONS_PER_TASK,
-    action_raise,
     action_retry_sync,
     action_update,
 )
+from tests.reviews.backlog.pending import claimed_before, raise_pending
 from tests.ybiyri.retries import deliver_scheduled_retries
 
 SyncState = ImprovementAction.SyncState
 CREATE = r"/rest/api/\d/issue/?$"
 SEARCH = r"/search(/jql)?$"
-
-
-def raise_pending(incident, pm, capture, count=1):
-    """Raise actions whose pushes are enqueued nowhere: the test sends them."""
-    with capture(execute=False):
-        return [
-            action_raise(
-                incident=incident,
-                review=None,
-                by=pm,
-                title=f"Add a circuit breaker {n}",
-                description="",
-                kind="technical",
-                owner=None,
-                priority="medium",
-                due_date=None,
-            )
-            for n in range(count)
-        ]
 
 
 def test_a_first_push_creates_without_looking_the_label_up(fake_jira, jira_team, raise_action):
@@ -105,10 +86,12 @@ def test_a_burst_of_pushes_is_claimed_in_batches_and_all_pushed(
 def test_a_transient_failure_defers_the_rest_of_the_batch_without_counting_an_attempt(
     fake_jira_cloud, jira_team, incident, pm, django_capture_on_commit_callbacks
 ):
+    # Retried pushes go one by one (each looks its label up first): the first lookup is refused.
     first, second, third = raise_pending(incident, pm, django_capture_on_commit_callbacks, count=3)
-    fake_jira_cloud.fail_next(1, status=429, method="POST", path=CREATE, headers={"Retry-After": "30"})
+    claimed_before([first, second, third])
+    fake_jira_cloud.fail_next(1, status=429, method="GET", path=SEARCH, headers={"Retry-After": "30"})
     action_push_task.apply(args=[[first.pk, second.pk, third.pk]])
-    assert len(fake_jira_cloud.requests_to("POST", CREATE)) == 1  # the others were not tried
+    assert len(fake_jira_cloud.requests_to("GET", SEARCH)) == 1  # the others were not tried
     rows = {row.pk: row for row in ImprovementAction.objects.all()}
     assert {row.sync_state for row in rows.values()} == {SyncState.PENDING}
     assert [rows[pk].sync_attempts for pk in (first.pk, second.pk, third.pk)] == [1, 0, 0]
@@ -160,7 +143,9 @@ def test_pushes_requested_before_claims_were_stamped_count_as_claimed(incident, 
 def test_an_interrupted_batch_records_what_was_pushed_and_puts_the_rest_back(
     fake_jira_cloud, jira_team, incident, pm, django_capture_on_commit_callbacks, monkeypatch
 ):
+    # Retried pushes are created one by one, each after its label lookup.
     first, second, third = raise_pending(incident, pm, django_capture_on_commit_callbacks, count=3)
+    claimed_before([first, second, third])
     create = JiraTracker.create
     calls = []
 
