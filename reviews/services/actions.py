@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final, TypedDict
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import connection, transaction
+from django.db.models import F, Field, Q
 from django.utils import timezone
 
 from incidents.models import Incident, Team, User
@@ -373,27 +373,58 @@ def action_sync_succeeded(*, action: ImprovementAction, item: RemoteItem, pushed
     return False
 
 
+@transaction.atomic
 def action_syncs_succeeded(*, pushes: list[tuple[ImprovementAction, RemoteItem, dict[str, Any]]]) -> None:
-    """`action_sync_succeeded` for a batch (action, item, fingerprint pushed), in one UPDATE when
-    none of the actions changed during the push; otherwise each is recorded on its own, which
-    leaves the rows already recorded as they are."""
+    """`action_sync_succeeded` for a batch (action, item, fingerprint pushed).
+
+    The batch's claimed rows are locked and compared with what was pushed: the unchanged ones are
+    recorded in one UPDATE, every other one on its own. Two statements for a batch nobody edited.
+    """
     if not pushes:
         return
-    now = timezone.now()
-    unchanged = Q()
-    for action, _, pushed in pushes:
-        unchanged |= Q(pk=action.pk, **pushed)
-    recorded = ImprovementAction.objects.filter(unchanged, sync_state=SyncState.SYNCING).update(
-        sync_state=SyncState.SYNCED,
-        external_key=Case(*(When(pk=action.pk, then=Value(item.key)) for action, item, _ in pushes)),
-        external_url=Case(*(When(pk=action.pk, then=Value(item.url)) for action, item, _ in pushes)),
-        synced_at=now,
-        sync_error="",
-        updated_at=now,
+    by_pk = {action.pk: (action, item, pushed) for action, item, pushed in pushes}
+    compared = list(pushes[0][2])
+    locked = (
+        ImprovementAction.objects.select_for_update()
+        .filter(pk__in=by_pk, sync_state=SyncState.SYNCING)
+        .values("pk", *compared)
     )
-    if recorded < len(pushes):
-        for action, item, pushed in pushes:
+    unchanged = sorted(
+        row["pk"] for row in locked if all(row[name] == by_pk[row["pk"]][2][name] for name in compared)
+    )
+    _record_synced([(pk, by_pk[pk][1]) for pk in unchanged], now=timezone.now())
+    for pk, (action, item, pushed) in by_pk.items():
+        if pk not in unchanged:
             action_sync_succeeded(action=action, item=item, pushed=pushed)
+
+
+def _column(name: str) -> str:
+    field = ImprovementAction._meta.get_field(name)
+    if not isinstance(field, Field) or field.column is None:
+        raise ImproperlyConfigured(f"ImprovementAction.{name} is not a column of its table")
+    return connection.ops.quote_name(field.column)
+
+
+def _record_synced(recorded: list[tuple[int, RemoteItem]], *, now: datetime) -> None:
+    """Mark rows SYNCED with their items' keys and URLs in one UPDATE ... FROM (VALUES ...), which
+    PostgreSQL and SQLite both have. Caller holds the rows' locks and has checked they are still
+    claimed and unchanged. The ORM would need a CASE per column with a branch per row, which costs
+    more to build than the rows' pushes."""
+    if not recorded:
+        return
+    table = connection.ops.quote_name(ImprovementAction._meta.db_table)
+    when = connection.ops.adapt_datetimefield_value(now)
+    # Only identifiers from the model's own metadata are interpolated; every value is a parameter.
+    sql = (
+        f"UPDATE {table} SET {_column('sync_state')} = %s, {_column('external_key')} = pushed.column2, "  # noqa: S608
+        f"{_column('external_url')} = pushed.column3, {_column('synced_at')} = %s, "
+        f"{_column('sync_error')} = '', {_column('updated_at')} = %s "
+        f"FROM (VALUES {', '.join(['(%s, %s, %s)'] * len(recorded))}) AS pushed "
+        f"WHERE {table}.{_column('id')} = pushed.column1"
+    )
+    values = [value for pk, item in recorded for value in (pk, item.key, item.url)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [SyncState.SYNCED, when, when, *values])
 
 
 def action_sync_will_retry(*, action: ImprovementAction, message: str, countdown: int) -> bool:

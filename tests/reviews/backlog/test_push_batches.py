@@ -181,3 +181,39 @@ def test_a_batch_records_its_successes_in_one_update(
     assert sorted(keys.values()) == ["PAY-1", "PAY-2", "PAY-3"]
     for action in actions:
         assert fake_jira_cloud.issues[keys[action.pk]]["fields"]["summary"] == action.title
+
+
+def test_an_action_edited_while_its_batch_is_created_is_pushed_again_and_the_others_recorded(
+    transactional_db, fake_jira_cloud, jira_team, incident, pm, django_capture_on_commit_callbacks
+):
+    # Pending as `action_raise` leaves them, without the pushes it would run at once outside a test
+    # transaction.
+    actions = [
+        ImprovementAction.objects.create(
+            incident=incident,
+            title=f"Add a circuit breaker {n}",
+            kind="technical",
+            raised_by=pm,
+            tracker=jira_team.tracker,
+            sync_state=SyncState.PENDING,
+            sync_requested_at=timezone.now(),
+        )
+        for n in range(3)
+    ]
+    edited = actions[1]
+
+    def edit_during_create(method, path):
+        if method == "POST" and path.endswith("/issue/bulk"):
+            fake_jira_cloud.on_request = None
+            # Someone renames one action while the worker waits for Jira.
+            action_update(action=edited, by=pm, changes={"title": "Renamed mid-push"})
+
+    fake_jira_cloud.on_request = edit_during_create
+    with django_capture_on_commit_callbacks(execute=True):
+        action_push_task.apply(args=[[action.pk for action in actions]])
+    rows = {row.pk: row for row in ImprovementAction.objects.all()}
+    assert {row.sync_state for row in rows.values()} == {SyncState.SYNCED}
+    assert [rows[action.pk].external_key for action in actions] == ["PAY-1", "PAY-2", "PAY-3"]
+    assert fake_jira_cloud.issues["PAY-2"]["fields"]["summary"] == "Renamed mid-push"
+    assert len(fake_jira_cloud.issues) == 3
+    assert len(fake_jira_cloud.requests_to("PUT", r"/issue/")) == 1  # the edited one, brought in line
