@@ -9,7 +9,8 @@ The version is replaced by a wrapper around every statement of the database conn
 services' conditional updates, bulk writes, cascading deletes and the admin all run through it.
 It is replaced once the transaction commits, so that what is computed meanwhile from what was
 committed before is filed under a version nobody asks for any more; until then the writing
-transaction reads under a token of its own, so that it sees its own writes. An entry also expires
+transaction reads under a token of its own, so that it sees its own writes. A transaction
+replaces the versions of every cache it wrote in one write to the cache (`PendingVersions`). An entry also expires
 after the cache's `seconds`, since some of what pages show moves with the clock alone (overdue,
 upcoming, the last N days). A cache that cannot be reached fails nothing: the value is computed,
 and writes go on.
@@ -18,9 +19,10 @@ With `REDIS_URL` the cache, and so the versions, are shared by every web process
 process, local use) each process keeps its own.
 """
 
+import functools
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from functools import cached_property
 from typing import Any
 from uuid import uuid4
@@ -33,6 +35,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 logger = logging.getLogger(__name__)
 WRITE = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+["`]?(\w+)', re.IGNORECASE)
 REGISTRY: list["VersionedCache"] = []
+VERSION_KEY = "{name}:data-version"
 
 
 class VersionedCache:
@@ -40,8 +43,9 @@ class VersionedCache:
         self.name = name
         self.models = tuple(models)
         self.seconds = seconds
-        self.version_key = f"{name}:data-version"
+        self.version_key = VERSION_KEY.format(name=name)
         REGISTRY.append(self)
+        caches_of_table.cache_clear()
 
     def __repr__(self) -> str:
         return f"VersionedCache({self.name!r})"
@@ -67,32 +71,10 @@ class VersionedCache:
             cache.add(self.version_key, uuid4().hex, timeout=None)
             version = cache.get(self.version_key)
         connection = connections[DEFAULT_DB_ALIAS]
-        if connection.in_atomic_block and self.commit_pending(connection):
-            version = f"{version}-{written_tokens(connection).get(self.name, '')}"
+        pending = PendingVersions.of(connection) if connection.in_atomic_block else None
+        if pending is not None and self.name in pending.tokens:
+            version = f"{version}-{pending.tokens[self.name]}"
         return version
-
-    def changed(self) -> None:
-        try:
-            cache.set(self.version_key, uuid4().hex, timeout=None)
-        except Exception:
-            # A write must not fail because the cache is down; entries still expire on their own.
-            logger.warning("Could not replace the data version of %s", self.name, exc_info=True)
-
-    def commit_pending(self, connection: BaseDatabaseWrapper) -> bool:
-        """Whether the current transaction has written one of the tables (its commit will replace
-        the version). A rolled-back transaction or savepoint takes its callback with it."""
-        # Django keeps (savepoints, callback, robust) triples; the stubs still declare pairs.
-        pending = connection.run_on_commit
-        return any(callback == self.changed for _savepoints, callback, _robust in pending)  # type: ignore[misc]
-
-    def written(self, connection: BaseDatabaseWrapper) -> None:
-        """A statement on `connection` wrote one of the tables."""
-        if not connection.in_atomic_block:
-            self.changed()
-            return
-        if not self.commit_pending(connection):
-            transaction.on_commit(self.changed, using=connection.alias)
-        written_tokens(connection)[self.name] = uuid4().hex
 
     def remember[T](self, parts: Sequence[str], build: Callable[[], T]) -> T:
         """What `build` makes, from the cache when it was made from the same data less than
@@ -112,10 +94,42 @@ class VersionedCache:
         return value
 
 
-def written_tokens(connection: BaseDatabaseWrapper) -> dict[str, str]:
-    """The tokens the connection's open transaction reads under, by cache name."""
-    tokens: dict[str, str] = connection.__dict__.setdefault("ybiyri_written_tokens", {})
-    return tokens
+def replace_versions(names: Collection[str]) -> None:
+    """New versions for the caches named, in one write."""
+    try:
+        cache.set_many({VERSION_KEY.format(name=name): uuid4().hex for name in names}, timeout=None)
+    except Exception:
+        # A write must not fail because the cache is down; entries still expire on their own.
+        logger.warning("Could not replace the data versions of %s", ", ".join(sorted(names)), exc_info=True)
+
+
+class PendingVersions:
+    """The on-commit callback of a transaction that wrote tables of versioned caches: it replaces
+    their versions once the transaction commits. Until then, `tokens` are what the transaction
+    reads those caches under, new with each write. Registered with the first such write; a
+    savepoint rolled back takes it with it if it was registered there, and the next write
+    registers another."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[str, str] = {}
+
+    def __call__(self) -> None:
+        replace_versions(self.tokens)
+
+    @staticmethod
+    def of(connection: BaseDatabaseWrapper) -> "PendingVersions | None":
+        # Django keeps (savepoints, callback, robust) triples; the stubs still declare pairs.
+        pending = connection.run_on_commit
+        for _savepoints, callback, _robust in pending:  # type: ignore[misc]
+            if isinstance(callback, PendingVersions):
+                return callback
+        return None
+
+
+@functools.cache
+def caches_of_table(table: str) -> tuple[str, ...]:
+    """The names of the caches that read `table`."""
+    return tuple(versioned.name for versioned in REGISTRY if table in versioned.tables)
 
 
 def watch_writes(
@@ -125,11 +139,17 @@ def watch_writes(
     once it is committed; until then the writing transaction reads under a token of its own, new
     with each write, so that it sees its own writes."""
     result = execute(sql, params, many, context)
-    if sql[:1] in "IUDiud " and (match := WRITE.match(sql)):
-        table = match.group(1)
-        for versioned in REGISTRY:
-            if table in versioned.tables:
-                versioned.written(context["connection"])
+    if sql[:1] in "IUDiud " and (match := WRITE.match(sql)) and (names := caches_of_table(match.group(1))):
+        connection = context["connection"]
+        if not connection.in_atomic_block:
+            replace_versions(names)
+            return result
+        pending = PendingVersions.of(connection)
+        if pending is None:
+            pending = PendingVersions()
+            transaction.on_commit(pending, using=connection.alias)
+        token = uuid4().hex
+        pending.tokens.update(dict.fromkeys(names, token))
     return result
 
 

@@ -245,3 +245,17 @@ def test_the_pages_answer_without_a_cache(client, incident, responder, settings)
     assert "The thundering herd" in visit(client, reverse("reviews:library"))[0]
     assert "Checkout timeouts" in visit(client, reverse("incidents:list"))[0]
     assert "My analyses" in visit(client, reverse("incidents:my_work"))[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_after_a_savepoint_rolled_back_still_replaces_the_version(team, service, pm):
+    committed = LIBRARY.version()
+    with transaction.atomic():
+        with suppress(RuntimeError), transaction.atomic():
+            IncidentFactory(team=team, service=service, declared_by=pm)
+            raise RuntimeError("rolled back to the savepoint")
+        # What the savepoint wrote is gone, and so is its claim on the version.
+        assert LIBRARY.version() == committed
+        IncidentFactory(team=team, service=service, declared_by=pm)
+        assert LIBRARY.version() != committed
+    assert LIBRARY.version() == cache.get(LIBRARY.version_key) != committed
