@@ -38,6 +38,8 @@ CRLF = "\r\n"
 EMAIL_PER_CONNECTION = 25
 # Rendered in place of a member's link, then replaced per recipient; survives HTML escaping.
 UNSUBSCRIBE_PLACEHOLDER = "ybiyri-unsubscribe-url-placeholder"
+# base64.encodebytes puts this many bytes of input on each 76-character line.
+BASE64_LINE_BYTES = 57
 
 
 @dataclass(frozen=True)
@@ -63,10 +65,37 @@ class PreEncodedHeaders(email.policy.Compat32):
 PRE_ENCODED = PreEncodedHeaders(linesep=CRLF)
 
 
-def mime_text_part(subtype: str, text: str) -> str:
-    """One text/* body part, base64 (C-speed, and safe for any line length and character)."""
-    encoded = base64.encodebytes(text.encode()).decode("ascii").replace("\n", CRLF)
-    return f'Content-Type: text/{subtype}; charset="utf-8"{CRLF}Content-Transfer-Encoding: base64{CRLF}{CRLF}{encoded}'
+def base64_lines(data: bytes) -> str:
+    """`data` in base64, one CRLF-ended line per BASE64_LINE_BYTES bytes (safe for any line length
+    and character)."""
+    return base64.encodebytes(data).decode("ascii").replace("\n", CRLF)
+
+
+class MimeTextPart:
+    """One text/* body part of a batch's messages, in base64, encoded ahead as far as every recipient's
+    copy is the same: up to the last whole line of base64 before the first UNSUBSCRIBE_PLACEHOLDER.
+    Base64 encodes each BASE64_LINE_BYTES bytes of input as a line of its own, so a copy encodes as
+    those shared lines followed by the encoding of its own rest: byte for byte what encoding the
+    whole copy gives."""
+
+    def __init__(self, subtype: str, text: str) -> None:
+        data = text.encode()
+        placeholder = data.find(UNSUBSCRIBE_PLACEHOLDER.encode())
+        shared = len(data) if placeholder < 0 else placeholder - placeholder % BASE64_LINE_BYTES
+        self.head = (
+            f'Content-Type: text/{subtype}; charset="utf-8"{CRLF}Content-Transfer-Encoding: base64{CRLF}{CRLF}'
+            f"{base64_lines(data[:shared])}"
+        )
+        self.rest = data[shared:]
+
+    def mime(self, unsubscribe_url: str | None) -> str:
+        """The part as one recipient receives it, with their unsubscribe link in place."""
+        if not self.rest:
+            return self.head
+        rest = self.rest
+        if unsubscribe_url:
+            rest = rest.replace(UNSUBSCRIBE_PLACEHOLDER.encode(), unsubscribe_url.encode())
+        return self.head + base64_lines(rest)
 
 
 class BroadcastEmail(EmailMultiAlternatives):
@@ -145,6 +174,10 @@ class EmailComposer:
             )
             for member in (True, False)
         }
+        self.parts = {
+            member: (MimeTextPart("plain", text), MimeTextPart("html", html))
+            for member, (text, html) in self.bodies.items()
+        }
 
     def context(self, member: bool) -> dict:
         return {
@@ -167,9 +200,10 @@ class EmailComposer:
             own_headers["List-Unsubscribe"] = f"<{recipient.unsubscribe_url}>"
             own_headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         boundary = self.boundary
+        plain, rich = self.parts[recipient.unsubscribe_url is not None]
         mime_body = (
-            f"--{boundary}{CRLF}{mime_text_part('plain', text)}{CRLF}"
-            f"--{boundary}{CRLF}{mime_text_part('html', html)}{CRLF}"
+            f"--{boundary}{CRLF}{plain.mime(recipient.unsubscribe_url)}{CRLF}"
+            f"--{boundary}{CRLF}{rich.mime(recipient.unsubscribe_url)}{CRLF}"
             f"--{boundary}--{CRLF}"
         )
         return BroadcastEmail(

@@ -1,0 +1,57 @@
+"""A batch of broadcast email, checked at the receiving end: what each member receives."""
+
+import base64
+import email
+import email.policy
+
+import pytest
+from django.template.loader import render_to_string
+
+from incidents.models import User
+from reviews.broadcast.content import broadcast_content
+from reviews.broadcast.unsubscribe import unsubscribe_user_id
+from reviews.markdown import render_markdown
+from reviews.models import Delivery
+from tests.reviews.broadcast.conftest import LIST_ADDRESS
+
+
+def transfer_encoded(message: email.message.EmailMessage, subtype: str) -> tuple[str, str]:
+    """The part's body as sent (its base64 lines, LF-ended) and as read."""
+    part = message.get_body(preferencelist=(subtype,))
+    assert part["Content-Transfer-Encoding"] == "base64"
+    return part.get_payload().replace("\r\n", "\n"), part.get_content()
+
+
+# Bodies of many lengths put the unsubscribe link at every position within a line of base64, with
+# characters of two and three bytes on either side of the line breaks.
+@pytest.mark.parametrize("padding", [0, 1, 2, 19, 28, 55, 56, 57, 58, 113])
+def test_each_member_receives_both_bodies_rendered_with_their_own_link_and_encoded_whole(
+    channels, smtp_server, narrative, publish, padding
+):
+    narrative.body += "\n\nÉté — “" + "é" * padding + "” ✓"
+    narrative.save()
+
+    deliveries = publish(narrative)
+
+    content = broadcast_content(narrative)
+    body_html = render_markdown(content.body_markdown, external_images=False)
+    for delivery in deliveries:
+        if delivery.channel != Delivery.Channel.EMAIL:
+            continue
+        [received] = smtp_server.messages_to(delivery.recipient)
+        message = email.message_from_bytes(received.data, policy=email.policy.default)
+        link = message["List-Unsubscribe"].strip("<>") if delivery.recipient != LIST_ADDRESS else None
+        if link:
+            token = link.rstrip("/").rsplit("/", 1)[1]
+            assert unsubscribe_user_id(token=token) == User.objects.get(email=delivery.recipient).pk
+        context = {"content": content, "body_html": body_html, "unsubscribe_url": link}
+        for subtype, template in (("plain", "narrative_broadcast.txt"), ("html", "narrative_broadcast.html")):
+            expected = render_to_string(f"reviews/email/{template}", context)
+            assert transfer_encoded(message, subtype) == (
+                base64.encodebytes(expected.encode()).decode("ascii"),
+                expected,
+            )
+        assert message["To"] == delivery.recipient
+        assert message["Message-ID"] == (
+            f"<narrative-{narrative.pk}.{narrative.publication}.{delivery.uuid}@ybiyri.example.org>"
+        )
