@@ -11,6 +11,7 @@ The rules that make "exactly one message per recipient per publication" hold:
 """
 
 import logging
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -39,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 EMAIL_BATCH_SIZE = 200
 INTERRUPTED = "Not attempted: the batch stopped before reaching this recipient."
+# What sending and recording a delivery reads of its row.
+SENT_FIELDS = ("narrative", "publication", "channel", "recipient", "uuid", "attempts")
 
 
 def delivery_batches(rows: Iterable[tuple[int, str]]) -> list[list[int]]:
@@ -84,16 +87,18 @@ def deliveries_send(*, delivery_ids: list[int]) -> SendReport:
     claimed = DELIVERIES.claim(delivery_ids)
     if not claimed:
         return SendReport()
+    # The rows without their narrative, which is loaded once below: joined to every row, each
+    # narrative and its incident would be fetched and built again for every recipient.
     deliveries = list(
-        Delivery.objects.filter(pk__in=claimed)
-        .select_related("narrative__incident__team", "narrative__incident__service")
-        .order_by("narrative_id", "pk")
+        Delivery.objects.filter(pk__in=claimed).only(*SENT_FIELDS).order_by("narrative_id", "pk")
+    )
+    narratives = Narrative.objects.select_related("incident__team", "incident__service").in_bulk(
+        {delivery.narrative_id for delivery in deliveries}
     )
     outcomes: dict[int, DeliveryError | None] = {}
     try:
-        for _, group in groupby(deliveries, key=lambda delivery: delivery.narrative_id):
-            rows = list(group)
-            send_for_narrative(rows[0].narrative, rows, outcomes)
+        for narrative_id, group in groupby(deliveries, key=lambda delivery: delivery.narrative_id):
+            send_for_narrative(narratives[narrative_id], list(group), outcomes)
     finally:
         # Also when interrupted (soft time limit, lost database): what was sent stays sent.
         report = deliveries_record(deliveries=deliveries, outcomes=outcomes)
@@ -134,7 +139,7 @@ def send_for_narrative(
         with requests.Session() as session:
             for delivery in others:
                 try:
-                    send_http(session, content, delivery)
+                    send_http(session, narrative, content, delivery)
                 except DeliveryError as error:
                     outcomes[delivery.pk] = error
                 else:
@@ -197,7 +202,9 @@ def send_emails(
     email_send_batch(messages, outcomes)
 
 
-def send_http(session: requests.Session, content: BroadcastContent, delivery: Delivery) -> None:
+def send_http(
+    session: requests.Session, narrative: Narrative, content: BroadcastContent, delivery: Delivery
+) -> None:
     """Send one chat, webhook or Confluence delivery to the endpoint configured now; raise DeliveryError."""
     if delivery.channel == Delivery.Channel.SLACK:
         if not settings.SLACK_WEBHOOK_URL:
@@ -223,7 +230,7 @@ def send_http(session: requests.Session, content: BroadcastContent, delivery: De
                 "Confluence is no longer configured: set CONFLUENCE_URL and CONFLUENCE_SPACE_KEY.",
                 transient=False,
             )
-        publish_to_confluence(content, incident_id=delivery.narrative.incident_id)
+        publish_to_confluence(content, incident_id=narrative.incident_id)
     else:
         raise DeliveryError(f"Unknown channel {delivery.channel!r}.", transient=False)
 
@@ -231,10 +238,11 @@ def send_http(session: requests.Session, content: BroadcastContent, delivery: De
 def deliveries_record(*, deliveries: list[Delivery], outcomes: dict[int, DeliveryError | None]) -> SendReport:
     """Write each claimed row's outcome: DELIVERED; PENDING again after a backoff (transient, attempts
     left) with its send scheduled then; or FAILED with the server's reason. Rows without an outcome
-    were never attempted."""
+    were never attempted. Rows sharing an outcome are written together: one UPDATE for the delivered
+    ones, and one (two to retry) per distinct reason, whatever the size of the batch."""
     now = timezone.now()
     report = SendReport()
-    delivered = [delivery_id for delivery_id, error in outcomes.items() if error is None]
+    delivered = {delivery_id for delivery_id, error in outcomes.items() if error is None}
     errors = {
         delivery.pk: outcomes.get(delivery.pk) or DeliveryError(INTERRUPTED, transient=True)
         for delivery in deliveries
@@ -259,12 +267,14 @@ def deliveries_record(*, deliveries: list[Delivery], outcomes: dict[int, Deliver
                 state=Delivery.State.DELIVERED, delivered_at=now, last_error="", next_attempt_at=None
             )
         released = []
-        for delivery in again:
-            released += DELIVERIES.release([delivery.pk], due=due, error=errors[delivery.pk].reason)
+        for reason, ids in by_reason((delivery.pk, errors[delivery.pk].reason) for delivery in again).items():
+            released += DELIVERIES.release(ids, due=due, error=reason)
         report.retrying = len(released)
         DELIVERIES.send_on_commit(released, eta=due)
+        retrying = {delivery.pk for delivery in again}
+        failures = []
         for delivery in deliveries:
-            if delivery.pk not in errors or delivery in again:
+            if delivery.pk not in errors or delivery.pk in retrying:
                 continue
             error = errors[delivery.pk]
             reason = (
@@ -272,6 +282,16 @@ def deliveries_record(*, deliveries: list[Delivery], outcomes: dict[int, Deliver
                 if not error.transient
                 else f"Gave up after {delivery.attempts} attempts: {error.reason}"
             )
-            report.failed += DELIVERIES.fail([delivery.pk], error=reason)
+            failures.append((delivery.pk, reason))
             logger.warning("Broadcast delivery %s failed: %s", delivery.pk, reason)
+        for reason, ids in by_reason(failures).items():
+            report.failed += DELIVERIES.fail(ids, error=reason)
     return report
+
+
+def by_reason(outcomes: Iterable[tuple[int, str]]) -> dict[str, list[int]]:
+    """The ids of (id, reason) pairs grouped by reason, to write each reason once."""
+    grouped: dict[str, list[int]] = defaultdict(list)
+    for delivery_id, reason in outcomes:
+        grouped[reason].append(delivery_id)
+    return grouped

@@ -1,4 +1,5 @@
-"""A batch of broadcast email, checked at the receiving end: what each member receives."""
+"""A batch of broadcast email, checked at the receiving end: what each member receives, and what a
+batch costs the database whatever its size and its failures."""
 
 import base64
 import email
@@ -9,10 +10,12 @@ from django.template.loader import render_to_string
 
 from incidents.models import User
 from reviews.broadcast.content import broadcast_content
+from reviews.broadcast.dispatch import deliveries_send
 from reviews.broadcast.unsubscribe import unsubscribe_user_id
 from reviews.markdown import render_markdown
 from reviews.models import Delivery
-from tests.reviews.broadcast.conftest import LIST_ADDRESS
+from tests.factories import UserFactory
+from tests.reviews.broadcast.conftest import LIST_ADDRESS, publish_narrative
 
 
 def transfer_encoded(message: email.message.EmailMessage, subtype: str) -> tuple[str, str]:
@@ -55,3 +58,46 @@ def test_each_member_receives_both_bodies_rendered_with_their_own_link_and_encod
         assert message["Message-ID"] == (
             f"<narrative-{narrative.pk}.{narrative.publication}.{delivery.uuid}@ybiyri.example.org>"
         )
+
+
+def publish_unsent(narrative, django_capture_on_commit_callbacks) -> list[int]:
+    """Publish without running the send tasks; return the email deliveries' ids."""
+    with django_capture_on_commit_callbacks(execute=False):
+        deliveries = publish_narrative(narrative)
+    return [delivery.pk for delivery in deliveries if delivery.channel == Delivery.Channel.EMAIL]
+
+
+@pytest.mark.parametrize("members", [6, 60])
+def test_a_batch_costs_the_same_queries_whatever_its_size_and_failures(
+    channels,
+    smtp_server,
+    narrative,
+    members,
+    django_assert_num_queries,
+    django_capture_on_commit_callbacks,
+):
+    people = UserFactory.create_batch(members)
+    for refused in people[: members // 3]:
+        smtp_server.refuse(refused.email, code=550, text="5.1.1 No such user")
+    for greylisted in people[members // 3 : members // 2]:
+        smtp_server.refuse(greylisted.email, code=451, text="4.7.1 Greylisted, try again")
+    ids = publish_unsent(narrative, django_capture_on_commit_callbacks)
+    opted_out = people[-1]
+    opted_out.broadcast_opt_out = True
+    opted_out.save()
+
+    # Claim; the rows; their narrative; the members; then in one transaction (savepoint and
+    # release): the delivered, the retries (which rows, the update, their channels to enqueue them)
+    # and one update per reason of failure.
+    with django_capture_on_commit_callbacks(execute=False), django_assert_num_queries(12):
+        report = deliveries_send(delivery_ids=ids)
+
+    assert (report.delivered, report.retrying, report.failed) == (
+        members - members // 2 - 1 + 3,
+        members // 2 - members // 3,
+        members // 3 + 1,
+    )
+    assert (
+        Delivery.objects.get(recipient=opted_out.email).last_error
+        == "The member opted out of broadcast email."
+    )
