@@ -272,6 +272,41 @@ def email_send_batch(
             stop.set()
 
 
+def smtp_send(smtp: smtplib.SMTP, message: BroadcastEmail) -> None:
+    """What smtplib's sendmail() does for a message to one recipient, raising the same errors after
+    the same clean-up, and the same commands on the wire (RFC 5321 §3.3: MAIL with the size, RCPT,
+    DATA), less the work the composer has made needless: its addresses are plain addr-specs
+    (checked_address), so they are sent as they are instead of parsed and quoted again for every
+    message, which took a third of smtplib's time per message against a local server. Django's
+    send_messages() would parse them once more before that."""
+    smtp.ehlo_or_helo_if_needed()
+    data = message.smtp_bytes()
+    size = f" size={len(data)}" if smtp.has_extn("size") else ""
+    sender, [recipient] = message.envelope_from, message.to
+    code, reply = smtp.docmd("mail", f"from:<{sender}>{size}")
+    if code != 250:
+        _end_transaction(smtp, code)
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    code, reply = smtp.docmd("rcpt", f"to:<{recipient}>")
+    if code not in (250, 251):
+        _end_transaction(smtp, code)
+        raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+    code, reply = smtp.data(data)
+    if code != 250:
+        _end_transaction(smtp, code)
+        raise smtplib.SMTPDataError(code, reply)
+
+
+def _end_transaction(smtp: smtplib.SMTP, code: int) -> None:
+    """After a refusal, as sendmail(): 421 means the server is closing the connection; otherwise RSET
+    makes it ready for the next message."""
+    if code == 421:
+        smtp.close()
+    else:
+        with contextlib.suppress(smtplib.SMTPServerDisconnected):
+            smtp.rset()
+
+
 def _send_over_one_connection(
     messages: Sequence[tuple[int, BroadcastEmail]],
     outcomes: dict[int, DeliveryError | None],
@@ -285,9 +320,8 @@ def _send_over_one_connection(
         failure = DeliveryError(f"Could not connect to the mail server: {exc}", transient=True)
         outcomes.update(dict.fromkeys((delivery_id for delivery_id, _ in messages), failure))
         return
-    # With Django's SMTP backend, the messages go straight to its open smtplib connection: its
-    # send_messages parses both addresses of every message again (a third of the cost of a message
-    # on a local server); the composer has checked them. Any other backend gets them as usual.
+    # With Django's SMTP backend, the messages go straight to its open smtplib connection
+    # (smtp_send); any other backend gets them as usual.
     smtp = connection.connection if isinstance(connection, SMTPBackend) else None
     try:
         for delivery_id, message in messages:
@@ -295,7 +329,7 @@ def _send_over_one_connection(
                 break
             try:
                 if smtp is not None:
-                    smtp.sendmail(message.envelope_from, message.to, message.smtp_bytes())
+                    smtp_send(smtp, message)
                 else:
                     connection.send_messages([message])
             except smtplib.SMTPServerDisconnected as exc:

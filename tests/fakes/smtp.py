@@ -2,6 +2,7 @@
 
 with FakeSMTPServer() as smtp:
     smtp.refuse("bob@example.org", code=451, text="4.3.0 Try again later", times=1)
+    smtp.refuse("eve@example.org", code=554, text="5.6.0 Content refused", at="DATA")
     ...  # point EMAIL_HOST/EMAIL_PORT at smtp.host/smtp.port
     smtp.messages  # [ReceivedMessage(mail_from, rcpt_tos, data)], .parsed for email.message
 """
@@ -21,6 +22,8 @@ class ReceivedMessage:
     data: bytes
     # The client's (host, port): which connection the message came over.
     peer: tuple[str, int] | None = None
+    # The parameters of MAIL FROM, e.g. ["SIZE=2048"].
+    mail_options: list[str] = field(default_factory=list)
 
     @property
     def parsed(self) -> email.message.EmailMessage:
@@ -32,6 +35,7 @@ class Refusal:
     code: int
     text: str
     times: int | None  # None: for ever
+    at: str = "RCPT"  # the command refused: RCPT TO, or DATA once the message is in
 
 
 @dataclass
@@ -41,21 +45,38 @@ class Handler:
     refused: list[tuple[str, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def refusal(self, address: str, at: str) -> str | None:
+        """The reply refusing `address` at command `at`, if one is due; caller holds the lock."""
+        refusal = self.refusals.get(address.lower())
+        if refusal is None or refusal.at != at or refusal.times == 0:
+            return None
+        if refusal.times is not None:
+            refusal.times -= 1
+        self.refused.append((address, refusal.code))
+        return f"{refusal.code} {refusal.text}"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # aiosmtpd hook
         with self.lock:
-            refusal = self.refusals.get(address.lower())
-            if refusal and refusal.times != 0:
-                if refusal.times is not None:
-                    refusal.times -= 1
-                self.refused.append((address, refusal.code))
-                return f"{refusal.code} {refusal.text}"
+            refused = self.refusal(address, "RCPT")
+        if refused:
+            return refused
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd hook
         with self.lock:
+            for address in envelope.rcpt_tos:
+                refused = self.refusal(address, "DATA")
+                if refused:
+                    return refused
             self.messages.append(
-                ReceivedMessage(envelope.mail_from, list(envelope.rcpt_tos), envelope.content, session.peer)
+                ReceivedMessage(
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    envelope.content,
+                    session.peer,
+                    list(envelope.mail_options),
+                )
             )
         return "250 Message accepted for delivery"
 
@@ -91,11 +112,18 @@ class FakeSMTPServer:
             return list(self.handler.refused)
 
     def refuse(
-        self, address: str, *, code: int = 550, text: str = "5.1.1 No such user", times: int | None = None
+        self,
+        address: str,
+        *,
+        code: int = 550,
+        text: str = "5.1.1 No such user",
+        times: int | None = None,
+        at: str = "RCPT",
     ):
-        """Answer RCPT TO for `address` with `code` (4xx transient, 5xx permanent), `times` times."""
+        """Answer RCPT TO for `address` (or DATA for a message to it, `at="DATA"`) with `code` (4xx
+        transient, 5xx permanent; 421 closing the connection), `times` times."""
         with self.handler.lock:
-            self.handler.refusals[address.lower()] = Refusal(code, text, times)
+            self.handler.refusals[address.lower()] = Refusal(code, text, times, at)
 
     def messages_to(self, address: str) -> list[ReceivedMessage]:
         return [message for message in self.messages if address in message.rcpt_tos]

@@ -1,21 +1,26 @@
-"""A batch of broadcast email, checked at the receiving end: what each member receives, and what a
-batch costs the database whatever its size and its failures."""
+"""A batch of broadcast email, checked at the receiving end: what each member receives, what goes
+over the wire, how refusals mid-batch end, and what a batch costs the database whatever its size
+and its failures."""
 
 import base64
 import email
 import email.policy
+import smtplib
+import uuid
 
 import pytest
 from django.template.loader import render_to_string
 
 from incidents.models import User
 from reviews.broadcast.content import broadcast_content
-from reviews.broadcast.dispatch import deliveries_send
+from reviews.broadcast.dispatch import DELIVERIES, deliveries_send
+from reviews.broadcast.email import EmailComposer, EmailRecipient, smtp_send
 from reviews.broadcast.unsubscribe import unsubscribe_user_id
 from reviews.markdown import render_markdown
 from reviews.models import Delivery
 from tests.factories import UserFactory
 from tests.reviews.broadcast.conftest import LIST_ADDRESS, publish_narrative
+from tests.ybiyri.retries import deliver_scheduled_retries
 
 
 def transfer_encoded(message: email.message.EmailMessage, subtype: str) -> tuple[str, str]:
@@ -101,3 +106,55 @@ def test_a_batch_costs_the_same_queries_whatever_its_size_and_failures(
         Delivery.objects.get(recipient=opted_out.email).last_error
         == "The member opted out of broadcast email."
     )
+
+
+def test_broadcast_mail_goes_on_the_wire_as_smtplibs_sendmail_sends_it(narrative, smtp_server):
+    message = EmailComposer(broadcast_content(narrative)).message(
+        EmailRecipient(
+            delivery_uuid=uuid.uuid4(),
+            address="pm@example.org",
+            unsubscribe_url="https://ybiyri.example.org/u/x/",
+        )
+    )
+
+    with smtplib.SMTP(smtp_server.host, smtp_server.port) as smtp:
+        smtp_send(smtp, message)
+        smtp.sendmail(message.envelope_from, message.to, message.smtp_bytes())
+
+    ours, smtplibs = ((m.mail_from, m.rcpt_tos, m.mail_options, m.data) for m in smtp_server.messages)
+    assert ours == smtplibs
+    assert ours[2] == [f"SIZE={len(message.smtp_bytes())}"]
+
+
+def test_a_message_refused_after_its_data_fails_alone_with_the_server_reason(
+    channels, smtp_server, narrative, publish
+):
+    smtp_server.refuse("pm@example.org", code=554, text="5.6.0 Content refused", at="DATA")
+
+    publish(narrative)
+
+    refused = Delivery.objects.get(recipient="pm@example.org")
+    assert (refused.state, refused.last_error) == (Delivery.State.FAILED, "554 5.6.0 Content refused")
+    received = [address for message in smtp_server.messages for address in message.rcpt_tos]
+    assert received == [LIST_ADDRESS, "responder@example.org"]  # the next one on the same connection
+    assert len({message.peer for message in smtp_server.messages}) == 1
+
+
+def test_a_server_closing_the_connection_leaves_the_rest_of_the_batch_to_a_retry(
+    channels, smtp_server, narrative, publish
+):
+    smtp_server.refuse("pm@example.org", code=421, text="4.3.2 Shutting down", times=1)
+
+    publish(narrative)
+
+    assert dict(
+        Delivery.objects.filter(channel=Delivery.Channel.EMAIL).values_list("recipient", "state")
+    ) == {
+        LIST_ADDRESS: Delivery.State.DELIVERED,
+        "pm@example.org": Delivery.State.PENDING,
+        "responder@example.org": Delivery.State.PENDING,
+    }
+    deliver_scheduled_retries(DELIVERIES)
+    received = [address for message in smtp_server.messages for address in message.rcpt_tos]
+    assert sorted(received) == sorted([LIST_ADDRESS, "pm@example.org", "responder@example.org"])
+    assert set(Delivery.objects.values_list("state", flat=True)) == {Delivery.State.DELIVERED}
