@@ -10,8 +10,8 @@ an MTA's smtpd processes do), then, for one worker and then two:
    of the SMTP server and protocol alone;
 2. ybiyri: publishes (writes the 10,000 delivery rows in one transaction) and lets Celery worker
    processes (solo pool, as `make worker` starts them; REDIS_URL required, else the eager
-   in-process mode) send them until every row is DELIVERED: claim, render, send in batches over
-   one connection per batch, record.
+   in-process mode) send them until every row is DELIVERED: claim a batch of a thousand, render,
+   send it over a few SMTP connections at once (BROADCAST_EMAIL_CONNECTIONS), record.
 
 Reports messages per second for both, per worker, and the load average of the machine beside
 each; the target is at least 1,000 messages/s per worker.

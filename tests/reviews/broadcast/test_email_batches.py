@@ -20,7 +20,7 @@ from reviews.markdown import render_markdown
 from reviews.models import Delivery
 from tests.factories import UserFactory
 from tests.reviews.broadcast.conftest import LIST_ADDRESS, publish_narrative
-from tests.ybiyri.retries import deliver_scheduled_retries
+from tests.ybiyri.retries import deliver_scheduled_retries, in_memory_broker, published_messages
 
 
 def transfer_encoded(message: email.message.EmailMessage, subtype: str) -> tuple[str, str]:
@@ -158,3 +158,17 @@ def test_a_server_closing_the_connection_leaves_the_rest_of_the_batch_to_a_retry
     received = [address for message in smtp_server.messages for address in message.rcpt_tos]
     assert sorted(received) == sorted([LIST_ADDRESS, "pm@example.org", "responder@example.org"])
     assert set(Delivery.objects.values_list("state", flat=True)) == {Delivery.State.DELIVERED}
+
+
+def test_a_publication_to_thousands_goes_out_in_tasks_of_a_thousand_emails(channels, narrative, publish):
+    User.objects.bulk_create(
+        [User(username=f"member{n}", email=f"member{n}@example.org", password="!") for n in range(1997)]
+    )
+
+    with in_memory_broker(), published_messages() as published:
+        publish(narrative)  # with the pm, the responder and the list address, 2,000 emails
+
+    emails = set(Delivery.objects.filter(channel=Delivery.Channel.EMAIL).values_list("pk", flat=True))
+    batches = sorted((ids for [ids] in (message.args for message in published)), key=len)
+    assert [len(ids) for ids in batches] == [1, 1, 1, 1000, 1000]  # Slack, Teams, the webhook; emails
+    assert set(batches[3]) | set(batches[4]) == emails
