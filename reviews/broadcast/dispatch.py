@@ -49,9 +49,9 @@ SENT_FIELDS = ("narrative", "publication", "channel", "recipient", "uuid", "atte
 
 
 def delivery_batches(rows: Iterable[tuple[int, str]]) -> list[list[int]]:
-    """Group (id, channel) pairs into task-sized batches: emails share an SMTP connection in
-    batches of EMAIL_BATCH_SIZE; each chat or webhook delivery is its own task, so one slow
-    endpoint never holds up the others."""
+    """Group (id, channel) pairs into task-sized batches: emails in batches of EMAIL_BATCH_SIZE,
+    each sent over a few SMTP connections (email_send_batch); each chat or webhook delivery is its
+    own task, so one slow endpoint never holds up the others."""
     emails: list[int] = []
     batches: list[list[int]] = []
     for delivery_id, channel in rows:
