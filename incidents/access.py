@@ -17,7 +17,7 @@ feed goes through them.
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value
 from django.http import Http404
 
 from incidents.evidence.models import Evidence
@@ -27,20 +27,28 @@ from reviews.models import Review
 
 def user_team_ids(user: User) -> frozenset[int]:
     """Teams the user is a member or product manager of (cached on the user for the request)."""
-    cached = getattr(user, "_ybiyri_team_ids", None)
-    if cached is None:
-        member = user.teams.values_list("id", flat=True)
-        cached = frozenset(member) | user_managed_team_ids(user)
-        user._ybiyri_team_ids = cached
-    return cached
+    if getattr(user, "_ybiyri_team_ids", None) is None:
+        _read_teams(user)
+    return user._ybiyri_team_ids
 
 
 def user_managed_team_ids(user: User) -> frozenset[int]:
-    cached = getattr(user, "_ybiyri_managed_team_ids", None)
-    if cached is None:
-        cached = frozenset(user.managed_teams.values_list("id", flat=True))
-        user._ybiyri_managed_team_ids = cached
-    return cached
+    """Teams the user is a product manager of (cached on the user for the request)."""
+    if getattr(user, "_ybiyri_managed_team_ids", None) is None:
+        _read_teams(user)
+    return user._ybiyri_managed_team_ids
+
+
+def _read_teams(user: User) -> None:
+    """The teams the user is a member of and a product manager of, read in one query and cached
+    on the user for the request."""
+    members = Team.members.through.objects.filter(user_id=user.pk).values_list("team_id", Value(False))
+    managers = Team.product_managers.through.objects.filter(user_id=user.pk).values_list(
+        "team_id", Value(True)
+    )
+    rows = list(members.union(managers, all=True))
+    user._ybiyri_team_ids = frozenset(team for team, _manages in rows)
+    user._ybiyri_managed_team_ids = frozenset(team for team, manages in rows if manages)
 
 
 def sees_everything(user: User) -> bool:
