@@ -49,6 +49,7 @@ from reviews.selectors import narratives_recent, reviews_upcoming
 from ybiyri.request_types import SignedInRequest
 from ybiyri.views import (
     CountedPaginator,
+    cached_filters,
     cached_fragment,
     call_reporting,
     for_template,
@@ -106,7 +107,11 @@ def incident_list(request: SignedInRequest) -> HttpResponse:
     html = cached_fragment(request, INCIDENT_LIST, "rows", viewer=viewer_key(request.user), build=rows)
     if request.htmx:
         return HttpResponse(html)
-    context = {"filters": filters, "rows": html, "can_declare": may_declare(request.user)}
+    context = {
+        "filter_fields": cached_filters(request, INCIDENT_LIST, filters, viewer=viewer_key(request.user)),
+        "rows": html,
+        "can_declare": may_declare(request.user),
+    }
     return render(request, "incidents/incident_list.html", context)
 
 

@@ -1,6 +1,5 @@
 """Forms for reviews, actions and narratives: they parse input; rules live in the services."""
 
-from collections.abc import Callable
 from typing import Any, cast
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -253,20 +252,25 @@ class BlendDecisionForm(forms.Form):
     decision = forms.ChoiceField(choices=[("accept", "Take it in"), ("ignore", "Keep mine")])
 
 
-def id_choices(
-    model: type[Team | Service | LearningTheme], empty_label: str
-) -> Callable[[], list[tuple[object, str]]]:
-    """Choices of (id, name), without model instances, read from the library's cache while no
-    team, service or theme has changed."""
+# The library's filters: the field, the model it names and its label for "any".
+LIBRARY_FILTERS = (
+    ("team", Team, "All teams"),
+    ("service", Service, "All services"),
+    ("theme", LearningTheme, "Any theme"),
+)
 
-    def choices() -> list[tuple[object, str]]:
-        named = LIBRARY.remember(
-            ["choices", model._meta.label],
-            lambda: list(model.objects.order_by("name").values_list("id", "name")),
-        )
-        return [("", empty_label), *named]
 
-    return choices
+def library_choices() -> dict[str, list[tuple[int, str]]]:
+    """(id, name) of every team, service and theme by filter, without model instances, read in one
+    from the library's cache while none of them has changed."""
+
+    def read() -> dict[str, list[tuple[int, str]]]:
+        return {
+            name: list(model.objects.order_by("name").values_list("id", "name"))
+            for name, model, _any in LIBRARY_FILTERS
+        }
+
+    return LIBRARY.remember(["choices"], read)
 
 
 class LibraryFilterForm(forms.Form):
@@ -275,10 +279,17 @@ class LibraryFilterForm(forms.Form):
     )
     # Ids and names only: the library is the most read page, and its filters list every team,
     # service and theme of the organisation.
-    team = forms.TypedChoiceField(coerce=int, required=False, choices=id_choices(Team, "All teams"))
-    service = forms.TypedChoiceField(coerce=int, required=False, choices=id_choices(Service, "All services"))
+    team = forms.TypedChoiceField(coerce=int, required=False)
+    service = forms.TypedChoiceField(coerce=int, required=False)
     severity = forms.ChoiceField(choices=[("", "Any severity"), *Incident.Severity.choices], required=False)
-    theme = forms.TypedChoiceField(coerce=int, required=False, choices=id_choices(LearningTheme, "Any theme"))
+    theme = forms.TypedChoiceField(coerce=int, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = library_choices()
+        for name, _model, any_label in LIBRARY_FILTERS:
+            field = cast(forms.TypedChoiceField, self.fields[name])
+            field.choices = [("", any_label), *choices[name]]
 
 
 class TrainingForm(forms.Form):

@@ -21,6 +21,7 @@ from django.db.models import (
     Subquery,
     Value,
     When,
+    Window,
     prefetch_related_objects,
 )
 from django.utils import timezone
@@ -501,8 +502,22 @@ def narrative_actions(*, narrative: Narrative) -> QuerySet[ImprovementAction]:
     )
 
 
-def narrative_readers(*, narrative: Narrative, limit: int = 20) -> QuerySet[NarrativeRead]:
-    return narrative.reads.select_related("reader").order_by("-first_read_at")[:limit]
+@dataclass(frozen=True)
+class Reach:
+    """How many people read a narrative, and the latest `limit` of them."""
+
+    count: int
+    latest: Sequence[NarrativeRead]
+
+
+def narrative_reach(*, narrative: Narrative, limit: int = 20) -> Reach:
+    """The narrative's readers, latest first, with their number counted by the same query."""
+    latest = list(
+        narrative.reads.select_related("reader")
+        .annotate(readers=Window(Count("id")))
+        .order_by("-first_read_at", "-id")[:limit]
+    )
+    return Reach(count=latest[0].readers if latest else 0, latest=latest)
 
 
 def narrative_walkthroughs(*, narrative: Narrative) -> QuerySet[Walkthrough]:

@@ -155,3 +155,18 @@ def cached_fragment(
     if placeholder in html:
         html = html.replace(placeholder, get_token(request))
     return mark_safe(html)  # noqa: S308 — HTML rendered by a template
+
+
+def cached_filters(
+    request: HttpRequest, versioned: VersionedCache, filters: forms.Form, *, viewer: str
+) -> SafeString:
+    """A list page's filter fields as `filters` renders them for this request, from `versioned`:
+    a filter listing every team or service of the organisation costs more to render than the
+    list's page of rows. `viewer`: whose choices they are (`cached_fragment`)."""
+    return cached_fragment(
+        request,
+        versioned,
+        "filters",
+        viewer=viewer,
+        build=lambda: render_fragment("filter_fields.html", {"filters": filters}),
+    )

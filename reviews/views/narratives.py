@@ -39,7 +39,14 @@ from reviews.services.blend import blend_changes
 from reviews.services.narrative import LoopOpen
 from reviews.views.review import meeting_arguments
 from ybiyri.request_types import SignedInRequest
-from ybiyri.views import cached_fragment, call_reporting, page_of, render_fragment, understood_filters
+from ybiyri.views import (
+    cached_filters,
+    cached_fragment,
+    call_reporting,
+    page_of,
+    render_fragment,
+    understood_filters,
+)
 
 NARRATIVES_PER_PAGE = 20
 # The library shows the most recently changed drafts its reader may see; the API lists them all.
@@ -89,8 +96,7 @@ def narrative_detail(request: SignedInRequest, pk: int) -> HttpResponse:
         "related": cached_fragment(
             request, NARRATIVE, f"related-{narrative.pk}", viewer=viewer_key(request.user), build=related
         ),
-        "read_count": narrative.reads.count(),
-        "readers": selectors.narrative_readers(narrative=narrative),
+        "reach": selectors.narrative_reach(narrative=narrative),
         "walkthroughs": selectors.narrative_walkthroughs(narrative=narrative),
         "team_view": team_view,
         "can_publish": can_publish,
@@ -278,13 +284,18 @@ def narrative_library(request: SignedInRequest) -> HttpResponse:
         }
         return render_fragment("reviews/_narrative_results.html", context)
 
+    def drafts() -> str:
+        shown = selectors.narrative_drafts(viewer=request.user)[:DRAFTS_SHOWN]
+        return render_fragment("reviews/_narrative_drafts.html", {"drafts": shown})
+
     html = cached_fragment(request, LIBRARY, "results", viewer=viewer_key(request.user), build=results)
     if request.htmx:
         return HttpResponse(html)
     context = {
-        "filters": filters,
+        # Every reader chooses among the same teams, services and themes.
+        "filter_fields": cached_filters(request, LIBRARY, filters, viewer="reader"),
         "results": html,
-        "drafts": selectors.narrative_drafts(viewer=request.user)[:DRAFTS_SHOWN],
+        "drafts": cached_fragment(request, LIBRARY, "drafts", viewer=viewer_key(request.user), build=drafts),
     }
     return render(request, "reviews/narrative_library.html", context)
 

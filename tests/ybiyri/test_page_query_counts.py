@@ -36,19 +36,19 @@ from tests.factories import (
 # pages), then served again from the versioned caches (reviews.caches: the library's results, the
 # incident list's rows, My work, a narrative's story, facts and related narratives, the timeline,
 # the review page; the insights): the session, the user and the viewer's teams, plus what each
-# page reads live (the library's drafts, a narrative's readers and walkthroughs, the review or
-# incident checked for access). A page that needs more has grown a query per row or lost a
+# page reads live (a narrative's readers and walkthroughs, the review or incident checked for
+# access). A page that needs more has grown a query per row or lost a
 # select_related; raise one only with the reason in the commit.
 PAGES = {
     "floor": ("/settings/", 3, 3),
-    "my work": ("/", 7, 3),
-    "library": ("/narratives/", 10, 5),
-    "library search": ("/narratives/?q=herd", 11, 5),
-    "incident list": ("/incidents/", 8, 4),
-    "incident page": ("/incidents/{incident}/", 10, 8),
-    "review page": ("/reviews/{review}/", 19, 5),
-    "published narrative": ("/narratives/{narrative}/", 13, 10),
-    "insights": ("/insights/", 23, 3),
+    "my work": ("/", 6, 3),
+    "library": ("/narratives/", 9, 3),
+    "library search": ("/narratives/?q=herd", 10, 3),
+    "incident list": ("/incidents/", 7, 3),
+    "incident page": ("/incidents/{incident}/", 9, 7),
+    "review page": ("/reviews/{review}/", 18, 4),
+    "published narrative": ("/narratives/{narrative}/", 11, 8),
+    "insights": ("/insights/", 22, 3),
 }
 
 
