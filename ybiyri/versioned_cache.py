@@ -22,6 +22,7 @@ process, local use) each process keeps its own.
 import functools
 import logging
 import re
+import threading
 from collections.abc import Callable, Collection, Sequence
 from functools import cached_property
 from typing import Any
@@ -35,6 +36,9 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 logger = logging.getLogger(__name__)
 WRITE = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+["`]?(\w+)', re.IGNORECASE)
 REGISTRY: list["VersionedCache"] = []
+# The versions a request has read, by cache name, while it is served: a page with several fragments
+# of one cache reads its version once. A commit of the request's own replaces them here too.
+_request = threading.local()
 VERSION_KEY = "{name}:data-version"
 
 
@@ -65,11 +69,16 @@ class VersionedCache:
     def version(self) -> str:
         """The shared version, and within a transaction that has written, that transaction's own
         token: what it computes from its uncommitted writes is filed where no other connection looks."""
-        version = cache.get(self.version_key)
+        seen = getattr(_request, "versions", None)
+        version = seen.get(self.name) if seen is not None else None
+        if version is None:
+            version = cache.get(self.version_key)
         if version is None:
             # First reader after a start (or an eviction): its token is the version from now on.
             cache.add(self.version_key, uuid4().hex, timeout=None)
             version = cache.get(self.version_key)
+        if seen is not None:
+            seen[self.name] = version
         connection = connections[DEFAULT_DB_ALIAS]
         pending = PendingVersions.of(connection) if connection.in_atomic_block else None
         if pending is not None and self.name in pending.tokens:
@@ -96,6 +105,9 @@ class VersionedCache:
 
 def replace_versions(names: Collection[str]) -> None:
     """New versions for the caches named, in one write."""
+    seen: dict[str, str] = getattr(_request, "versions", {})
+    for name in names:
+        seen.pop(name, None)
     try:
         cache.set_many({VERSION_KEY.format(name=name): uuid4().hex for name in names}, timeout=None)
     except Exception:
@@ -157,3 +169,13 @@ def watch_connection(*, connection: BaseDatabaseWrapper, **_kwargs: Any) -> None
     """Receiver of `connection_created`: a connection object reconnects, so add the wrapper once."""
     if watch_writes not in connection.execute_wrappers:
         connection.execute_wrappers.append(watch_writes)
+
+
+def request_started(**_kwargs: Any) -> None:
+    """Receiver of `request_started`: the request reads each version once (`_request`)."""
+    _request.versions = {}
+
+
+def request_finished(**_kwargs: Any) -> None:
+    """Receiver of `request_finished`: what runs next on this thread (a task) reads afresh."""
+    _request.__dict__.pop("versions", None)

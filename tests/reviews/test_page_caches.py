@@ -6,6 +6,7 @@ from contextlib import suppress
 
 import pytest
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -259,3 +260,23 @@ def test_a_write_after_a_savepoint_rolled_back_still_replaces_the_version(team, 
         IncidentFactory(team=team, service=service, declared_by=pm)
         assert LIBRARY.version() != committed
     assert LIBRARY.version() == cache.get(LIBRARY.version_key) != committed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_reads_each_version_once_but_sees_its_own_commits(team, service, pm):
+    request_started.send(sender=None)
+    try:
+        read = LIBRARY.version()
+        # Another process's commit during the request: this request keeps the version it read.
+        cache.set(LIBRARY.version_key, "replaced-elsewhere", timeout=None)
+        assert LIBRARY.version() == read
+        # Its own commit: the pages it renders afterwards are the new data's.
+        IncidentFactory(team=team, service=service, declared_by=pm)
+        ours = LIBRARY.version()
+        assert ours not in (read, "replaced-elsewhere")
+        assert ours == cache.get(LIBRARY.version_key)
+    finally:
+        request_finished.send(sender=None)
+    # Outside a request (a task), every read asks the cache.
+    cache.set(LIBRARY.version_key, "replaced-again", timeout=None)
+    assert LIBRARY.version() == "replaced-again"
