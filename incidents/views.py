@@ -13,9 +13,10 @@ from django.forms import Form
 from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
+from django.template.loader import render_to_string
 from django.utils import dateformat, timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from incidents import selectors, services
@@ -43,7 +44,7 @@ from incidents.forms import (
     add_service_errors,
 )
 from incidents.models import AnalysisSession, Incident, Interview, KeyEvent, ReportGuide, Responder
-from reviews.caches import INCIDENT_LIST, KEY_EVENTS, MY_WORK
+from reviews.caches import INCIDENT_LIST, INCIDENT_PAGES, KEY_EVENTS, MY_WORK
 from reviews.markdown import render_markdown
 from reviews.selectors import narratives_recent, reviews_upcoming
 from ybiyri.request_types import SignedInRequest
@@ -198,7 +199,25 @@ def responders_context(
 @require_GET
 def incident_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     incident = access_incident(user=request.user, incident_id=pk)
-    return render(request, "incidents/incident_detail.html", incident_context(request, incident))
+
+    def page() -> str:
+        context = {**incident_context(request, incident), "user": request.user}
+        return render_fragment("incidents/_incident_page.html", context)
+
+    # What each person may do on the page is theirs: keyed by the person, never by what they see.
+    html = cached_fragment(
+        request, INCIDENT_PAGES, f"incident-{incident.pk}", viewer=f"user-{request.user.pk}", build=page
+    )
+    return incident_page(request, incident, html)
+
+
+def incident_page(
+    request: SignedInRequest, incident: Incident, page: str, *, status: int = 200
+) -> HttpResponse:
+    """The incident's page around its content (`incidents/_incident_page.html`, rendered)."""
+    return render(
+        request, "incidents/incident_detail.html", {"incident": incident, "page": page}, status=status
+    )
 
 
 def incident_context(request: SignedInRequest, incident: Incident, **extra: Any) -> dict[str, Any]:
@@ -327,8 +346,10 @@ def responder_role(request: SignedInRequest, pk: int, responder_id: int) -> Http
             status = 200
     invalid_role = (responder.pk, form) if status >= 400 else None
     if not request.htmx:
+        # The role form with its error, for this request only: never cached.
         context = incident_context(request, incident, invalid_role=invalid_role)
-        return render(request, "incidents/incident_detail.html", context, status=status)
+        page = mark_safe(render_to_string("incidents/_incident_page.html", context, request))  # noqa: S308
+        return incident_page(request, incident, page, status=status)
     context = responders_context(request, incident, invalid_role=invalid_role)
     if status == 200:
         context["announce"] = f"Role of {responder.user.display_name} saved."

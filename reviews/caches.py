@@ -31,9 +31,10 @@ MY_WORK = VersionedCache(
 )
 
 # A narrative's page: its story (the body, and the incident's improvement actions as they stand,
-# with the learnings and factors they trace back to), its key facts and learning themes, and the
-# related narratives each viewer may read. Not the people's own rows: an action owner's name may
-# be up to a minute old.
+# with the learnings and factors they trace back to), its key facts and learning themes, the
+# related narratives each viewer may read, its walkthroughs and playbacks, and what each person may
+# do with it. Not the people's own rows (an action owner's or a presenter's name may be up to a
+# minute old) nor its reads and deliveries, which the page reads afresh.
 NARRATIVE = VersionedCache(
     "narrative",
     (
@@ -45,6 +46,7 @@ NARRATIVE = VersionedCache(
         "incidents.Service",
         "incidents.AnalysisSession",
         "incidents.LearningTheme",
+        "reviews.Walkthrough",
     ),
 )
 
@@ -58,11 +60,12 @@ BACKLOG = VersionedCache(
 # incident and review pages.
 KEY_EVENTS = VersionedCache("key-events", (*VISIBILITY, "incidents.AnalysisSession", "incidents.KeyEvent"))
 
-# A review's facilitation page, for each person: the incident, its analyses and their key events,
-# interviews and themes, the evidence picked, the review's notes, perspectives, factors, learnings
-# and actions, its narrative. Everything the page may show but the people's own rows.
-REVIEW = VersionedCache(
-    "review",
+# An incident's page and its review's facilitation page, for each person: the incident, its
+# responders, analyses and their key events, interviews and themes, the evidence picked, the
+# review's notes, perspectives, factors, learnings and actions, its narrative. Everything these
+# pages may show but the people's own rows.
+INCIDENT_PAGES = VersionedCache(
+    "incident-pages",
     (
         *VISIBILITY,
         "incidents.Service",
@@ -81,4 +84,13 @@ REVIEW = VersionedCache(
     ),
 )
 
-__all__ = ["BACKLOG", "INCIDENT_LIST", "INSIGHTS", "KEY_EVENTS", "LIBRARY", "MY_WORK", "NARRATIVE", "REVIEW"]
+__all__ = [
+    "BACKLOG",
+    "INCIDENT_LIST",
+    "INCIDENT_PAGES",
+    "INSIGHTS",
+    "KEY_EVENTS",
+    "LIBRARY",
+    "MY_WORK",
+    "NARRATIVE",
+]

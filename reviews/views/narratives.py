@@ -70,8 +70,7 @@ def narrative_draft(request: SignedInRequest, pk: int) -> HttpResponse:
 def narrative_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     narrative = access_narrative(user=request.user, narrative_id=pk)
     narrative_services.narrative_record_read(narrative=narrative, reader=request.user)
-    team_view = in_narrative_team(request.user, narrative.incident)
-    can_publish = can_publish_narrative(request.user, narrative)
+    user = request.user
     incident = narrative.incident
 
     def story() -> str:
@@ -83,28 +82,50 @@ def narrative_detail(request: SignedInRequest, pk: int) -> HttpResponse:
         return render_fragment("reviews/_narrative_facts.html", {"incident": incident, "themes": themes})
 
     def related() -> str:
-        others = selectors.narrative_related(narrative=narrative, viewer=request.user)
+        others = selectors.narrative_related(narrative=narrative, viewer=user)
         return render_fragment("reviews/_narrative_related.html", {"related": others})
 
-    # Whoever may read the narrative reads the same story and facts; related narratives are those
-    # the viewer may read.
+    def article() -> str:
+        can_publish = can_publish_narrative(user, narrative)
+        context = {
+            "narrative": narrative,
+            "team_view": in_narrative_team(user, incident),
+            "can_publish": can_publish,
+            "can_override": can_override_loop(user, incident),
+            # Whoever may read the narrative reads the same story.
+            "story": cached_fragment(request, NARRATIVE, f"story-{pk}", viewer="reader", build=story),
+        }
+        if can_publish and not narrative.is_published:
+            context["loop"] = selectors.loop_state(incident=incident)
+        return render_fragment("reviews/_narrative_article.html", context)
+
+    def aside() -> str:
+        context = {
+            "user": user,
+            "can_publish": can_publish_narrative(user, narrative),
+            "facts": cached_fragment(request, NARRATIVE, f"facts-{pk}", viewer="reader", build=facts),
+            # Related narratives are those the viewer may read.
+            "related": cached_fragment(
+                request, NARRATIVE, f"related-{pk}", viewer=viewer_key(user), build=related
+            ),
+            "walkthroughs": selectors.narrative_walkthroughs(narrative=narrative),
+        }
+        return render_fragment("reviews/_narrative_aside.html", context)
+
+    # What each person may do with the narrative is theirs: keyed by the person. Its readers are
+    # read afresh, and so is its broadcast's progress for those who manage it.
+    viewer = f"user-{user.pk}"
     context = {
         "narrative": narrative,
         "incident": incident,
-        "story": cached_fragment(request, NARRATIVE, f"story-{narrative.pk}", viewer="reader", build=story),
-        "facts": cached_fragment(request, NARRATIVE, f"facts-{narrative.pk}", viewer="reader", build=facts),
-        "related": cached_fragment(
-            request, NARRATIVE, f"related-{narrative.pk}", viewer=viewer_key(request.user), build=related
-        ),
+        "article": cached_fragment(request, NARRATIVE, f"article-{pk}", viewer=viewer, build=article),
+        "aside": cached_fragment(request, NARRATIVE, f"aside-{pk}", viewer=viewer, build=aside),
         "reach": selectors.narrative_reach(narrative=narrative),
-        "walkthroughs": selectors.narrative_walkthroughs(narrative=narrative),
-        "team_view": team_view,
-        "can_publish": can_publish,
-        "can_override": can_override_loop(request.user, incident),
     }
-    if can_publish and not narrative.is_published:
-        context["loop"] = selectors.loop_state(incident=narrative.incident)
-    if narrative.is_published and can_manage_broadcast(request.user, narrative):
+    manages_broadcast = narrative.is_published and NARRATIVE.remember(
+        [f"manages-broadcast-{pk}", viewer], lambda: can_manage_broadcast(user, narrative)
+    )
+    if manages_broadcast:
         from reviews.broadcast.selectors import broadcast_progress
 
         context["broadcast"] = broadcast_progress(narrative=narrative)

@@ -31,7 +31,7 @@ from incidents.services import StaleVersion, check_incident_confirmed
 from incidents.views import timeline_block
 from reviews import selectors
 from reviews.access import access_review, can_facilitate_review
-from reviews.caches import REVIEW
+from reviews.caches import INCIDENT_PAGES
 from reviews.forms import (
     ActionEditForm,
     ActionForm,
@@ -360,7 +360,7 @@ def review_facilitate(request: SignedInRequest, pk: int) -> HttpResponse:
 
     # What each person may do on the page is theirs: keyed by the person, never by what they see.
     html = cached_fragment(
-        request, REVIEW, f"review-{review.pk}", viewer=f"user-{request.user.pk}", build=page
+        request, INCIDENT_PAGES, f"review-{review.pk}", viewer=f"user-{request.user.pk}", build=page
     )
     return facilitation_page(request, review, html)
 

@@ -53,7 +53,7 @@ def test_the_feed_is_built_in_a_fixed_number_of_queries(
     client.force_login(responder)
     client.get(reverse("reviews:feed"))
     cache.clear()  # counted as built, not as served from the cache
-    with django_assert_num_queries(6) as few:
+    with django_assert_num_queries(5) as few:
         client.get(reverse("reviews:feed"))
     for _ in range(10):
         published(IncidentFactory(team=team, service=service), pm)

@@ -1,4 +1,4 @@
-"""The review's facilitation page is served again from its versioned cache (reviews.caches.REVIEW):
+"""The review's facilitation page is served again from its versioned cache (reviews.caches.INCIDENT_PAGES):
 each person gets their own page, with the CSRF token of their own visit in every form, and a change
 made by anyone is on the page at the next visit."""
 

@@ -32,12 +32,10 @@ from tests.factories import (
 # pages with the queries of their loop and blend panels, the review page with the two of its
 # evidence picks, the library with its drafts section and its total counted by index, the search
 # with the ids of its two tiers read apart; every page with the navigation's "may read the audit
-# log", which reads the teams the viewer manages — shared with the visibility rules on the other
-# pages), then served again from the versioned caches (reviews.caches: the library's results, the
-# incident list's rows, My work, a narrative's story, facts and related narratives, the timeline,
-# the review page; the insights): the session, the user and the viewer's teams, plus what each
-# page reads live (a narrative's readers and walkthroughs, the review or incident checked for
-# access). A page that needs more has grown a query per row or lost a
+# log", which reads the viewer's teams — shared with the visibility rules), then served again from
+# the versioned caches (reviews.caches): the session, the user and the viewer's teams, plus what
+# each page reads live (the incident, review or narrative checked for access; a narrative's first
+# read by this viewer and its readers). A page that needs more has grown a query per row or lost a
 # select_related; raise one only with the reason in the commit.
 PAGES = {
     "floor": ("/settings/", 3, 3),
@@ -45,9 +43,9 @@ PAGES = {
     "library": ("/narratives/", 9, 3),
     "library search": ("/narratives/?q=herd", 10, 3),
     "incident list": ("/incidents/", 7, 3),
-    "incident page": ("/incidents/{incident}/", 9, 7),
+    "incident page": ("/incidents/{incident}/", 9, 4),
     "review page": ("/reviews/{review}/", 18, 4),
-    "published narrative": ("/narratives/{narrative}/", 11, 8),
+    "published narrative": ("/narratives/{narrative}/", 11, 6),
     "insights": ("/insights/", 22, 3),
 }
 
