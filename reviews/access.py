@@ -69,7 +69,9 @@ def access_review(*, user: User, review_id: int, for_manage: bool = False) -> Re
         )
     except Review.DoesNotExist:
         raise Http404("No such review") from None
-    if not can_view_incident(user, review.incident):
+    # The standing review's facilitator is one of the incident's participants: known from the
+    # review in hand, without asking the database.
+    if not (facilitates_review(user, review) or can_view_incident(user, review.incident)):
         raise Http404("No such review")
     if for_manage and not can_facilitate_review(user, review):
         raise PermissionDenied("Only the facilitator and the team's product managers can change the review.")
@@ -193,8 +195,11 @@ def access_narrative(
 ) -> Narrative:
     """404 if the user may not read it (drafts outside the team included), 403 if they may not change it."""
     try:
-        narrative = Narrative.objects.select_related("incident__team", "incident__service").get(
-            pk=narrative_id
+        # Not its search vector, which only the library's search reads (and rewrites on its own).
+        narrative = (
+            Narrative.objects.select_related("incident__team", "incident__service")
+            .defer("search_vector")
+            .get(pk=narrative_id)
         )
     except Narrative.DoesNotExist:
         raise Http404("No such narrative") from None

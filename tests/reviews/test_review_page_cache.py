@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from reviews.models import Review
 from reviews.services import review as review_services
 from ybiyri.views import csrf_placeholder
 
@@ -80,3 +81,12 @@ def test_each_person_gets_the_page_of_what_they_may_do(review, pm, responder):
     start = reverse("reviews:start", args=[review.pk])
     assert f'action="{start}"' in visit(signed_in(pm), review)[0]
     assert f'action="{start}"' not in visit(signed_in(responder), review)[0]
+
+
+def test_a_neutral_facilitator_opens_the_review_until_it_is_cancelled(review, pm, other_team_member):
+    Review.objects.filter(pk=review.pk).update(facilitator=other_team_member)
+    facilitator = signed_in(other_team_member)
+    assert visit(facilitator, review)[0]
+    Review.objects.filter(pk=review.pk).update(status=Review.Status.CANCELLED)
+    response = facilitator.get(reverse("reviews:facilitate", args=[review.pk]))
+    assert response.status_code == 404
