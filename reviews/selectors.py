@@ -504,20 +504,28 @@ def narrative_actions(*, narrative: Narrative) -> QuerySet[ImprovementAction]:
 
 @dataclass(frozen=True)
 class Reach:
-    """How many people read a narrative, and the latest `limit` of them."""
+    """How many people read a narrative, the latest `limit` of them, and whether one of them is the
+    person looking."""
 
     count: int
     latest: Sequence[NarrativeRead]
+    read_by_viewer: bool
 
 
-def narrative_reach(*, narrative: Narrative, limit: int = 20) -> Reach:
-    """The narrative's readers, latest first, with their number counted by the same query."""
+def narrative_reach(*, narrative: Narrative, viewer: User, limit: int = 20) -> Reach:
+    """The narrative's readers, latest first, with their number and whether `viewer` is among them
+    read by the same query."""
     latest = list(
         narrative.reads.select_related("reader")
-        .annotate(readers=Window(Count("id")))
+        .annotate(
+            readers=Window(Count("id")),
+            viewer_read=Window(Max(Case(When(reader_id=viewer.pk, then=Value(1)), default=Value(0)))),
+        )
         .order_by("-first_read_at", "-id")[:limit]
     )
-    return Reach(count=latest[0].readers if latest else 0, latest=latest)
+    if not latest:
+        return Reach(count=0, latest=latest, read_by_viewer=False)
+    return Reach(count=latest[0].readers, latest=latest, read_by_viewer=bool(latest[0].viewer_read))
 
 
 def narrative_walkthroughs(*, narrative: Narrative) -> QuerySet[Walkthrough]:

@@ -69,8 +69,12 @@ def narrative_draft(request: SignedInRequest, pk: int) -> HttpResponse:
 @require_GET
 def narrative_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     narrative = access_narrative(user=request.user, narrative_id=pk)
-    narrative_services.narrative_record_read(narrative=narrative, reader=request.user)
     user = request.user
+    reach = selectors.narrative_reach(narrative=narrative, viewer=user)
+    if narrative.is_published and not reach.read_by_viewer:
+        # A first read: counted, and the reader is among the readers the page lists.
+        narrative_services.narrative_record_read(narrative=narrative, reader=user)
+        reach = selectors.narrative_reach(narrative=narrative, viewer=user)
     incident = narrative.incident
 
     def story() -> str:
@@ -120,7 +124,7 @@ def narrative_detail(request: SignedInRequest, pk: int) -> HttpResponse:
         "incident": incident,
         "article": cached_fragment(request, NARRATIVE, f"article-{pk}", viewer=viewer, build=article),
         "aside": cached_fragment(request, NARRATIVE, f"aside-{pk}", viewer=viewer, build=aside),
-        "reach": selectors.narrative_reach(narrative=narrative),
+        "reach": reach,
     }
     manages_broadcast = narrative.is_published and NARRATIVE.remember(
         [f"manages-broadcast-{pk}", viewer], lambda: can_manage_broadcast(user, narrative)

@@ -280,3 +280,22 @@ def test_a_request_reads_each_version_once_but_sees_its_own_commits(team, servic
     # Outside a request (a task), every read asks the cache.
     cache.set(LIBRARY.version_key, "replaced-again", timeout=None)
     assert LIBRARY.version() == "replaced-again"
+
+
+def test_a_first_read_is_counted_once_and_lists_its_reader_at_once(client, incident, responder, teammate):
+    narrative = published(incident, "The thundering herd")
+    client.force_login(responder)
+    assert "Read by 1 person" in visit(client, narrative.get_absolute_url())[0]
+    assert "Read by 1 person" in visit(client, narrative.get_absolute_url())[0]
+    client.force_login(teammate)
+    page = visit(client, narrative.get_absolute_url())[0]
+    assert "Read by 2 people" in page
+    assert teammate.display_name in page
+    assert narrative.reads.count() == 2
+
+
+def test_a_draft_is_not_counted_as_read(client, incident, teammate):
+    draft = NarrativeFactory(incident=incident, created_by=incident.declared_by, title="Still drafting")
+    client.force_login(teammate)
+    visit(client, draft.get_absolute_url())
+    assert not draft.reads.exists()
