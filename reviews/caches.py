@@ -50,6 +50,10 @@ NARRATIVE = VersionedCache(
     ),
 )
 
+# Who read a narrative (its page's reach): a first read replaces the version. The readers' names
+# may be up to a minute old.
+READS = VersionedCache("reads", ("reviews.NarrativeRead",))
+
 # The backlog: improvement actions across the incidents each viewer sees, with the learnings and
 # factors they put into practice.
 BACKLOG = VersionedCache(

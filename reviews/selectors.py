@@ -27,7 +27,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from incidents.access import count_visible, sees_everything, visible_incidents_q
-from incidents.models import AnalysisSession, AuditEntry, Incident, LearningTheme, User
+from incidents.models import AnalysisSession, AuditEntry, Incident, LearningTheme, User, member_name
 from incidents.selectors import TimelineSources, shows_in_timeline, timeline_event_count
 from reviews.access import readable_drafts_q, readable_narratives_q
 from reviews.models import (
@@ -36,7 +36,6 @@ from reviews.models import (
     ImprovementAction,
     Learning,
     Narrative,
-    NarrativeRead,
     Perspective,
     Review,
     Training,
@@ -504,28 +503,23 @@ def narrative_actions(*, narrative: Narrative) -> QuerySet[ImprovementAction]:
 
 @dataclass(frozen=True)
 class Reach:
-    """How many people read a narrative, the latest `limit` of them, and whether one of them is the
-    person looking."""
+    """How many people read a narrative, and the names of the latest `limit` of them."""
 
     count: int
-    latest: Sequence[NarrativeRead]
-    read_by_viewer: bool
+    latest: Sequence[str]
 
 
-def narrative_reach(*, narrative: Narrative, viewer: User, limit: int = 20) -> Reach:
-    """The narrative's readers, latest first, with their number and whether `viewer` is among them
-    read by the same query."""
-    latest = list(
-        narrative.reads.select_related("reader")
-        .annotate(
-            readers=Window(Count("id")),
-            viewer_read=Window(Max(Case(When(reader_id=viewer.pk, then=Value(1)), default=Value(0)))),
-        )
-        .order_by("-first_read_at", "-id")[:limit]
+def narrative_reach(*, narrative: Narrative, limit: int = 20) -> Reach:
+    """The narrative's readers, latest first, with their number counted by the same query."""
+    rows = list(
+        narrative.reads.annotate(readers=Window(Count("id")))
+        .order_by("-first_read_at", "-id")
+        .values_list("reader__first_name", "reader__last_name", "reader__username", "readers")[:limit]
     )
-    if not latest:
-        return Reach(count=0, latest=latest, read_by_viewer=False)
-    return Reach(count=latest[0].readers, latest=latest, read_by_viewer=bool(latest[0].viewer_read))
+    names = [
+        member_name(first_name=first, last_name=last, username=username) for first, last, username, _ in rows
+    ]
+    return Reach(count=rows[0][3] if rows else 0, latest=names)
 
 
 def narrative_walkthroughs(*, narrative: Narrative) -> QuerySet[Walkthrough]:

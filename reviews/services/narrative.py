@@ -1,11 +1,13 @@
 """Writes for narratives: drafting from the blend of the loop's sources and taking in what changed
 since, versioned saves, publishing once the loop is closed, reads, walkthroughs."""
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TypedDict
 
 from django.contrib.postgres.search import SearchVector
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.template.loader import render_to_string
@@ -22,6 +24,10 @@ from ybiyri.changes import apply_changes
 from ybiyri.db import lock_row
 from ybiyri.errors import Conflict
 from ybiyri.text import single_line
+
+logger = logging.getLogger(__name__)
+# How long the cache remembers that a reader was counted (`narrative_record_read`).
+READ_REMEMBERED_SECONDS = 24 * 60 * 60
 
 
 def narrative_search_vector_update(narrative: Narrative) -> None:
@@ -206,9 +212,21 @@ def narrative_publish(
 
 
 def narrative_record_read(*, narrative: Narrative, reader: User) -> None:
-    """Count the reader once per narrative (for reach); drafts are not counted."""
-    if narrative.is_published:
-        NarrativeRead.objects.get_or_create(narrative=narrative, reader=reader)
+    """Count the reader once per narrative (for reach); drafts are not counted. Once counted, the
+    cache remembers it for a day, so that reading again asks the database nothing."""
+    if not narrative.is_published:
+        return
+    counted = f"narrative-read:{narrative.pk}:{reader.pk}"
+    try:
+        if cache.get(counted):
+            return
+    except Exception:
+        logger.warning("The cache is not available to tell a narrative's readers", exc_info=True)
+    NarrativeRead.objects.get_or_create(narrative=narrative, reader=reader)
+    try:
+        cache.set(counted, True, timeout=READ_REMEMBERED_SECONDS)
+    except Exception:
+        logger.warning("The cache is not available to tell a narrative's readers", exc_info=True)
 
 
 def walkthrough_event(walkthrough: Walkthrough, attendees: Sequence[User]) -> CalendarEvent:

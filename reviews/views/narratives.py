@@ -25,7 +25,7 @@ from reviews.access import (
     can_schedule_walkthrough,
     in_narrative_team,
 )
-from reviews.caches import LIBRARY, NARRATIVE
+from reviews.caches import LIBRARY, NARRATIVE, READS
 from reviews.forms import (
     BlendDecisionForm,
     LibraryFilterForm,
@@ -70,11 +70,9 @@ def narrative_draft(request: SignedInRequest, pk: int) -> HttpResponse:
 def narrative_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     narrative = access_narrative(user=request.user, narrative_id=pk)
     user = request.user
-    reach = selectors.narrative_reach(narrative=narrative, viewer=user)
-    if narrative.is_published and not reach.read_by_viewer:
-        # A first read: counted, and the reader is among the readers the page lists.
-        narrative_services.narrative_record_read(narrative=narrative, reader=user)
-        reach = selectors.narrative_reach(narrative=narrative, viewer=user)
+    narrative_services.narrative_record_read(narrative=narrative, reader=user)
+    # Read after this reader's own first read, which replaces the version.
+    reach = READS.remember([f"reach-{pk}"], lambda: selectors.narrative_reach(narrative=narrative))
     incident = narrative.incident
 
     def story() -> str:

@@ -299,3 +299,16 @@ def test_a_draft_is_not_counted_as_read(client, incident, teammate):
     client.force_login(teammate)
     visit(client, draft.get_absolute_url())
     assert not draft.reads.exists()
+
+
+def test_reading_again_asks_the_database_nothing_about_the_read(client, incident, responder):
+    narrative = published(incident, "The thundering herd")
+    client.force_login(responder)
+    visit(client, narrative.get_absolute_url())
+    with CaptureQueriesContext(connection) as queries:
+        client.get(narrative.get_absolute_url())
+    assert not [query for query in queries if "reviews_narrativeread" in query["sql"]]
+    # Forgotten by the cache, the read is looked up, not counted twice.
+    cache.clear()
+    assert "Read by 1 person" in visit(client, narrative.get_absolute_url())[0]
+    assert narrative.reads.count() == 1

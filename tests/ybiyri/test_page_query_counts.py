@@ -33,10 +33,10 @@ from tests.factories import (
 # evidence picks, the library with its drafts section and its total counted by index, the search
 # with the ids of its two tiers read apart; every page with the navigation's "may read the audit
 # log", which reads the viewer's teams — shared with the visibility rules), then served again from
-# the versioned caches (reviews.caches): the session, the user and the viewer's teams, plus what
-# each page reads live (the incident, review or narrative checked for access; a narrative's readers,
-# this viewer's first read among them). A page that needs more has grown a query per row or lost a
-# select_related; raise one only with the reason in the commit.
+# the versioned caches (reviews.caches): the session, the user and the viewer's teams, plus the
+# incident, review or narrative checked for access. A narrative computed also asks whether its
+# viewer was counted as a reader, which the cache otherwise remembers. A page that needs more has
+# grown a query per row or lost a select_related; raise one only with the reason in the commit.
 PAGES = {
     "floor": ("/settings/", 3, 3),
     "my work": ("/", 6, 3),
@@ -45,7 +45,7 @@ PAGES = {
     "incident list": ("/incidents/", 7, 3),
     "incident page": ("/incidents/{incident}/", 9, 4),
     "review page": ("/reviews/{review}/", 18, 4),
-    "published narrative": ("/narratives/{narrative}/", 10, 5),
+    "published narrative": ("/narratives/{narrative}/", 11, 4),
     "insights": ("/insights/", 22, 3),
 }
 
