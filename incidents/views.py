@@ -13,10 +13,9 @@ from django.forms import Form
 from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
-from django.template.loader import render_to_string
 from django.utils import dateformat, timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from incidents import selectors, services
@@ -54,7 +53,9 @@ from ybiyri.views import (
     cached_fragment,
     call_reporting,
     for_template,
+    fragment_with_errors,
     page_of,
+    personal_fragment,
     render_fragment,
     understood_filters,
 )
@@ -68,8 +69,8 @@ PERSON_TERM_MAX_LENGTH = 254
 def my_work(request: SignedInRequest) -> HttpResponse:
     user = request.user
 
-    def work() -> str:
-        context = {
+    def work() -> dict[str, Any]:
+        return {
             "analyses": selectors.my_analyses(user=user),
             "awaiting_allocation": selectors.incidents_awaiting_allocation(user=user)[:20],
             "awaiting_review": selectors.incidents_awaiting_review(user=user)[:20],
@@ -77,10 +78,8 @@ def my_work(request: SignedInRequest) -> HttpResponse:
             "new_narratives": narratives_recent(viewer=user)[:5],
             "manages_a_team": may_declare(user),
         }
-        return render_fragment("incidents/_my_work.html", context)
 
-    # The user's own work, whoever they are: keyed by the user, never by what they see.
-    html = cached_fragment(request, MY_WORK, "work", viewer=f"user-{user.pk}", build=work)
+    html = personal_fragment(request, MY_WORK, "work", "incidents/_my_work.html", work)
     return render(request, "incidents/my_work.html", {"work": html})
 
 
@@ -200,13 +199,11 @@ def responders_context(
 def incident_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     incident = access_incident(user=request.user, incident_id=pk)
 
-    def page() -> str:
-        context = {**incident_context(request, incident), "user": request.user}
-        return render_fragment("incidents/_incident_page.html", context)
+    def context() -> dict[str, Any]:
+        return {**incident_context(request, incident), "user": request.user}
 
-    # What each person may do on the page is theirs: keyed by the person, never by what they see.
-    html = cached_fragment(
-        request, INCIDENT_PAGES, f"incident-{incident.pk}", viewer=f"user-{request.user.pk}", build=page
+    html = personal_fragment(
+        request, INCIDENT_PAGES, f"incident-{incident.pk}", "incidents/_incident_page.html", context
     )
     return incident_page(request, incident, html)
 
@@ -346,9 +343,8 @@ def responder_role(request: SignedInRequest, pk: int, responder_id: int) -> Http
             status = 200
     invalid_role = (responder.pk, form) if status >= 400 else None
     if not request.htmx:
-        # The role form with its error, for this request only: never cached.
         context = incident_context(request, incident, invalid_role=invalid_role)
-        page = mark_safe(render_to_string("incidents/_incident_page.html", context, request))  # noqa: S308
+        page = fragment_with_errors(request, "incidents/_incident_page.html", context)
         return incident_page(request, incident, page, status=status)
     context = responders_context(request, incident, invalid_role=invalid_role)
     if status == 200:

@@ -13,6 +13,7 @@ from django.db.models import (
     F,
     IntegerField,
     Max,
+    Model,
     OrderBy,
     OuterRef,
     Prefetch,
@@ -350,23 +351,22 @@ def action_backlog(
 def action_links(*, action_ids: list[int]) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
     """The learnings and the contributing factors each of the actions traces to, as ids in their
     models' order, read from the link tables in two queries: for a list's page."""
-    learnings: dict[int, list[int]] = {pk: [] for pk in action_ids}
-    factors: dict[int, list[int]] = {pk: [] for pk in action_ids}
-    learning_links = (
-        ImprovementAction.learnings.through.objects.filter(improvementaction_id__in=action_ids)
-        .order_by("learning__rank", "learning_id")
-        .values_list("improvementaction_id", "learning_id")
-    )
-    for action_id, learning_id in learning_links:
-        learnings[action_id].append(learning_id)
-    factor_links = (
-        ImprovementAction.factors.through.objects.filter(improvementaction_id__in=action_ids)
-        .order_by("contributingfactor__created_at", "contributingfactor_id")
-        .values_list("improvementaction_id", "contributingfactor_id")
-    )
-    for action_id, factor_id in factor_links:
-        factors[action_id].append(factor_id)
+    learnings = _linked(ImprovementAction.learnings.through, "learning", "rank", action_ids)
+    factors = _linked(ImprovementAction.factors.through, "contributingfactor", "created_at", action_ids)
     return learnings, factors
+
+
+def _linked(through: type[Model], target: str, order: str, action_ids: list[int]) -> dict[int, list[int]]:
+    """The ids of the `target` rows each action links to through `through`, by `order` then id."""
+    linked: dict[int, list[int]] = {pk: [] for pk in action_ids}
+    links = (
+        through._default_manager.filter(improvementaction_id__in=action_ids)
+        .order_by(f"{target}__{order}", f"{target}_id")
+        .values_list("improvementaction_id", f"{target}_id")
+    )
+    for action_id, target_id in links:
+        linked[action_id].append(target_id)
+    return linked
 
 
 def narrative_library(

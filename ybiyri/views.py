@@ -157,6 +157,31 @@ def cached_fragment(
     return mark_safe(html)  # noqa: S308 — HTML rendered by a template
 
 
+def personal_fragment(
+    request: SignedInRequest,
+    versioned: VersionedCache,
+    name: str,
+    template: str,
+    context: Callable[[], dict[str, Any]],
+) -> SafeString:
+    """`template` as the person signed in sees it (`cached_fragment`): what each person may do on a
+    page, and their own work, are theirs, so the entry is the person's, never shared by what they
+    may see. `context` is made only when the entry is."""
+    return cached_fragment(
+        request,
+        versioned,
+        name,
+        viewer=f"user-{request.user.pk}",
+        build=lambda: render_fragment(template, context()),
+    )
+
+
+def fragment_with_errors(request: HttpRequest, template: str, context: dict[str, Any]) -> SafeString:
+    """`template` for this request alone, its forms holding what was typed and their errors: never
+    cached."""
+    return mark_safe(render_to_string(template, context, request))  # noqa: S308 — HTML rendered by a template
+
+
 def cached_filters(
     request: HttpRequest, versioned: VersionedCache, filters: forms.Form, *, viewer: str
 ) -> SafeString:

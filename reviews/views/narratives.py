@@ -1,7 +1,7 @@
 """Narrative pages: drafting, editing, revisions, publishing, the library and walkthroughs."""
 
 import difflib
-from typing import cast
+from typing import Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -44,6 +44,7 @@ from ybiyri.views import (
     cached_fragment,
     call_reporting,
     page_of,
+    personal_fragment,
     render_fragment,
     understood_filters,
 )
@@ -87,7 +88,7 @@ def narrative_detail(request: SignedInRequest, pk: int) -> HttpResponse:
         others = selectors.narrative_related(narrative=narrative, viewer=user)
         return render_fragment("reviews/_narrative_related.html", {"related": others})
 
-    def article() -> str:
+    def article() -> dict[str, Any]:
         can_publish = can_publish_narrative(user, narrative)
         context = {
             "narrative": narrative,
@@ -99,10 +100,10 @@ def narrative_detail(request: SignedInRequest, pk: int) -> HttpResponse:
         }
         if can_publish and not narrative.is_published:
             context["loop"] = selectors.loop_state(incident=incident)
-        return render_fragment("reviews/_narrative_article.html", context)
+        return context
 
-    def aside() -> str:
-        context = {
+    def aside() -> dict[str, Any]:
+        return {
             "user": user,
             "can_publish": can_publish_narrative(user, narrative),
             "facts": cached_fragment(request, NARRATIVE, f"facts-{pk}", viewer="reader", build=facts),
@@ -112,20 +113,19 @@ def narrative_detail(request: SignedInRequest, pk: int) -> HttpResponse:
             ),
             "walkthroughs": selectors.narrative_walkthroughs(narrative=narrative),
         }
-        return render_fragment("reviews/_narrative_aside.html", context)
 
-    # What each person may do with the narrative is theirs: keyed by the person. Its readers are
-    # read afresh, and so is its broadcast's progress for those who manage it.
-    viewer = f"user-{user.pk}"
+    # Its broadcast's progress is read afresh, for those who manage it.
     context = {
         "narrative": narrative,
         "incident": incident,
-        "article": cached_fragment(request, NARRATIVE, f"article-{pk}", viewer=viewer, build=article),
-        "aside": cached_fragment(request, NARRATIVE, f"aside-{pk}", viewer=viewer, build=aside),
+        "article": personal_fragment(
+            request, NARRATIVE, f"article-{pk}", "reviews/_narrative_article.html", article
+        ),
+        "aside": personal_fragment(request, NARRATIVE, f"aside-{pk}", "reviews/_narrative_aside.html", aside),
         "reach": reach,
     }
     manages_broadcast = narrative.is_published and NARRATIVE.remember(
-        [f"manages-broadcast-{pk}", viewer], lambda: can_manage_broadcast(user, narrative)
+        [f"manages-broadcast-{pk}", f"user-{user.pk}"], lambda: can_manage_broadcast(user, narrative)
     )
     if manages_broadcast:
         from reviews.broadcast.selectors import broadcast_progress

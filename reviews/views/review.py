@@ -17,8 +17,6 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
-from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -56,7 +54,7 @@ from reviews.services import review as review_services
 from reviews.services.actions import ActionFields, action_raise, action_update
 from reviews.services.traceability import factor_link, learning_link
 from ybiyri.request_types import SignedInRequest
-from ybiyri.views import cached_fragment, call_reporting, render_fragment
+from ybiyri.views import call_reporting, fragment_with_errors, personal_fragment
 
 
 def meeting_arguments(data: dict) -> dict:
@@ -355,12 +353,12 @@ def facilitation_context(request: SignedInRequest, review: Review, **overrides: 
 def review_facilitate(request: SignedInRequest, pk: int) -> HttpResponse:
     review = access_review(user=request.user, review_id=pk)
 
-    def page() -> str:
-        return render_fragment("reviews/_review_page.html", facilitation_context(request, review))
-
-    # What each person may do on the page is theirs: keyed by the person, never by what they see.
-    html = cached_fragment(
-        request, INCIDENT_PAGES, f"review-{review.pk}", viewer=f"user-{request.user.pk}", build=page
+    html = personal_fragment(
+        request,
+        INCIDENT_PAGES,
+        f"review-{review.pk}",
+        "reviews/_review_page.html",
+        lambda: facilitation_context(request, review),
     )
     return facilitation_page(request, review, html)
 
@@ -413,9 +411,8 @@ def part_response(
             )
         return render(request, template, context, status=status)
     if status >= 400:
-        # The forms with their errors, for this request only: never cached.
         context = facilitation_context(request, review, **overrides)
-        page = mark_safe(render_to_string("reviews/_review_page.html", context, request))  # noqa: S308
+        page = fragment_with_errors(request, "reviews/_review_page.html", context)
         return facilitation_page(request, review, page, status=status)
     return redirect(f"{review.get_absolute_url()}#{anchor}")
 

@@ -2,30 +2,17 @@
 person gets their own page, with their own visit's CSRF token, a change is there at the next visit,
 and a page with a form's error is never served again."""
 
-import re
-
 import pytest
-from django.db import connection
-from django.test import Client
-from django.test.utils import CaptureQueriesContext
 
 from tests.factories import ResponderFactory, UserFactory
+from tests.pages import CSRF_TOKEN, signed_in
+from tests.pages import visit as visit_page
 
 pytestmark = pytest.mark.django_db
-TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-
-
-def signed_in(user) -> Client:
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(user)
-    return client
 
 
 def visit(client, incident) -> tuple[str, int]:
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(incident.get_absolute_url())
-    assert response.status_code == 200
-    return response.content.decode(), len(queries)
+    return visit_page(client, incident.get_absolute_url())
 
 
 def role_url(incident, responder) -> str:
@@ -38,7 +25,7 @@ def test_a_managers_page_served_again_takes_a_role_with_the_token_it_carries(inc
     page, served = visit(manager, incident)
     assert served < computed
     responder = incident.responders.get()
-    token = TOKEN.findall(page)[0]
+    token = CSRF_TOKEN.findall(page)[0]
     response = manager.post(
         role_url(incident, responder),
         {"csrfmiddlewaretoken": token, f"responder-{responder.pk}-role": "Scribe"},
@@ -65,7 +52,7 @@ def test_a_refused_role_shows_its_error_once_and_the_page_stays_clean(incident, 
     responder = incident.responders.get()
     response = manager.post(
         role_url(incident, responder),
-        {"csrfmiddlewaretoken": TOKEN.findall(page)[0], f"responder-{responder.pk}-role": "x" * 101},
+        {"csrfmiddlewaretoken": CSRF_TOKEN.findall(page)[0], f"responder-{responder.pk}-role": "x" * 101},
     )
     assert response.status_code == 400
     assert "at most 100 characters" in response.content.decode()

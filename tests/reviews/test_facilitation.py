@@ -27,20 +27,6 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture
-def review(incident, pm, teammate):
-    """Facilitated by the product manager; the responder and a teammate attend."""
-    return review_services.review_schedule(
-        incident=incident,
-        by=pm,
-        scheduled_at=timezone.now() + timedelta(days=1),
-        time_zone="UTC",
-        duration_minutes=60,
-        facilitator=pm,
-        attendees=[incident.responders.get().user, teammate],
-    )
-
-
 def raise_action(review, pm, title="Add a retry budget"):
     return action_raise(
         incident=review.incident, review=review, by=pm, title=title, description="", kind="technical",

@@ -25,6 +25,7 @@ from tests.factories import (
     ReviewFactory,
     TeamFactory,
 )
+from tests.pages import visit
 
 pytestmark = pytest.mark.django_db
 
@@ -38,13 +39,6 @@ def published(incident, title, **fields):
         published_at=timezone.now(),
         **fields,
     )
-
-
-def visit(client, url) -> tuple[str, int]:
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
-    assert response.status_code == 200
-    return response.content.decode(), len(queries)
 
 
 def results(page: str) -> str:

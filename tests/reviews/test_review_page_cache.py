@@ -2,48 +2,20 @@
 each person gets their own page, with the CSRF token of their own visit in every form, and a change
 made by anyone is on the page at the next visit."""
 
-import re
-from datetime import timedelta
-
 import pytest
-from django.db import connection
-from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
 from reviews.models import Review
 from reviews.services import review as review_services
+from tests.pages import CSRF_TOKEN, signed_in
+from tests.pages import visit as visit_page
 from ybiyri.views import csrf_placeholder
 
 pytestmark = pytest.mark.django_db
-TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-
-
-@pytest.fixture
-def review(incident, pm, teammate):
-    return review_services.review_schedule(
-        incident=incident,
-        by=pm,
-        scheduled_at=timezone.now() + timedelta(days=1),
-        time_zone="UTC",
-        duration_minutes=60,
-        facilitator=pm,
-        attendees=[incident.responders.get().user, teammate],
-    )
-
-
-def signed_in(user) -> Client:
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(user)
-    return client
 
 
 def visit(client, review) -> tuple[str, int]:
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(reverse("reviews:facilitate", args=[review.pk]))
-    assert response.status_code == 200
-    return response.content.decode(), len(queries)
+    return visit_page(client, reverse("reviews:facilitate", args=[review.pk]))
 
 
 def add_factor(client, review, token: str, description: str) -> int:
@@ -59,14 +31,14 @@ def test_the_page_served_again_carries_the_csrf_token_of_each_visit(review, pm):
     again, served = visit(mine, review)
     assert served < computed
     assert csrf_placeholder() not in again
-    tokens = set(TOKEN.findall(again))
-    assert len(TOKEN.findall(again)) > 5
+    tokens = set(CSRF_TOKEN.findall(again))
+    assert len(CSRF_TOKEN.findall(again)) > 5
     # The same cached page in another session of the same person: its own token, not the first's.
     elsewhere = signed_in(pm)
     theirs, _ = visit(elsewhere, review)
-    assert set(TOKEN.findall(theirs)).isdisjoint(tokens)
+    assert set(CSRF_TOKEN.findall(theirs)).isdisjoint(tokens)
     assert add_factor(elsewhere, review, tokens.pop(), "Borrowed token") == 403
-    assert add_factor(elsewhere, review, TOKEN.findall(theirs)[0], "No backoff") in (200, 302)
+    assert add_factor(elsewhere, review, CSRF_TOKEN.findall(theirs)[0], "No backoff") in (200, 302)
     assert "No backoff" in visit(mine, review)[0]
 
 
