@@ -5,7 +5,7 @@ members, its responders, its review's facilitator and attendees).
 They are created when the app is ready, in every process, web or worker: a write replaces the
 version of every cache reading its table, whichever process makes it. Not among the models: the
 users' own rows and sessions (every sign-in writes them; whether a viewer sees everything is part
-of each key), reads of narratives and the outboxes, which no cached page shows.
+of each key), and the outboxes, which no cached page shows.
 """
 
 from reviews.insights.cache import INSIGHTS
@@ -34,7 +34,7 @@ MY_WORK = VersionedCache(
 # with the learnings and factors they trace back to), its key facts and learning themes, the
 # related narratives each viewer may read, its walkthroughs and playbacks, and what each person may
 # do with it. Not the people's own rows (an action owner's or a presenter's name may be up to a
-# minute old) nor its reads and deliveries, which the page reads afresh.
+# minute old), nor its reads (`READS`) and deliveries (read afresh).
 NARRATIVE = VersionedCache(
     "narrative",
     (
@@ -97,4 +97,5 @@ __all__ = [
     "LIBRARY",
     "MY_WORK",
     "NARRATIVE",
+    "READS",
 ]
